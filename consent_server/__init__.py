@@ -1,0 +1,71 @@
+"""consent-server: the application factory."""
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import errors
+from .config import ROOT, Config, database_url, origins
+from .extensions import api as rest_api
+from .extensions import babel, cors, db, migrate
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: committed defaults, then CONSENT_* variables, then overrides."""
+    app = Flask(__name__, instance_path=os.environ.get("CONSENT_INSTANCE_PATH",
+                                                       str(ROOT / "instance")))
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("CONSENT")
+    app.config.update(overrides or {})
+    _derive_config(app)
+
+    errors.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    from .i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
+    cors.init_app(app, resources={r"/api/v1/*": {"origins": app.config["ALLOWED_ORIGINS"]}},
+                  supports_credentials=False, max_age=86400)
+    rest_api.init_app(app)
+    rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+
+    from .api import audit, public
+
+    rest_api.register_blueprint(public.blp)
+    rest_api.register_blueprint(public.health)
+    rest_api.register_blueprint(audit.blp)
+
+    from . import cli
+
+    app.cli.add_command(cli.consent)
+
+    from .storage import configure_engine
+
+    with app.app_context():
+        configure_engine(db.engine)
+    return app
+
+
+def _derive_config(app: Flask) -> None:
+    """Settings computed from others, and the refusal to run without a secret key."""
+    cfg = app.config
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = database_url(cfg, app.instance_path)
+        if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+            os.makedirs(app.instance_path, exist_ok=True)
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"],
+                                        "hide_parameters": True}  # no personal data in logs
+    cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
+    cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
+    cfg.setdefault("POLICY_VERSION", "1")
+    if int(cfg["TRUSTED_PROXIES"]) > 0:
+        n = int(cfg["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    if not cfg.get("SECRET_KEY"):
+        if not (app.debug or app.testing):
+            raise RuntimeError(
+                "CONSENT_SECRET_KEY is not set. Set it to a long random value, e.g.\n"
+                "  export CONSENT_SECRET_KEY=$(python3 -c 'import secrets; "
+                "print(secrets.token_hex(32))')\n(`make run` makes one in instance/ for you).")
+        cfg["SECRET_KEY"] = "insecure-development-key"

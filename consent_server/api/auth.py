@@ -1,0 +1,23 @@
+"""`Authorization: Bearer` API keys for the marketing and audit blueprints."""
+from functools import wraps
+
+from flask import g, request
+
+from .. import keys
+from ..extensions import db
+
+
+def require_role(*roles: str):
+    """Let a view run only for a live API key of one of roles (admin always may): 401 / 403."""
+    allowed = tuple(dict.fromkeys((*roles, "admin")))
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            g.api_key = keys.authenticate(db.session, request.headers.get("Authorization"),
+                                          allowed)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,86 @@
+"""The public API the banner uses: config, consents, health. No key; CORS for allowed origins."""
+from flask import current_app, request
+from flask.views import MethodView
+from flask_babel import get_locale
+from flask_smorest import abort
+
+from .. import consents, purposes, texts
+from ..extensions import db
+from ..schemas import (ConfigArgsSchema, ConfigSchema, ConsentCreateSchema,
+                       ConsentEventsSchema, ConsentSchema, HealthSchema)
+from ..storage import database_ok
+from . import Blueprint
+
+blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
+health = Blueprint("health", __name__, description="Service health")
+
+
+@blp.before_request
+def _cap_body():
+    request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
+
+
+def _max_age() -> int:
+    return int(current_app.config["MAX_AGE_DAYS"])
+
+
+@blp.route("/config")
+@blp.arguments(ConfigArgsSchema, location="query")
+@blp.response(200, ConfigSchema)
+def config(_args):
+    """Purposes, banner texts, cookie settings and Consent Mode signals, in one language."""
+    cfg = current_app.config
+    return {
+        "policy_version": cfg["POLICY_VERSION"],
+        "language": str(get_locale()),
+        "languages": list(cfg["LANGUAGES"]),
+        "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
+                      "description": str(p.description)} for p in purposes.DEVICE],
+        "texts": texts.banner_texts(),
+        "privacy_url": cfg["PUBLIC_URL"].rstrip("/") + "/privacy",
+        "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
+        "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
+    }
+
+
+@blp.route("/consents", methods=["POST"])
+@blp.arguments(ConsentCreateSchema)
+@blp.response(201, ConsentSchema)
+def create_consent(body):
+    """Record a device's choice (a grant, an update or a withdrawal)."""
+    event_id = body.get("event_id")
+    return consents.record(
+        db.session, choices=body["choices"], policy_version=body["policy_version"],
+        language=body["language"], source=body["source"], gpc=body["gpc"],
+        consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
+        ip=request.remote_addr, user_agent=request.user_agent.string or None,
+        max_age_days=_max_age())
+
+
+@blp.route("/consents/<consent_id>")
+class Consent(MethodView):
+    @blp.response(200, ConsentSchema)
+    def get(self, consent_id):
+        """A device's current consent."""
+        return consents.current(db.session, consent_id, _max_age())
+
+    @blp.response(200, ConsentSchema)
+    def delete(self, consent_id):
+        """Withdraw every optional purpose and erase the device's personal data."""
+        return consents.erase(db.session, consent_id, _max_age())
+
+
+@blp.route("/consents/<consent_id>/events")
+@blp.response(200, ConsentEventsSchema)
+def consent_events(consent_id):
+    """Every event of a device, oldest first (access and portability)."""
+    return {"consent_id": consent_id, "events": consents.events(db.session, consent_id)}
+
+
+@health.route("/healthz")
+@health.response(200, HealthSchema)
+def healthz():
+    """200 when the database answers, else 503."""
+    if not database_ok(db.session):
+        abort(503, message="The database does not answer.")
+    return {"status": "ok"}

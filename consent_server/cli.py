@@ -1,0 +1,78 @@
+"""`flask --app wsgi consent ...`: the operator's commands."""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from . import consents, keys, ledger
+from .extensions import db
+from .models import utcnow
+
+
+@click.group()
+def consent():
+    """Consent server administration."""
+
+
+@consent.command("init-db")
+@with_appcontext
+def init_db():
+    """Create or upgrade the database schema (Alembic migrations)."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo("database is up to date")
+
+
+@consent.command("create-key")
+@click.option("--role", type=click.Choice(keys.ROLES), required=True)
+@click.option("--name", required=True, help="Who or what uses the key.")
+@with_appcontext
+def create_key(role, name):
+    """Create an API key and print its secret once (only a hash is stored)."""
+    key, secret = keys.create_key(db.session, name, role)
+    click.echo(f"key {key.id} ({key.role}, {key.name}), prefix {key.prefix}", err=True)
+    click.echo("store this secret now; it cannot be shown again:", err=True)
+    click.echo(secret)
+
+
+@consent.command("revoke-key")
+@click.argument("key")
+@with_appcontext
+def revoke_key(key):
+    """Revoke an API key, named by its id, prefix or name."""
+    try:
+        revoked = keys.revoke_key(db.session, key)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"key {revoked.id} ({revoked.name}) revoked at {revoked.revoked_at:%Y-%m-%d %H:%M}Z")
+
+
+@consent.command("verify")
+@with_appcontext
+def verify():
+    """Walk the ledger's hash chain; exit 1 and name the first bad sequence number if broken."""
+    result = ledger.verify(db.session)
+    if result.ok:
+        click.echo(f"ok: {result.events} events, head {result.head}")
+        return
+    click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} "
+               f"({result.events} events verified before it)", err=True)
+    sys.exit(1)
+
+
+@consent.command("rebuild-state")
+@with_appcontext
+def rebuild_state():
+    """Rebuild the current-state table from the ledger alone."""
+    count = ledger.rebuild_state(db.session)
+    click.echo(f"rebuilt the state of {count} subjects")
+
+
+@consent.command("purge-expired")
+@with_appcontext
+def purge_expired():
+    """End consents older than CONSENT_MAX_AGE_DAYS with an expire event."""
+    days = current_app.config["MAX_AGE_DAYS"]
+    count = consents.purge_expired(db.session, days, utcnow())
+    click.echo(f"expired {count} consents older than {days} days")

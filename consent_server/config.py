@@ -1,0 +1,53 @@
+"""Committed defaults; CONSENT_* environment variables override them (see README)."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Config:
+    """Defaults for every setting. Secrets and the database URL come from the environment."""
+
+    SECRET_KEY = None
+    DATABASE_URL = None  # CONSENT_DATABASE_URL, or plain DATABASE_URL; default: SQLite in instance/
+    ALLOWED_ORIGINS = ""  # comma separated, e.g. "https://www.exentri.no,https://exentri.no"
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    MAX_AGE_DAYS = 365
+    RETENTION_DAYS = None  # default: MAX_AGE_DAYS + 3 years
+    TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us
+    PUBLIC_MAX_BODY = 16 * 1024
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
+    COOKIE_NAME = "consent"
+    LANGUAGES = ("nb", "en")
+    DEFAULT_LANGUAGE = "nb"
+
+    BABEL_DEFAULT_LOCALE = "nb"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    API_TITLE = "consent-server"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    JSON_SORT_KEYS = False
+
+
+def database_url(config, instance_path: str) -> str:
+    """The database URL: CONSENT_DATABASE_URL, DATABASE_URL, else SQLite in the instance folder."""
+    url = config.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "consent.db")
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def origins(value) -> list[str]:
+    """CONSENT_ALLOWED_ORIGINS as a list (a comma-separated string or a list)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return [o.strip().rstrip("/") for o in value or () if o.strip()]

@@ -1,0 +1,139 @@
+"""Device consents: record a choice, read it, list its events, erase it."""
+import ipaddress
+import json
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import ledger, purposes
+from .errors import Invalid, NotFound
+from .models import ConsentEvent, ConsentState
+
+ERASED = "erase"
+
+
+def new_consent_id() -> str:
+    """128 random bits, URL-safe (22 characters); never derived from the device."""
+    return secrets.token_urlsafe(16)
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """The network part only (L-04): IPv4 to /24, IPv6 to /48; None for anything else."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def _answer(event, max_age_days: int) -> dict:
+    """The public shape of a consent, from an event or a state row."""
+    recorded_at: datetime = event["recorded_at"]
+    return {
+        "consent_id": event["subject"], "choices": json.loads(event["choices"]),
+        "policy_version": event["policy_version"], "language": event["language"],
+        "action": event["action"], "recorded_at": recorded_at,
+        "expires_at": recorded_at + timedelta(days=max_age_days),
+        "event_id": event["event_id"], "hash": event["hash"],
+    }
+
+
+def record(session: Session, *, choices: dict, policy_version: str, language: str,
+           source: str, max_age_days: int, consent_id: str | None = None,
+           event_id: str | None = None, gpc: bool = False, ip: str | None = None,
+           user_agent: str | None = None, text_hash: str | None = None) -> dict:
+    """Record a device's choice: a grant for a new device, else an update or a withdrawal.
+
+    The same event_id twice (a retry) returns the first answer and appends nothing.
+    """
+    full, errors = purposes.device_choices(choices)
+    if errors:
+        raise Invalid("Some choices are not valid.", {"choices": errors})
+    with ledger.writing(session) as writer:
+        if event_id and (done := writer.event(event_id)) is not None:
+            if done.subject_type != "device":
+                raise Invalid("This event_id is already used.", {"event_id": ["Already used."]})
+            return _answer(done._mapping, max_age_days)
+        state = writer.state(consent_id) if consent_id else None
+        if state is None or state.subject_type != "device":
+            consent_id, state = new_consent_id(), None
+        event = writer.append(
+            subject=consent_id, subject_type="device", action=_action(state, full),
+            choices=full, policy_version=policy_version, language=language,
+            text_hash=text_hash, source=source, gpc=gpc, ip=truncate_ip(ip),
+            user_agent=user_agent[:512] if user_agent else None,
+            event_id=event_id, new_subject=state is None)
+    return _answer(event, max_age_days)
+
+
+def _action(state, choices: dict) -> str:
+    if state is None:
+        return "grant"
+    before = json.loads(state.choices)
+    had_optional = any(v for k, v in before.items() if not purposes.BY_KEY[k].required)
+    has_optional = any(v for k, v in choices.items() if not purposes.BY_KEY[k].required)
+    return "withdraw" if had_optional and not has_optional else "update"
+
+
+def current(session: Session, consent_id: str, max_age_days: int) -> dict:
+    """A device's current consent; NotFound when the id is unknown."""
+    state = session.execute(select(ConsentState.__table__)
+                            .where(ConsentState.subject == consent_id,
+                                   ConsentState.subject_type == "device")).first()
+    if state is None:
+        raise NotFound("No consent with this id.")
+    answer = _answer(state._mapping, max_age_days)
+    answer["erased"] = state.action == ERASED
+    return answer
+
+
+def events(session: Session, consent_id: str) -> list[dict]:
+    """Every event of a device, oldest first (access and portability)."""
+    current_state = session.get(ConsentState, consent_id)
+    if current_state is None or current_state.subject_type != "device":
+        raise NotFound("No consent with this id.")
+    rows = session.execute(select(ConsentEvent.__table__)
+                           .where(ConsentEvent.subject == consent_id)
+                           .order_by(ConsentEvent.seq)).mappings()
+    return [{**row, "choices": json.loads(row["choices"])} for row in rows]
+
+
+def erase(session: Session, consent_id: str, max_age_days: int) -> dict:
+    """Withdraw every optional purpose and erase the device's IP and user agent everywhere."""
+    with ledger.writing(session) as writer:
+        state = writer.state(consent_id)
+        if state is None or state.subject_type != "device":
+            raise NotFound("No consent with this id.")
+        if state.action != ERASED:
+            writer.erase_personal_fields(consent_id)
+            writer.append(subject=consent_id, subject_type="device", action=ERASED,
+                          choices=purposes.refused(), policy_version=state.policy_version,
+                          language=state.language, text_hash=state.text_hash, source="api")
+    return current(session, consent_id, max_age_days)
+
+
+def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int = 500) -> int:
+    """End every device consent older than max_age_days with an expire event; returns how many."""
+    cutoff = now - timedelta(days=max_age_days)
+    total = 0
+    while True:
+        with ledger.writing(session) as writer:
+            stale = session.execute(
+                select(ConsentState.__table__)
+                .where(ConsentState.subject_type == "device",
+                       ConsentState.recorded_at < cutoff,
+                       ConsentState.action.not_in(("expire", ERASED)))
+                .limit(batch)).all()
+            for state in stale:
+                writer.append(subject=state.subject, subject_type="device", action="expire",
+                              choices=purposes.refused(), policy_version=state.policy_version,
+                              language=state.language, text_hash=state.text_hash,
+                              source="system", now=now)
+        total += len(stale)
+        if len(stale) < batch:
+            return total

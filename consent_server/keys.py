@@ -1,0 +1,74 @@
+"""API keys: created with a role, shown once, stored as a SHA-256 hash, revocable."""
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import DomainError
+from .models import ApiKey, utcnow
+
+ROLES = ("marketing", "auditor", "admin")
+PREFIX = "cs_"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
+    """A new key; returns it and its secret, which is never stored and cannot be shown again."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    prefix = secrets.token_hex(4)
+    secret = f"{PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(name=name, role=role, prefix=prefix, secret_hash=_hash(secret),
+                 created_at=utcnow())
+    session.add(key)
+    session.commit()
+    return key, secret
+
+
+def revoke_key(session: Session, ident: str) -> ApiKey:
+    """Revoke a key named by its id, its prefix or its name; LookupError when none matches."""
+    query = select(ApiKey).where((ApiKey.prefix == ident) | (ApiKey.name == ident))
+    if ident.isdigit():
+        query = select(ApiKey).where(ApiKey.id == int(ident))
+    keys = session.execute(query).scalars().all()
+    if len(keys) != 1:
+        raise LookupError(f"{len(keys)} keys match {ident!r}; give the id or prefix")
+    key = keys[0]
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.commit()
+    return key
+
+
+def authenticate(session: Session, header: str | None, roles: tuple[str, ...]) -> ApiKey:
+    """The key behind an `Authorization: Bearer` header, if it is live and has one of roles."""
+    scheme, _, secret = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
+    secret = secret.strip()
+    prefix = secret[len(PREFIX):].partition("_")[0] if secret.startswith(PREFIX) else ""
+    key = session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
+    # Compare the hashes in constant time; hash a secret even when no key matched.
+    expected = key.secret_hash if key else _hash(secrets.token_hex(16))
+    if not hmac.compare_digest(expected, _hash(secret)) or key is None:
+        raise Unauthorized("This API key is not valid.")
+    if key.revoked_at is not None:
+        raise Unauthorized("This API key has been revoked.")
+    if key.role not in roles:
+        raise Forbidden(f"This API key's role may not use this endpoint ({', '.join(roles)}).")
+    return key

@@ -1,0 +1,200 @@
+"""The append-only consent ledger: events in a SHA-256 hash chain, the current state beside it.
+
+Writers queue on the one chain-head row (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR
+UPDATE), so appends from any number of processes form one chain with no gaps or forks.
+"""
+import hashlib
+import json
+import secrets
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, scoped_session
+
+from .models import ChainHead, ConsentEvent, ConsentState, utcnow
+from .storage import IMMEDIATE
+
+GENESIS = "0" * 64
+EVENTS = ConsentEvent.__table__
+STATE = ConsentState.__table__
+# Every column that the hash covers. ip and user_agent enter only through their salted digests,
+# so erasing them (R-02) keeps the chain verifiable.
+HASHED = ("seq", "event_id", "recorded_at", "subject_type", "subject", "action", "choices",
+          "policy_version", "language", "text_hash", "source", "gpc", "pii_salt", "ip_digest",
+          "ua_digest", "prev_hash")
+STATE_FIELDS = ("subject_type", "action", "choices", "policy_version", "language", "text_hash",
+                "source", "gpc", "ip", "user_agent", "recorded_at", "event_id", "seq", "hash")
+
+
+def canonical(value) -> bytes:
+    """The canonical JSON form: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def timestamp(moment: datetime) -> str:
+    """A UTC instant as the ledger hashes it: ISO 8601 to the microsecond, with Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def digest(salt: str, value: str | None) -> str | None:
+    """The salted SHA-256 of a personal field, or None when there is no value."""
+    if value is None:
+        return None
+    return hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()
+
+
+def event_hash(event) -> str:
+    """SHA-256 over the canonical JSON of an event's hashed fields."""
+    fields = {key: event[key] for key in HASHED}
+    fields["recorded_at"] = timestamp(fields["recorded_at"])
+    return hashlib.sha256(canonical(fields)).hexdigest()
+
+
+@dataclass
+class Writer:
+    """The ledger while its head is locked: look things up, append events."""
+
+    session: Session
+    seq: int
+    hash: str
+
+    def event(self, event_id: str):
+        """An already recorded event by its id, or None."""
+        return self.session.execute(select(EVENTS).where(EVENTS.c.event_id == event_id)).first()
+
+    def state(self, subject: str):
+        """A subject's current state, or None."""
+        return self.session.execute(select(STATE).where(STATE.c.subject == subject)).first()
+
+    def append(self, *, subject: str, subject_type: str, action: str, choices: dict,
+               policy_version: str, language: str, text_hash: str | None, source: str,
+               gpc: bool = False, ip: str | None = None, user_agent: str | None = None,
+               event_id: str | None = None, new_subject: bool = False, now=None) -> dict:
+        """Append one event and move the subject's state to it; returns the event's fields."""
+        salt = secrets.token_hex(8)
+        event = {
+            "seq": self.seq + 1, "event_id": event_id or str(uuid.uuid4()),
+            "recorded_at": (now or utcnow()), "subject_type": subject_type, "subject": subject,
+            "action": action, "choices": canonical(choices).decode(),
+            "policy_version": policy_version, "language": language, "text_hash": text_hash,
+            "source": source, "gpc": bool(gpc), "ip": ip, "user_agent": user_agent,
+            "pii_salt": salt, "ip_digest": digest(salt, ip), "ua_digest": digest(salt, user_agent),
+            "prev_hash": self.hash,
+        }
+        event["hash"] = event_hash(event)
+        self.session.execute(insert(EVENTS), event)
+        values = {key: event[key] for key in STATE_FIELDS}
+        if new_subject:
+            self.session.execute(insert(STATE), {"subject": subject,
+                                                 "first_at": event["recorded_at"], **values})
+        else:
+            self.session.execute(update(STATE).where(STATE.c.subject == subject), values)
+        self.seq, self.hash = event["seq"], event["hash"]
+        return event
+
+    def erase_personal_fields(self, subject: str) -> None:
+        """Blank IP and user agent in every event of a subject (the one edit the ledger allows)."""
+        self.session.execute(update(EVENTS).where(EVENTS.c.subject == subject)
+                             .values(ip=None, user_agent=None))
+
+
+@contextmanager
+def writing(session: Session):
+    """Lock the chain head for one transaction; commit on success, roll back on any error.
+
+    Ends any transaction the session had open: the lock must be the transaction's first act.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+    try:
+        head = session.execute(select(ChainHead.seq, ChainHead.hash)
+                               .where(ChainHead.id == 1).with_for_update()).first()
+        if head is None:
+            raise RuntimeError("the ledger has no head row: run `flask consent init-db`")
+        writer = Writer(session, head.seq, head.hash)
+        yield writer
+        if writer.seq != head.seq:
+            session.execute(update(ChainHead).where(ChainHead.id == 1)
+                            .values(seq=writer.seq, hash=writer.hash))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@dataclass
+class Verification:
+    """What verify found."""
+
+    ok: bool
+    events: int
+    head: str
+    head_seq: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "head": self.head,
+                "head_seq": self.head_seq, "first_bad_seq": self.first_bad_seq,
+                "reason": self.reason}
+
+
+def verify(session: Session) -> Verification:
+    """Walk the chain in sequence order; name the first sequence number that does not hold."""
+    head = session.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1)).first()
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+
+    def bad(seq, reason, events):
+        return Verification(False, events, head_hash, head_seq, seq, reason)
+
+    expected, prev, count = 1, GENESIS, 0
+    blanked: dict[str, int] = {}  # subject -> first event whose personal fields were blanked
+    last_erase: dict[str, int] = {}
+    rows = session.execute(select(EVENTS).order_by(EVENTS.c.seq),
+                           execution_options={"yield_per": 2000})
+    for row in rows.mappings():
+        seq = row["seq"]
+        if seq != expected:
+            return bad(expected, f"event {expected} is missing", count)
+        if row["prev_hash"] != prev:
+            return bad(seq, "prev_hash does not match the previous event", count)
+        for field, digest_field in (("ip", "ip_digest"), ("user_agent", "ua_digest")):
+            value, stored = row[field], row[digest_field]
+            if value is not None and digest(row["pii_salt"], value) != stored:
+                return bad(seq, f"{field} does not match its digest", count)
+            if value is None and stored is not None:
+                blanked.setdefault(row["subject"], seq)
+        if event_hash(row) != row["hash"]:
+            return bad(seq, "hash does not match the event", count)
+        if row["action"] == "erase":
+            last_erase[row["subject"]] = seq
+        prev, expected, count = row["hash"], expected + 1, count + 1
+    if count != head_seq or prev != head_hash:
+        first = min(count, head_seq) + 1 if count != head_seq else head_seq
+        return bad(first, "the chain does not end at the recorded head", count)
+    unerased = [seq for subject, seq in blanked.items() if last_erase.get(subject, 0) < seq]
+    if unerased:
+        return bad(min(unerased), "personal fields blanked without an erase event", count)
+    return Verification(True, count, head_hash, head_seq)
+
+
+def rebuild_state(session: Session) -> int:
+    """Rebuild the current-state table from the ledger alone; returns the number of subjects."""
+    with writing(session):
+        states: dict[str, dict] = {}
+        rows = session.execute(select(EVENTS).order_by(EVENTS.c.seq),
+                               execution_options={"yield_per": 2000})
+        for row in rows.mappings():
+            first = states.get(row["subject"], {}).get("first_at", row["recorded_at"])
+            states[row["subject"]] = {"subject": row["subject"], "first_at": first,
+                                      **{key: row[key] for key in STATE_FIELDS}}
+        session.execute(delete(STATE))
+        if states:
+            session.execute(insert(STATE), list(states.values()))
+    return len(states)

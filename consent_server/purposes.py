@@ -1,0 +1,54 @@
+"""The purpose catalog (from the privacy notice) and Google Consent Mode v2 signals."""
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+
+@dataclass(frozen=True)
+class Purpose:
+    key: str
+    required: bool
+    scopes: tuple[str, ...]  # "device" (cookies, the banner) and/or "person" (e-mail)
+    signals: tuple[str, ...]  # Consent Mode v2 types this purpose grants
+    name: object
+    description: object
+
+
+PURPOSES = (
+    Purpose("necessary", True, ("device",), ("security_storage", "functionality_storage"),
+            _l("Strictly necessary"),
+            _l("Needed for orders, payments, customer service and security. Always on.")),
+    Purpose("analytics", False, ("device",), ("analytics_storage",),
+            _l("Statistics"),
+            _l("Technical data (IP address, browser, time zone, location, operating system) "
+               "that helps us improve the website.")),
+    Purpose("marketing", False, ("device", "person"),
+            ("ad_storage", "ad_user_data", "ad_personalization"),
+            _l("Marketing"),
+            _l("Marketing cookies and personalised ads, and marketing messages to you.")),
+    Purpose("newsletter", False, ("person",), (),
+            _l("Newsletter"),
+            _l("Our newsletter by e-mail.")),
+)
+BY_KEY = {p.key: p for p in PURPOSES}
+DEVICE = tuple(p for p in PURPOSES if "device" in p.scopes)
+# Consent Mode v2 types no purpose grants: they stay denied.
+DENIED_ALWAYS = ("personalization_storage",)
+
+
+def device_choices(choices: dict[str, bool]) -> tuple[dict[str, bool], dict[str, list[str]]]:
+    """Every device purpose with its choice (optional ones off unless turned on); and errors."""
+    errors = {}
+    for key, value in choices.items():
+        purpose = BY_KEY.get(key)
+        if purpose is None or "device" not in purpose.scopes:
+            errors[key] = ["Unknown purpose for a device consent."]
+        elif purpose.required and value is not True:
+            errors[key] = ["This purpose is necessary and cannot be refused."]
+    full = {p.key: True if p.required else bool(choices.get(p.key, False)) for p in DEVICE}
+    return full, errors
+
+
+def refused() -> dict[str, bool]:
+    """The device choices with every optional purpose off."""
+    return {p.key: p.required for p in DEVICE}

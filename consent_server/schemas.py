@@ -1,0 +1,110 @@
+"""marshmallow schemas: one per request body, query and response."""
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+SOURCES_PUBLIC = ("banner", "preferences", "api")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _language(value: str) -> None:
+    if value not in current_app.config["LANGUAGES"]:
+        raise ValidationError(f"Must be one of: {', '.join(current_app.config['LANGUAGES'])}.")
+
+
+class ConsentCreateSchema(StrictSchema):
+    """A device's choice, as the banner sends it."""
+
+    consent_id = fields.String(validate=validate.Length(max=64))
+    event_id = fields.UUID()
+    choices = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
+                          values=fields.Boolean(), required=True,
+                          validate=validate.Length(max=16))
+    policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    language = fields.String(required=True, validate=_language)
+    source = fields.String(load_default="banner", validate=validate.OneOf(SOURCES_PUBLIC))
+    gpc = fields.Boolean(load_default=False)
+
+
+class ConsentSchema(Schema):
+    """A device's consent as recorded."""
+
+    consent_id = fields.String()
+    choices = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    policy_version = fields.String()
+    language = fields.String()
+    action = fields.String()
+    recorded_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    event_id = fields.String()
+    hash = fields.String()
+    erased = fields.Boolean()
+
+
+class EventSchema(Schema):
+    """One ledger event, every field."""
+
+    seq = fields.Integer()
+    event_id = fields.String()
+    recorded_at = fields.DateTime()
+    subject_type = fields.String()
+    subject = fields.String()
+    action = fields.String()
+    choices = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    policy_version = fields.String()
+    language = fields.String()
+    text_hash = fields.String(allow_none=True)
+    source = fields.String()
+    gpc = fields.Boolean()
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    pii_salt = fields.String()
+    ip_digest = fields.String(allow_none=True)
+    ua_digest = fields.String(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class ConsentEventsSchema(Schema):
+    consent_id = fields.String()
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class PurposeSchema(Schema):
+    key = fields.String()
+    required = fields.Boolean()
+    name = fields.String()
+    description = fields.String()
+
+
+class ConfigArgsSchema(Schema):
+    lang = fields.String()
+
+
+class ConfigSchema(Schema):
+    """What the banner needs: purposes, texts, cookie settings, Consent Mode signals."""
+
+    policy_version = fields.String()
+    language = fields.String()
+    languages = fields.List(fields.String())
+    purposes = fields.List(fields.Nested(PurposeSchema))
+    texts = fields.Dict(keys=fields.String(), values=fields.String())
+    privacy_url = fields.String()
+    cookie = fields.Dict()
+    consent_mode = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+
+
+class VerifySchema(Schema):
+    ok = fields.Boolean()
+    events = fields.Integer()
+    head = fields.String()
+    head_seq = fields.Integer()
+    first_bad_seq = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True)

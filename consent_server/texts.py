@@ -1,0 +1,25 @@
+"""Texts the banner shows, as lazy strings from the one Babel catalog."""
+from flask_babel import lazy_gettext as _l
+
+BANNER = {
+    "title": _l("We use cookies"),
+    "body": _l("We use cookies that are strictly necessary for the website to work. With your "
+               "consent we also use cookies for statistics and marketing. You choose, and you can "
+               "change your choice at any time."),
+    "accept_all": _l("Accept all"),
+    "reject_all": _l("Reject all"),
+    "settings": _l("Settings"),
+    "save": _l("Save settings"),
+    "close": _l("Close"),
+    "withdraw": _l("Withdraw consent"),
+    "change": _l("Change consent"),
+    "privacy_link": _l("Privacy notice"),
+    "gpc": _l("Your browser sends a Global Privacy Control signal. We treat it as a refusal of "
+              "marketing: it stays off unless you turn it on yourself in the settings."),
+    "always_on": _l("Always on"),
+}
+
+
+def banner_texts() -> dict[str, str]:
+    """The banner texts in the current request's language."""
+    return {key: str(value) for key, value in BANNER.items()}
