@@ -25,8 +25,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .i18n import select_locale
 
     babel.init_app(app, locale_selector=select_locale)
-    cors.init_app(app, resources={r"/api/v1/*": {"origins": app.config["ALLOWED_ORIGINS"]}},
-                  supports_credentials=False, max_age=86400)
+    # The banner's API only: marketing and audit clients are servers, not browsers.
+    cors.init_app(app, resources={r"/api/v1/(?!audit|marketing).*": {
+        "origins": app.config["ALLOWED_ORIGINS"]}}, supports_credentials=False,
+        always_send=False, max_age=86400)
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
 

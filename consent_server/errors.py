@@ -87,7 +87,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        return problem(error.status, error.title, error.detail, error.errors)
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem(error.status, error.title, error.detail, error.errors, headers)
 
     @app.errorhandler(InternalServerError)
     def internal_error(error: InternalServerError):

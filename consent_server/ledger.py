@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -156,25 +156,12 @@ def verify(session: Session) -> Verification:
     expected, prev, count = 1, GENESIS, 0
     blanked: dict[str, int] = {}  # subject -> first event whose personal fields were blanked
     last_erase: dict[str, int] = {}
-    rows = session.execute(select(EVENTS).order_by(EVENTS.c.seq),
-                           execution_options={"yield_per": 2000})
-    for row in rows.mappings():
-        seq = row["seq"]
-        if seq != expected:
-            return bad(expected, f"event {expected} is missing", count)
-        if row["prev_hash"] != prev:
-            return bad(seq, "prev_hash does not match the previous event", count)
-        for field, digest_field in (("ip", "ip_digest"), ("user_agent", "ua_digest")):
-            value, stored = row[field], row[digest_field]
-            if value is not None and digest(row["pii_salt"], value) != stored:
-                return bad(seq, f"{field} does not match its digest", count)
-            if value is None and stored is not None:
-                blanked.setdefault(row["subject"], seq)
-        if event_hash(row) != row["hash"]:
-            return bad(seq, "hash does not match the event", count)
-        if row["action"] == "erase":
-            last_erase[row["subject"]] = seq
-        prev, expected, count = row["hash"], expected + 1, count + 1
+    with closing(_stream(session)) as rows:
+        for row in rows:
+            found = _check(row, expected, prev, blanked, last_erase)
+            if found:
+                return bad(*found, count)
+            prev, expected, count = row["hash"], expected + 1, count + 1
     if count != head_seq or prev != head_hash:
         first = min(count, head_seq) + 1 if count != head_seq else head_seq
         return bad(first, "the chain does not end at the recorded head", count)
@@ -184,16 +171,41 @@ def verify(session: Session) -> Verification:
     return Verification(True, count, head_hash, head_seq)
 
 
+def _stream(session: Session):
+    """Every event in sequence order, streamed (server-side cursor on PostgreSQL)."""
+    return session.execute(select(EVENTS).order_by(EVENTS.c.seq),
+                           execution_options={"yield_per": 2000}).mappings()
+
+
+def _check(row, expected: int, prev: str, blanked: dict, last_erase: dict):
+    """(seq, reason) when this event breaks the chain, else None; notes erasures."""
+    seq = row["seq"]
+    if seq != expected:
+        return expected, f"event {expected} is missing"
+    if row["prev_hash"] != prev:
+        return seq, "prev_hash does not match the previous event"
+    for field, digest_field in (("ip", "ip_digest"), ("user_agent", "ua_digest")):
+        value, stored = row[field], row[digest_field]
+        if value is not None and digest(row["pii_salt"], value) != stored:
+            return seq, f"{field} does not match its digest"
+        if value is None and stored is not None:
+            blanked.setdefault(row["subject"], seq)
+    if event_hash(row) != row["hash"]:
+        return seq, "hash does not match the event"
+    if row["action"] == "erase":
+        last_erase[row["subject"]] = seq
+    return None
+
+
 def rebuild_state(session: Session) -> int:
     """Rebuild the current-state table from the ledger alone; returns the number of subjects."""
     with writing(session):
         states: dict[str, dict] = {}
-        rows = session.execute(select(EVENTS).order_by(EVENTS.c.seq),
-                               execution_options={"yield_per": 2000})
-        for row in rows.mappings():
-            first = states.get(row["subject"], {}).get("first_at", row["recorded_at"])
-            states[row["subject"]] = {"subject": row["subject"], "first_at": first,
-                                      **{key: row[key] for key in STATE_FIELDS}}
+        with closing(_stream(session)) as rows:
+            for row in rows:
+                first = states.get(row["subject"], {}).get("first_at", row["recorded_at"])
+                states[row["subject"]] = {"subject": row["subject"], "first_at": first,
+                                          **{key: row[key] for key in STATE_FIELDS}}
         session.execute(delete(STATE))
         if states:
             session.execute(insert(STATE), list(states.values()))

@@ -1,0 +1,88 @@
+"""Fixtures: the app from the factory on a migrated database (SQLite, or PostgreSQL when
+CONSENT_TEST_DATABASE_URL is set), emptied after every test."""
+import os
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import delete, text, update
+
+from consent_server import create_app
+from consent_server.extensions import db
+from consent_server.ledger import GENESIS
+from consent_server.models import ApiKey, ChainHead, ConsentEvent, ConsentState
+
+PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
+SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
+            "ALLOWED_ORIGINS": "https://shop.example, https://www.shop.example"}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A database built by the migrations, once per test session."""
+    url = PG_URL or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "consent.db")
+    app = create_app({**SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def make_app(database_url, **overrides):
+    return create_app({**SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for model in (ConsentEvent, ConsentState, ApiKey):
+                conn.execute(delete(model))
+            conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app_factory(database_url):
+    """Build more apps on the test database (other settings); their engines are closed after."""
+    made = []
+
+    def factory(**overrides):
+        made.append(make_app(database_url, **overrides))
+        return made[-1]
+
+    yield factory
+    for extra in made:
+        with extra.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """pytest-flask would share one request context (g, db.session) across a test's requests."""
+    yield
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CHOICE = {"choices": {"analytics": True, "marketing": False}, "policy_version": "1",
+          "language": "nb"}
+
+
+@pytest.fixture
+def post_consent(client):
+    """POST a consent (defaults: analytics on, marketing off) and return the response."""
+
+    def post(**fields):
+        return client.post("/api/v1/consents", json={**CHOICE, **fields})
+
+    return post

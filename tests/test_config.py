@@ -1,0 +1,59 @@
+"""Configuration: committed defaults, CONSENT_* variables, the secret-key guard."""
+import pytest
+
+from consent_server import create_app
+
+
+def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkeypatch):
+    monkeypatch.delenv("CONSENT_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(RuntimeError, match="CONSENT_SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_environment_variables_override_defaults(monkeypatch):
+    monkeypatch.setenv("CONSENT_SECRET_KEY", "from-env")
+    monkeypatch.setenv("CONSENT_MAX_AGE_DAYS", "180")
+    monkeypatch.setenv("CONSENT_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
+    monkeypatch.setenv("CONSENT_PUBLIC_URL", "https://consent.example.no")
+    monkeypatch.setenv("CONSENT_DATABASE_URL", "postgresql://u@db.example/consent")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["MAX_AGE_DAYS"] == 180
+    assert app.config["ALLOWED_ORIGINS"] == ["https://a.example", "https://b.example"]
+    assert app.config["PUBLIC_URL"] == "https://consent.example.no"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/consent"
+
+
+def test_plain_database_url_is_accepted(monkeypatch):
+    monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example/consent")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/consent"
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path / "inst"))
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/inst/consent.db"
+    assert (tmp_path / "inst").is_dir()
+
+
+def test_trusted_proxies_make_x_forwarded_for_count(app, app_factory):
+    """Behind one proxy the visitor's address comes from X-Forwarded-For (then truncated)."""
+    from conftest import CHOICE
+
+    client = app_factory(TRUSTED_PROXIES=1).test_client()
+    resp = client.post("/api/v1/consents", json=CHOICE,
+                       headers={"X-Forwarded-For": "203.0.113.9"})
+    events = client.get(f"/api/v1/consents/{resp.json['consent_id']}/events").json["events"]
+    assert events[0]["ip"] == "203.0.113.0"
+    untrusted = app_factory().test_client()
+    resp = untrusted.post("/api/v1/consents", json=CHOICE,
+                          headers={"X-Forwarded-For": "203.0.113.9"})
+    events = untrusted.get(f"/api/v1/consents/{resp.json['consent_id']}/events").json["events"]
+    assert events[0]["ip"] == "127.0.0.0"

@@ -1,0 +1,207 @@
+"""The ledger: hash chain, tamper detection, erasure, state rebuild, expiry, CLI."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from consent_server import consents, ledger
+from consent_server.extensions import db
+from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
+
+
+def record(n=1, **fields):
+    out = []
+    for i in range(n):
+        out.append(consents.record(
+            db.session, choices={"analytics": bool(i % 2), "marketing": False},
+            policy_version="1", language="nb", source="banner", max_age_days=365,
+            ip="192.0.2.10", user_agent="Test/1.0", **fields))
+    return out
+
+
+def test_chain_links_every_event_and_verifies(app):
+    """REQ L-02: each event stores the previous hash and its own SHA-256."""
+    with app.app_context():
+        record(5)
+        rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+        assert rows[0].prev_hash == ledger.GENESIS
+        for before, after in zip(rows, rows[1:]):
+            assert after.prev_hash == before.hash
+        assert all(ledger.event_hash(r.__dict__) == r.hash for r in rows)
+        result = ledger.verify(db.session)
+        assert result.ok and result.events == 5 and result.head == rows[-1].hash
+
+
+TAMPERED = {
+    "event_id": "00000000-0000-4000-8000-000000000000", "subject": "someone-else",
+    "action": "withdraw", "choices": '{"analytics":false}', "policy_version": "0",
+    "language": "en", "text_hash": "f" * 64, "source": "api", "gpc": True,
+    "ip": "198.51.100.0", "user_agent": "Forged/2.0", "pii_salt": "00", "ip_digest": "a" * 64,
+    "ua_digest": "b" * 64, "prev_hash": "c" * 64, "hash": "d" * 64,
+}
+
+
+@pytest.mark.parametrize("column", sorted(TAMPERED) + ["recorded_at"])
+def test_editing_any_column_is_detected_at_its_seq(app, runner, column):
+    """REQ L-02: verify names the first broken sequence number."""
+    with app.app_context():
+        record(4)
+        value = TAMPERED.get(column, utcnow() - timedelta(days=3))
+        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 3)
+                           .values({column: value}))
+        db.session.commit()
+        result = ledger.verify(db.session)
+    assert not result.ok and result.first_bad_seq == 3, result
+    cli = runner.invoke(args=["consent", "verify"])
+    assert cli.exit_code == 1
+    assert "seq 3" in cli.output
+
+
+def test_editing_through_raw_sql_is_detected(app):
+    with app.app_context():
+        record(3)
+        db.session.execute(text("UPDATE consent_event SET choices = :c WHERE seq = 2"),
+                           {"c": '{"analytics":true,"marketing":true,"necessary":true}'})
+        db.session.commit()
+        assert ledger.verify(db.session).first_bad_seq == 2
+
+
+@pytest.mark.parametrize("seq, first_bad", [(1, 1), (3, 3), (5, 5)])
+def test_deleting_any_row_is_detected(app, seq, first_bad):
+    with app.app_context():
+        record(5)
+        db.session.execute(delete(ConsentEvent).where(ConsentEvent.seq == seq))
+        db.session.commit()
+        result = ledger.verify(db.session)
+    assert not result.ok and result.first_bad_seq == first_bad
+
+
+def test_swapping_two_events_is_detected(app):
+    with app.app_context():
+        record(4)
+        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2).values(seq=-2))
+        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 3).values(seq=2))
+        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == -2).values(seq=3))
+        db.session.commit()
+        assert ledger.verify(db.session).first_bad_seq == 2
+
+
+def test_blanking_personal_fields_without_an_erase_event_is_detected(app):
+    with app.app_context():
+        record(3)
+        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2)
+                           .values(ip=None, user_agent=None))
+        db.session.commit()
+        assert ledger.verify(db.session).first_bad_seq == 2
+
+
+def test_an_untouched_ledger_verifies_by_cli(app, runner):
+    with app.app_context():
+        record(3)
+    result = runner.invoke(args=["consent", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "ok: 3 events" in result.output
+
+
+def test_erasure_keeps_the_chain_verifiable(app):
+    """REQ L-01: erasure is the only edit; the chain still verifies afterwards."""
+    with app.app_context():
+        first, *_ = record(3)
+        consents.erase(db.session, first["consent_id"], 365)
+        assert ledger.verify(db.session).ok
+        erased = db.session.execute(select(ConsentEvent).where(
+            ConsentEvent.subject == first["consent_id"])).scalars().all()
+        assert all(e.ip is None and e.user_agent is None for e in erased)
+        # an auditor shown the original values can still check them against the digests
+        assert ledger.digest(erased[0].pii_salt, "192.0.2.0") == erased[0].ip_digest
+
+
+def test_state_is_updated_in_the_same_transaction(app):
+    with app.app_context():
+        first = record()[0]
+        state = db.session.get(ConsentState, first["consent_id"])
+        assert state.hash == first["hash"] and state.seq == 1
+        head = db.session.get(ChainHead, 1)
+        assert (head.seq, head.hash) == (1, first["hash"])
+
+
+def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app, monkeypatch):
+    with app.app_context():
+        record(2)
+        original = ledger.Writer.append
+
+        def failing(self, **kw):
+            original(self, **kw)
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(ledger.Writer, "append", failing)
+        with pytest.raises(RuntimeError):
+            record(1)
+        monkeypatch.undo()
+        assert ledger.verify(db.session).events == 2
+        assert db.session.execute(select(ConsentState)).scalars().all().__len__() == 2
+        record(1)
+        assert ledger.verify(db.session).ok
+
+
+def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
+    from conftest import CHOICE
+
+    def failing(self, **kw):
+        raise RuntimeError("boom with secret details")
+
+    monkeypatch.setattr(ledger.Writer, "append", failing)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
+    resp = client.post("/api/v1/consents", json=CHOICE)
+    assert resp.status_code == 500
+    assert resp.mimetype == "application/problem+json"
+    assert b"secret details" not in resp.data and b"Traceback" not in resp.data
+    monkeypatch.undo()
+    assert client.post("/api/v1/consents", json=CHOICE).status_code == 201
+    with app.app_context():
+        assert ledger.verify(db.session).events == 1
+
+
+def test_rebuild_state_from_the_ledger_alone(app, runner):
+    with app.app_context():
+        a, b, c = record(3)
+        consents.record(db.session, consent_id=a["consent_id"],
+                        choices={"analytics": True, "marketing": True}, policy_version="2",
+                        language="en", source="preferences", max_age_days=365)
+        consents.erase(db.session, b["consent_id"], 365)
+        columns = [col for col in ConsentState.__table__.columns]
+        before = db.session.execute(select(*columns).order_by(ConsentState.subject)).all()
+        db.session.execute(delete(ConsentState))
+        db.session.commit()
+    result = runner.invoke(args=["consent", "rebuild-state"])
+    assert result.exit_code == 0 and "3 subjects" in result.output
+    with app.app_context():
+        after = db.session.execute(select(*columns).order_by(ConsentState.subject)).all()
+    assert after == before
+
+
+def test_purge_expired_ends_old_consents_with_an_expire_event(app, runner):
+    with app.app_context():
+        old = consents.record(db.session, choices={"analytics": True}, policy_version="1",
+                              language="nb", source="banner", max_age_days=365,
+                              ip="192.0.2.1")
+        db.session.execute(update(ConsentState).where(ConsentState.subject == old["consent_id"])
+                           .values(recorded_at=utcnow() - timedelta(days=400)))
+        db.session.commit()
+        fresh = record()[0]
+    result = runner.invoke(args=["consent", "purge-expired"])
+    assert result.exit_code == 0 and "expired 1 consents" in result.output
+    with app.app_context():
+        state = consents.current(db.session, old["consent_id"], 365)
+        assert state["action"] == "expire"
+        assert state["choices"] == {"necessary": True, "analytics": False, "marketing": False}
+        assert consents.current(db.session, fresh["consent_id"], 365)["action"] == "grant"
+        assert ledger.verify(db.session).ok
+    again = runner.invoke(args=["consent", "purge-expired"])
+    assert "expired 0 consents" in again.output
+
+
+def test_init_db_is_idempotent(runner):
+    result = runner.invoke(args=["consent", "init-db"])
+    assert result.exit_code == 0 and "up to date" in result.output
