@@ -38,7 +38,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.register_blueprint(public.health)
     rest_api.register_blueprint(audit.blp)
 
-    from . import cli
+    from . import cli, web
+
+    web.init_app(app)
 
     app.cli.add_command(cli.consent)
 

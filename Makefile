@@ -1,0 +1,34 @@
+# consent-server: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTANCE := instance
+export FLASK_APP := wsgi
+
+.PHONY: install run test bench translations
+
+install: $(VENV)/.installed translations
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Compile the .po catalogs into the .mo files Flask-Babel reads (not committed).
+translations: $(VENV)/.installed
+	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile --use-fuzzy -q -d translations; fi
+
+run: install
+	@mkdir -p $(INSTANCE)
+	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
+		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
+	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask consent init-db
+	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)

@@ -1,0 +1,10 @@
+"""HTML pages and the banner script: the notice, the widget, the demo shop."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the page blueprints."""
+    from . import demo, notice, widget
+
+    for module in (notice, widget, demo):
+        app.register_blueprint(module.bp)

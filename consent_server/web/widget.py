@@ -1,0 +1,4 @@
+"""GET /widget.js: the banner script (JS and CSS in one response)."""
+from flask import Blueprint
+
+bp = Blueprint("widget", __name__)
