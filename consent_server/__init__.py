@@ -19,6 +19,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     _derive_config(app)
 
+    from . import site
+
+    app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     errors.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

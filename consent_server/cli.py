@@ -6,7 +6,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import consents, keys, ledger
+from . import consents, keys, ledger, policy
+from .config import ROOT
 from .extensions import db
 from .models import utcnow
 
@@ -76,3 +77,56 @@ def purge_expired():
     days = current_app.config["MAX_AGE_DAYS"]
     count = consents.purge_expired(db.session, days, utcnow())
     click.echo(f"expired {count} consents older than {days} days")
+
+
+@consent.command("publish-policy")
+@click.option("--material", is_flag=True,
+              help="A material change (new purpose or recipient): everyone is asked again.")
+@click.option("--force", is_flag=True, help="Publish even when the text has not changed.")
+@with_appcontext
+def publish_policy(material, force):
+    """Publish the privacy notice as rendered now, if its text changed (or with --force)."""
+    published = policy.publish(db.session, current_app.extensions["consent_site"],
+                               current_app.config["LANGUAGES"], utcnow(), material, force)
+    if published is None:
+        click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
+        return
+    kind = "material" if published.material else "non-material"
+    click.echo(f"published notice version {published.version} ({kind})")
+    for lang, digest in published.hashes.items():
+        click.echo(f"  {lang}: sha256 {digest}")
+
+
+@consent.group()
+def i18n():
+    """Keep the translation catalogs in step with the code."""
+
+
+def _pybabel(*args: str) -> None:
+    from babel.messages.frontend import CommandLineInterface
+
+    CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+POT = str(ROOT / "translations" / "messages.pot")
+CATALOGS = str(ROOT / "translations")
+
+
+@i18n.command("extract")
+def i18n_extract():
+    """Extract every translatable string into translations/messages.pot."""
+    _pybabel("extract", "-F", str(ROOT / "pyproject.toml"), "-k", "_l", "--no-location",
+             "--sort-output", "--omit-header", "-o", POT, str(ROOT / "consent_server"))
+
+
+@i18n.command("update")
+def i18n_update():
+    """Extract, then merge new strings into the nb and en catalogs."""
+    i18n_extract.callback()
+    _pybabel("update", "-i", POT, "-d", CATALOGS, "--no-fuzzy-matching", "--ignore-obsolete")
+
+
+@i18n.command("compile")
+def i18n_compile():
+    """Compile the catalogs into the .mo files the server reads."""
+    _pybabel("compile", "-d", CATALOGS)

@@ -18,6 +18,7 @@ class Config:
     PUBLIC_MAX_BODY = 16 * 1024
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
+    SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import ledger, purposes
+from . import ledger, policy, purposes
 from .errors import Invalid, NotFound
 from .models import ConsentEvent, ConsentState
 
@@ -46,14 +46,16 @@ def _answer(event, max_age_days: int) -> dict:
 def record(session: Session, *, choices: dict, policy_version: str, language: str,
            source: str, max_age_days: int, consent_id: str | None = None,
            event_id: str | None = None, gpc: bool = False, ip: str | None = None,
-           user_agent: str | None = None, text_hash: str | None = None) -> dict:
+           user_agent: str | None = None) -> dict:
     """Record a device's choice: a grant for a new device, else an update or a withdrawal.
 
-    The same event_id twice (a retry) returns the first answer and appends nothing.
+    The event names the notice version and the hash of its text in the language shown. The same
+    event_id twice (a retry) returns the first answer and appends nothing.
     """
     full, errors = purposes.device_choices(choices)
     if errors:
         raise Invalid("Some choices are not valid.", {"choices": errors})
+    text_hash = policy.text_hash(session, policy_version, language)
     with ledger.writing(session) as writer:
         if event_id and (done := writer.event(event_id)) is not None:
             if done.subject_type != "device":
@@ -89,6 +91,7 @@ def current(session: Session, consent_id: str, max_age_days: int) -> dict:
         raise NotFound("No consent with this id.")
     answer = _answer(state._mapping, max_age_days)
     answer["erased"] = state.action == ERASED
+    answer["outdated"] = policy.is_outdated(session, state.policy_version)
     return answer
 
 

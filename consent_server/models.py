@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys."""
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -106,3 +106,25 @@ def utcnow() -> datetime:
     """Now, UTC, to the microsecond (what every database keeps)."""
     return datetime.now(timezone.utc)
 
+
+
+class PolicyVersion(db.Model):
+    """A published version of the privacy notice; material ones make earlier consents outdated."""
+
+    __tablename__ = "policy_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    material: Mapped[bool] = mapped_column(Boolean)
+
+
+class PolicyText(db.Model):
+    """The exact text of one version in one language, and its SHA-256."""
+
+    __tablename__ = "policy_text"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,6 @@
 """marshmallow schemas: one per request body, query and response."""
 from flask import current_app
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 SOURCES_PUBLIC = ("banner", "preferences", "api")
 
@@ -42,6 +42,7 @@ class ConsentSchema(Schema):
     event_id = fields.String()
     hash = fields.String()
     erased = fields.Boolean()
+    outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
 
 
 class EventSchema(Schema):
@@ -73,21 +74,35 @@ class ConsentEventsSchema(Schema):
     events = fields.List(fields.Nested(EventSchema))
 
 
+class CookieSchema(Schema):
+    name = fields.String()
+    provider = fields.String()
+    lifetime = fields.String()
+    description = fields.String()
+
+
 class PurposeSchema(Schema):
     key = fields.String()
     required = fields.Boolean()
     name = fields.String()
     description = fields.String()
+    cookies = fields.List(fields.Nested(CookieSchema))
 
 
-class ConfigArgsSchema(Schema):
+class LangArgsSchema(Schema):
+    """?lang=nb|en (anything else falls back to Accept-Language, then nb); cache-busters pass."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     lang = fields.String()
 
 
 class ConfigSchema(Schema):
     """What the banner needs: purposes, texts, cookie settings, Consent Mode signals."""
 
-    policy_version = fields.String()
+    policy_version = fields.String(allow_none=True)
+    valid_policy_versions = fields.List(fields.String())
     language = fields.String()
     languages = fields.List(fields.String())
     purposes = fields.List(fields.Nested(PurposeSchema))
@@ -95,6 +110,17 @@ class ConfigSchema(Schema):
     privacy_url = fields.String()
     cookie = fields.Dict()
     consent_mode = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PolicySchema(Schema):
+    """The current notice in one language, as published."""
+
+    version = fields.String()
+    language = fields.String()
+    published_at = fields.DateTime()
+    material = fields.Boolean()
+    text_hash = fields.String()
+    text = fields.String()
 
 
 class HealthSchema(Schema):

@@ -6,14 +6,25 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, text, update
 
-from consent_server import create_app
+from consent_server import create_app, policy
 from consent_server.extensions import db
 from consent_server.ledger import GENESIS
-from consent_server.models import ApiKey, ChainHead, ConsentEvent, ConsentState
+from consent_server.models import (ApiKey, ChainHead, ConsentEvent, ConsentState, PolicyText,
+                                   PolicyVersion, utcnow)
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
 SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
             "ALLOWED_ORIGINS": "https://shop.example, https://www.shop.example"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """Compile translations/*.po into the .mo files Flask-Babel reads (they are not committed)."""
+    from babel.messages.frontend import CommandLineInterface
+
+    from consent_server.config import ROOT
+
+    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(ROOT / "translations")])
 
 
 @pytest.fixture(scope="session")
@@ -35,14 +46,23 @@ def make_app(database_url, **overrides):
     return create_app({**SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url, **overrides})
 
 
+def publish(app, material=False, force=False):
+    """Publish the notice as rendered now (version "1" on a fresh database)."""
+    with app.app_context():
+        return policy.publish(db.session, app.extensions["consent_site"],
+                              app.config["LANGUAGES"], utcnow(), material, force)
+
+
 @pytest.fixture
 def app(database_url):
+    """The app on an empty ledger, with notice version "1" published."""
     app = make_app(database_url)
+    publish(app)
     yield app
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for model in (ConsentEvent, ConsentState, ApiKey):
+            for model in (ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -249,7 +249,7 @@ def test_config_lists_purposes_cookie_and_consent_mode(client):
     assert body["consent_mode"]["analytics"] == ["analytics_storage"]
     assert body["consent_mode"]["marketing"] == ["ad_storage", "ad_user_data",
                                                  "ad_personalization"]
-    assert body["privacy_url"].endswith("/privacy")
+    assert body["privacy_url"].endswith("/privacy/en")
     for key in ("title", "body", "accept_all", "reject_all", "settings", "save"):
         assert body["texts"][key]
 

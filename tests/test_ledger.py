@@ -167,7 +167,7 @@ def test_rebuild_state_from_the_ledger_alone(app, runner):
     with app.app_context():
         a, b, c = record(3)
         consents.record(db.session, consent_id=a["consent_id"],
-                        choices={"analytics": True, "marketing": True}, policy_version="2",
+                        choices={"analytics": True, "marketing": True}, policy_version="1",
                         language="en", source="preferences", max_age_days=365)
         consents.erase(db.session, b["consent_id"], 365)
         columns = [col for col in ConsentState.__table__.columns]

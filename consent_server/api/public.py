@@ -4,10 +4,10 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import consents, purposes, texts
+from .. import consents, policy, purposes, texts
 from ..extensions import db
-from ..schemas import (ConfigArgsSchema, ConfigSchema, ConsentCreateSchema,
-                       ConsentEventsSchema, ConsentSchema, HealthSchema)
+from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
+                       HealthSchema, LangArgsSchema, PolicySchema)
 from ..storage import database_ok
 from . import Blueprint
 
@@ -25,22 +25,41 @@ def _max_age() -> int:
 
 
 @blp.route("/config")
-@blp.arguments(ConfigArgsSchema, location="query")
+@blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, ConfigSchema)
 def config(_args):
-    """Purposes, banner texts, cookie settings and Consent Mode signals, in one language."""
-    cfg = current_app.config
-    return {
-        "policy_version": cfg["POLICY_VERSION"],
-        "language": str(get_locale()),
+    """Purposes with their cookies, banner texts, notice version, Consent Mode signals."""
+    cfg, lang = current_app.config, str(get_locale())
+    site = current_app.extensions["consent_site"]
+    version = policy.current(db.session)
+    answer = {
+        "policy_version": version.version if version else None,
+        "valid_policy_versions": policy.valid_versions(db.session),
+        "language": lang,
         "languages": list(cfg["LANGUAGES"]),
         "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
-                      "description": str(p.description)} for p in purposes.DEVICE],
+                      "description": str(p.description),
+                      "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
         "texts": texts.banner_texts(),
-        "privacy_url": cfg["PUBLIC_URL"].rstrip("/") + "/privacy",
+        "privacy_url": f"{cfg['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
         "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
         "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
     }
+    return answer, 200, {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language"}
+
+
+@blp.route("/policy")
+@blp.arguments(LangArgsSchema, location="query")
+@blp.response(200, PolicySchema)
+def current_policy(_args):
+    """The current notice in one language: its version, publication time, text and hash."""
+    lang = str(get_locale())
+    version = policy.current(db.session)
+    stored = policy.text(db.session, version, lang) if version else None
+    if stored is None:
+        abort(404, message="No notice version has been published yet.")
+    return {"version": version.version, "language": lang, "published_at": version.published_at,
+            "material": version.material, "text_hash": stored.text_hash, "text": stored.text}
 
 
 @blp.route("/consents", methods=["POST"])

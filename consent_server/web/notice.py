@@ -1,4 +1,39 @@
 """The privacy notice as HTML: /privacy (negotiated), /privacy/nb, /privacy/en."""
-from flask import Blueprint
+from flask import Blueprint, abort, current_app, render_template
+from flask_babel import force_locale, format_date, get_locale
+
+from .. import notice, policy
+from ..extensions import db
 
 bp = Blueprint("notice", __name__, template_folder="templates")
+
+
+@bp.get("/privacy")
+def negotiated():
+    """The notice in the visitor's language (?lang=, Accept-Language, else bokmål)."""
+    response = _page(str(get_locale()))
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+@bp.get("/privacy/<lang>")
+def in_language(lang: str):
+    """The notice in one language."""
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    return _page(lang)
+
+
+def _page(lang: str):
+    version = policy.current(db.session)
+    other = next(code for code in current_app.config["LANGUAGES"] if code != lang)
+    with force_locale(lang):
+        doc = notice.document(current_app.extensions["consent_site"], lang)
+        html = render_template(
+            "notice.html", doc=doc, version=version, other=other,
+            published=format_date(version.published_at, "long") if version else None,
+            columns=[str(c) for c in notice.COOKIE_COLUMNS],
+            cookies_heading=str(notice.COOKIES_HEADING), cookies_lead=str(notice.COOKIES_LEAD))
+    response = current_app.make_response(html)
+    response.headers["Content-Language"] = lang
+    return response

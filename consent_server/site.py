@@ -1,0 +1,104 @@
+"""The site file (TOML): the cookie declaration per purpose and the notice's additions."""
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import purposes
+
+DEFAULT = Path(__file__).with_name("site.toml")
+LANGUAGES = ("nb", "en")
+
+
+class SiteFileError(Exception):
+    """The site file cannot be used; the message names the file and the line or key."""
+
+
+@dataclass(frozen=True)
+class Cookie:
+    purpose: str
+    name: str
+    provider: str
+    lifetime: dict[str, str]
+    description: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Addition:
+    after_section: int
+    heading: dict[str, str]
+    items: tuple[dict[str, str], ...]
+    paragraphs: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Site:
+    cookies: tuple[Cookie, ...]
+    additions: tuple[Addition, ...]
+
+    def cookies_for(self, purpose: str, language: str) -> list[dict]:
+        """The declared cookies of one purpose, their texts in one language."""
+        return [{"name": c.name, "provider": c.provider, "lifetime": c.lifetime[language],
+                 "description": c.description[language]}
+                for c in self.cookies if c.purpose == purpose]
+
+    def additions_after(self, section: int) -> list[Addition]:
+        return [a for a in self.additions if a.after_section == section]
+
+
+def load(path: str | Path | None = None) -> Site:
+    """Read and check a site file; SiteFileError names what is wrong and where."""
+    path = Path(path or DEFAULT)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SiteFileError(f"{path}: cannot read the site file ({error.strerror})") from error
+    except tomllib.TOMLDecodeError as error:  # its message names the line and column
+        raise SiteFileError(f"{path}: {error}") from error
+    try:
+        cookies = tuple(_cookie(c, f"cookies[{i}]") for i, c in enumerate(data.get("cookies", [])))
+        additions = tuple(_addition(a, f"notice.additions[{i}]")
+                          for i, a in enumerate(data.get("notice", {}).get("additions", [])))
+    except SiteFileError as error:
+        raise SiteFileError(f"{path}: {error}") from None
+    return Site(cookies, additions)
+
+
+def _text(value, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or any(not isinstance(value.get(lang), str) or
+                                          not value[lang].strip() for lang in LANGUAGES):
+        raise SiteFileError(f"{where} must give a text for each language: "
+                            "{ nb = \"...\", en = \"...\" }")
+    return {lang: value[lang] for lang in LANGUAGES}
+
+
+def _string(entry: dict, key: str, where: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SiteFileError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _cookie(entry, where: str) -> Cookie:
+    if not isinstance(entry, dict):
+        raise SiteFileError(f"{where} must be a table")
+    purpose = _string(entry, "purpose", where)
+    if purpose not in purposes.BY_KEY or "device" not in purposes.BY_KEY[purpose].scopes:
+        keys = ", ".join(p.key for p in purposes.DEVICE)
+        raise SiteFileError(f"{where}.purpose {purpose!r} is not one of: {keys}")
+    return Cookie(purpose, _string(entry, "name", where), _string(entry, "provider", where),
+                  _text(entry.get("lifetime"), f"{where}.lifetime"),
+                  _text(entry.get("description"), f"{where}.description"))
+
+
+def _addition(entry, where: str) -> Addition:
+    if not isinstance(entry, dict):
+        raise SiteFileError(f"{where} must be a table")
+    section = entry.get("after_section")
+    if not isinstance(section, int) or not 1 <= section <= 8:
+        raise SiteFileError(f"{where}.after_section must be a section number from 1 to 8")
+    items = tuple(_text(v, f"{where}.items[{i}]") for i, v in enumerate(entry.get("items", [])))
+    paragraphs = tuple(_text(v, f"{where}.paragraphs[{i}]")
+                       for i, v in enumerate(entry.get("paragraphs", [])))
+    if not items and not paragraphs:
+        raise SiteFileError(f"{where} needs items or paragraphs")
+    return Addition(section, _text(entry.get("heading"), f"{where}.heading"), items, paragraphs)
