@@ -25,6 +25,7 @@ run: install
 	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
 	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask consent init-db
+	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask consent publish-policy
 	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install

@@ -64,7 +64,7 @@ def publish(session: Session, site: Site, languages, now: datetime, material: bo
 def _hashes_of(session: Session, version: PolicyVersion) -> dict[str, str]:
     rows = session.execute(select(PolicyText.language, PolicyText.text_hash)
                            .where(PolicyText.version_id == version.id))
-    return dict(rows.tuples().all())
+    return {language: digest for language, digest in rows}
 
 
 def text_hash(session: Session, version: str, language: str) -> str:

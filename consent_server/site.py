@@ -49,11 +49,13 @@ def load(path: str | Path | None = None) -> Site:
     """Read and check a site file; SiteFileError names what is wrong and where."""
     path = Path(path or DEFAULT)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        source = path.read_text(encoding="utf-8")
+        data = tomllib.loads(source)
     except OSError as error:
         raise SiteFileError(f"{path}: cannot read the site file ({error.strerror})") from error
-    except tomllib.TOMLDecodeError as error:  # its message names the line and column
-        raise SiteFileError(f"{path}: {error}") from error
+    except tomllib.TOMLDecodeError as error:  # its message names the line, or the end
+        where = "" if "line" in str(error) else f" (line {len(source.splitlines())})"
+        raise SiteFileError(f"{path}: {error}{where}") from error
     try:
         cookies = tuple(_cookie(c, f"cookies[{i}]") for i, c in enumerate(data.get("cookies", [])))
         additions = tuple(_addition(a, f"notice.additions[{i}]")

@@ -1,0 +1,102 @@
+"""One Babel catalog for every string a person reads, complete in nb and en, and in step."""
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import _parse_mapping_toml
+from babel.messages.pofile import read_po
+
+from consent_server.config import ROOT
+
+CATALOGS = ROOT / "translations"
+
+
+def catalog(lang):
+    with open(CATALOGS / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=lang)
+
+
+def extracted_ids():
+    """What `flask consent i18n extract` would find in the code now."""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        method_map, options_map = _parse_mapping_toml(f, style="pyproject.toml")
+    keywords = {**DEFAULT_KEYWORDS, "_l": None}
+    return {message for _file, _line, message, *_ in extract_from_dir(
+        str(ROOT / "consent_server"), method_map, options_map, keywords=keywords)}
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_every_entry_is_translated_and_none_is_fuzzy(lang):
+    entries = [m for m in catalog(lang) if m.id]
+    assert entries
+    untranslated = [m.id for m in entries if not m.string]
+    fuzzy = [m.id for m in entries if m.fuzzy]
+    assert not untranslated, untranslated
+    assert not fuzzy, fuzzy
+
+
+def test_catalogs_are_in_step_with_the_code():
+    """Run `flask consent i18n update` when this fails."""
+    in_code = extracted_ids()
+    with open(CATALOGS / "messages.pot", "rb") as f:
+        in_template = {m.id for m in read_po(f) if m.id}
+    assert in_code == in_template, {"missing from messages.pot": in_code - in_template,
+                                    "no longer in the code": in_template - in_code}
+    for lang in ("nb", "en"):
+        assert {m.id for m in catalog(lang) if m.id} == in_code, lang
+
+
+def test_norwegian_differs_from_english_where_it_should():
+    same = [m.id for m in catalog("nb") if m.id and m.string == m.id]
+    # names, addresses and language names read the same in both languages
+    assert set(same) <= {"EXENTRI AS", "Norsk", "English"}, same
+
+
+def test_banner_texts_complete_and_different_in_both_languages(client):
+    """REQ W-11, W-13: complete, different texts for every key in nb and en."""
+    nb = client.get("/api/v1/config?lang=nb").json
+    en = client.get("/api/v1/config?lang=en").json
+    assert nb["language"] == "nb" and en["language"] == "en"
+    assert set(nb["texts"]) == set(en["texts"]) and len(nb["texts"]) >= 10
+    for key in nb["texts"]:
+        assert nb["texts"][key] and en["texts"][key]
+        assert nb["texts"][key] != en["texts"][key], key
+    for a, b in zip(nb["purposes"], en["purposes"]):
+        assert a["name"] != b["name"] and a["description"] != b["description"]
+        for x, y in zip(a["cookies"], b["cookies"]):
+            assert x["name"] == y["name"] and x["description"] != y["description"]
+
+
+def test_bokmal_uses_datatilsynets_words(client):
+    """REQ W-13: Godta alle, Avvis alle, Innstillinger, Lagre innstillinger, ..."""
+    body = client.get("/api/v1/config?lang=nb").json
+    texts = body["texts"]
+    assert texts["accept_all"] == "Godta alle"
+    assert texts["reject_all"] == "Avvis alle"
+    assert texts["settings"] == "Innstillinger"
+    assert texts["save"] == "Lagre innstillinger"
+    assert texts["change"] == "Endre samtykke"
+    assert texts["privacy_link"] == "Personvernerklæring"
+    assert "informasjonskapsler" in texts["body"] and "samtykke" in texts["body"]
+    assert "Global Privacy Control" in texts["gpc"]
+    names = [p["name"] for p in body["purposes"]]
+    assert names == ["Strengt nødvendige", "Statistikk", "Markedsføring"]
+
+
+@pytest.mark.parametrize("headers, query, lang", [
+    ({"Accept-Language": "nb-NO,nb;q=0.9"}, "", "nb"),
+    ({"Accept-Language": "en-US,en;q=0.9"}, "", "en"),
+    ({"Accept-Language": "nn-NO"}, "", "nb"),
+    ({"Accept-Language": "sv-SE,sv;q=0.9"}, "", "nb"),
+    ({"Accept-Language": "en"}, "?lang=nb", "nb"),
+    ({"Accept-Language": "nb"}, "?lang=en", "en"),
+    ({}, "?lang=zz", "nb"),
+])
+def test_config_language_choice(client, headers, query, lang):
+    """REQ W-11: ?lang=, then Accept-Language (nb-NO, no, nn: bokmål), else bokmål."""
+    resp = client.get(f"/api/v1/config{query}", headers=headers)
+    assert resp.json["language"] == lang
+    assert resp.headers["Vary"].count("Accept-Language") >= 1
+    assert "max-age" in resp.headers["Cache-Control"]
+
+
+def test_config_ignores_cache_busting_parameters(client):
+    assert client.get("/api/v1/config?lang=en&_=12345").status_code == 200

@@ -1,0 +1,62 @@
+"""The site file: the cookie declaration per purpose and the notice's additions."""
+import pytest
+
+from consent_server import create_app
+from consent_server.site import SiteFileError, load
+
+GOOD = '''
+[[cookies]]
+purpose = "analytics"
+name = "_pk_id.*"
+provider = "Matomo"
+lifetime = { nb = "13 måneder", en = "13 months" }
+description = { nb = "Statistikk.", en = "Statistics." }
+'''
+
+
+def test_default_site_file_declares_cookies_for_every_device_purpose():
+    site = load()
+    assert {c.purpose for c in site.cookies} == {"necessary", "analytics", "marketing"}
+    assert site.cookies_for("analytics", "en")[0]["lifetime"] == "13 months"
+
+
+def test_config_lists_each_purposes_cookies_in_the_language(client):
+    """REQ C-03: which cookies each purpose sets, shown in the banner's settings."""
+    body = client.get("/api/v1/config?lang=nb").json
+    by_key = {p["key"]: p["cookies"] for p in body["purposes"]}
+    assert [c["name"] for c in by_key["analytics"]] == ["_ga", "_ga_*"]
+    assert by_key["marketing"][0] == {"name": "_gcl_au", "provider": "Google Ads",
+                                      "lifetime": "3 måneder",
+                                      "description": "Måler hvordan annonsene våre virker."}
+
+
+def test_a_site_file_setting_replaces_the_default(tmp_path, database_url):
+    path = tmp_path / "site.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    assert load(path).cookies[0].name == "_pk_id.*"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[cookies]]\npurpose = \"analytics\"\nname = ", "line 3"),
+    ("[[cookies]]\npurpose = analytics\nname = \"x\"\n", "line 2"),
+    ("[[cookies]\n", "line 1"),
+    (GOOD.replace('"analytics"', '"spying"'), "cookies[0].purpose 'spying'"),
+    (GOOD.replace(', en = "Statistics."', ""), "cookies[0].description"),
+    (GOOD.replace('name = "_pk_id.*"', ""), "cookies[0].name"),
+    ("[[notice.additions]]\nafter_section = 12\nheading = { nb = \"a\", en = \"b\" }\n"
+     "items = [{ nb = \"x\", en = \"y\" }]\n", "after_section"),
+    ("[[notice.additions]]\nafter_section = 2\nheading = { nb = \"a\", en = \"b\" }\n",
+     "items or paragraphs"),
+])
+def test_a_malformed_site_file_stops_start_up_naming_the_place(tmp_path, text, message):
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SiteFileError, match="site.toml") as error:
+        create_app({"TESTING": True, "SITE_FILE": str(path),
+                    "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert message in str(error.value)
+
+
+def test_a_missing_site_file_stops_start_up(tmp_path):
+    with pytest.raises(SiteFileError, match="cannot read"):
+        load(tmp_path / "nope.toml")
