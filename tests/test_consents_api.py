@@ -239,6 +239,23 @@ def test_cors_preflight_for_an_allowed_origin(client):
     assert "Access-Control-Allow-Origin" not in denied.headers
 
 
+def test_writes_from_a_page_of_another_site_are_refused(app, client):
+    """REQ S-02: a browser page of a site not in CONSENT_ALLOWED_ORIGINS cannot record."""
+    from conftest import CHOICE
+
+    denied = client.post("/api/v1/consents", json=CHOICE,
+                         headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 403 and denied.mimetype == "application/problem+json"
+    allowed = client.post("/api/v1/consents", json=CHOICE,
+                          headers={"Origin": "https://shop.example"})
+    assert allowed.status_code == 201
+    same_site = client.post("/api/v1/consents", json=CHOICE,
+                            headers={"Origin": "http://localhost"})
+    assert same_site.status_code == 201  # the server's own pages (the demo, the notice)
+    with app.app_context():
+        assert ledger.verify(db.session).events == 2
+
+
 def test_config_lists_purposes_cookie_and_consent_mode(client):
     body = client.get("/api/v1/config?lang=en").json
     assert body["language"] == "en" and body["languages"] == ["nb", "en"]

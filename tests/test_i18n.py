@@ -100,3 +100,18 @@ def test_config_language_choice(client, headers, query, lang):
 
 def test_config_ignores_cache_busting_parameters(client):
     assert client.get("/api/v1/config?lang=en&_=12345").status_code == 200
+
+
+def test_i18n_cli_extract_leaves_an_up_to_date_template_unchanged(runner):
+    pot = CATALOGS / "messages.pot"
+    before = pot.read_bytes()
+    result = runner.invoke(args=["consent", "i18n", "extract"])
+    assert result.exit_code == 0, result.output
+    assert pot.read_bytes() == before
+
+
+def test_i18n_cli_compile_builds_the_catalogs(runner):
+    result = runner.invoke(args=["consent", "i18n", "compile"])
+    assert result.exit_code == 0, result.output
+    for lang in ("nb", "en"):
+        assert (CATALOGS / lang / "LC_MESSAGES" / "messages.mo").stat().st_size > 1000

@@ -16,8 +16,14 @@ health = Blueprint("health", __name__, description="Service health")
 
 
 @blp.before_request
-def _cap_body():
+def _guard():
+    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed."""
     request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
+    origin = request.headers.get("Origin")
+    if (request.method in ("POST", "DELETE") and origin
+            and origin.rstrip("/") != request.host_url.rstrip("/")
+            and origin.rstrip("/") not in current_app.config["ALLOWED_ORIGINS"]):
+        abort(403, message="This origin is not allowed to record consents here.")
 
 
 def _max_age() -> int:
