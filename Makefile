@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 # Compile the .po catalogs into the .mo files Flask-Babel reads (not committed).
 translations: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile --use-fuzzy -q -d translations; fi
+		$(BIN)/pybabel -q compile -d translations; fi
 
 run: install
 	@mkdir -p $(INSTANCE)
