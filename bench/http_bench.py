@@ -1,0 +1,581 @@
+"""HTTP throughput of our POST /api/v1/consents against the bare Flask insert app, as a ratio.
+
+Serves consent-server (wsgi:app) and the bare baseline (../shared/bench/backend/baseline_app.py,
+beside the repository) with the same gunicorn settings (sync, 4 workers, 127.0.0.1 only), loads
+them alternately with wrk, and prints per round ours_POST_per_s / bare_POST_per_s and the median.
+Afterwards every acknowledged write must be in its database (missing 0), our ledger must verify,
+and there must be no errors. SQLite always; PostgreSQL too when it answers at 127.0.0.1:5432.
+
+  .venv/bin/python bench/http_bench.py [--db auto|sqlite|pg|sqlite,pg] [--duration 10]
+      [--rounds 3] [--connections 32] [--pg postgresql+psycopg://postgres@127.0.0.1:5432]
+  .venv/bin/python bench/http_bench.py --profile [cprofile|pyinstrument] [--db sqlite]
+
+Exit status 1 when anything was lost or failed (the ratio itself never fails the run: the
+machine is noisy). See bench/README.md for how to read the output.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUR_LUA = ROOT / "bench" / "consent_post.lua"
+SHARED = ROOT.parent / "shared" / "bench" / "backend"  # the CI clone has shared/ beside the repo
+BASELINE = SHARED / "baseline_app.py"
+BARE_LUA = SHARED / "consent.lua"
+WRK = "/usr/bin/wrk"
+GUNICORN = ["-k", "sync", "-w", "4"]  # the same for both apps: only the app differs
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_DBS = {"ours": "consent_bench_ours", "bare": "consent_bench_bare"}
+LOCAL = {"127.0.0.1", "localhost", "::1"}
+TARGET = 0.7
+TCK = os.sysconf("SC_CLK_TCK")
+UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 "
+      "Safari/537.36")  # as in consent_post.lua
+
+
+def log(*parts):
+    print(*parts, flush=True)
+
+
+# --- processes -------------------------------------------------------------------------------
+
+def clean_env(**extra):
+    """Our environment minus CONSENT_*, BENCH_*, DATABASE_URL: no shell setting leaks in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONSENT_", "BENCH_")) and k != "DATABASE_URL"}
+    env.update(extra)
+    return env
+
+
+def run(cmd, env, cwd, what):
+    out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit(f"{what} failed ({out.returncode}):\n{out.stdout}{out.stderr}")
+    return out.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError):
+        return 0
+
+
+def busy_ticks():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]  # everything but idle and iowait
+
+
+def postgres_pids():
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+class Server:
+    """One gunicorn in its own session: Ctrl-C reaches us, not it, and we stop its whole group."""
+
+    def __init__(self, name, app, chdir, env, logdir):
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logpath = Path(logdir) / f"gunicorn_{name}.log"
+        self.log = open(self.logpath, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", *GUNICORN, "-b", f"127.0.0.1:{self.port}",
+             "--chdir", str(chdir), "--log-level", "warning", "--timeout", "60", app],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, health):
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + health, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"gunicorn {self.name} did not come up:\n"
+                                 f"{self.logpath.read_text()[-3000:]}")
+            time.sleep(0.2)
+        time.sleep(1.0)  # the health check reached one worker; let the others finish booting
+
+    def cpu_ticks(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        return sum(proc_ticks(p) for p in [self.proc.pid, *kids])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)  # the group we created: master + workers
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self.log.close()
+
+
+def run_wrk(server, lua, args, env_extra, duration):
+    """One wrk run (one thread) with CPU shares: whose CPU paid for the requests, and how noisy."""
+    cmd = [WRK, "-t1", f"-c{args.connections}", f"-d{duration}s", "--timeout", "10s",
+           "-s", str(lua), server.url]
+    pg0 = {p: proc_ticks(p) for p in postgres_pids()}
+    busy0, srv0 = busy_ticks(), server.cpu_ticks()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    out = subprocess.run(cmd, env=clean_env(**env_extra), capture_output=True, text=True,
+                         timeout=duration + 60)
+    wall = time.time() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy1, srv1 = busy_ticks(), server.cpu_ticks()
+    pg_cpu = sum(proc_ticks(p) - pg0.get(p, 0) for p in postgres_pids()) / TCK
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no RESULT line:\n{out.stdout}{out.stderr}")
+    r = json.loads(line[7:])
+    n = max(r["n2xx"], 1)
+    srv_cpu = (srv1 - srv0) / TCK
+    wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    busy = (busy1 - busy0) / TCK
+    r.update(
+        ok_rps=r["n2xx"] / (r["duration_us"] / 1e6),
+        non2xx=r["requests"] - r["n2xx"] + r["nbadbody"],
+        sockerr=r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"],
+        cpu_ms=1000 * srv_cpu / n, pg_ms=1000 * pg_cpu / n, busy=100 * busy / wall,
+        foreign=max(0.0, 100 * (busy - srv_cpu - wrk_cpu - pg_cpu) / wall))
+    return r
+
+
+# --- databases ------------------------------------------------------------------------------
+
+def local_url(url):
+    """The URL parsed, refusing anything but this machine: the benchmark never leaves 127.0.0.1."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "postgresql" and (u.host or "localhost") not in LOCAL:
+        raise SystemExit(f"--pg must point at 127.0.0.1, not {u.host}")
+    return u
+
+
+def pg_connect(url, dbname=None, **kw):
+    import psycopg
+
+    u = local_url(url)
+    return psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username,
+                           password=u.password, dbname=dbname or u.database, **kw)
+
+
+def pg_available(base):
+    try:
+        with pg_connect(base, "postgres", connect_timeout=3):
+            return True, ""
+    except Exception as error:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        return False, str(error).strip().splitlines()[0]
+
+
+def pg_recreate(base, names, drop_only=False):
+    from psycopg import sql
+
+    with pg_connect(base, "postgres", autocommit=True, connect_timeout=5) as c:
+        for name in names:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                      .format(sql.Identifier(name)))
+            if not drop_only:
+                c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def fresh_databases(kind, args, tmp):
+    """Two empty databases, ours and the baseline's, as SQLAlchemy URLs."""
+    if kind == "sqlite":
+        return {k: f"sqlite:///{tmp}/{k}.db" for k in PG_DBS}
+    pg_recreate(args.pg, PG_DBS.values())
+    u = local_url(args.pg)
+    return {k: u.set(database=name).render_as_string(hide_password=False)
+            for k, name in PG_DBS.items()}
+
+
+def missing(url, table, cols, rows):
+    """(acknowledged rows not in the table, rows in the table): one temp table and NOT EXISTS."""
+    u = local_url(url)
+    sqlite = u.get_backend_name() == "sqlite"
+    conn = sqlite3.connect(u.database) if sqlite else pg_connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TEMP TABLE acked ({', '.join(c + ' TEXT' for c in cols)})")
+        mark = "?" if sqlite else "%s"
+        cur.executemany(f"INSERT INTO acked VALUES ({', '.join([mark] * len(cols))})",
+                        sorted(rows))
+        match = " AND ".join(f"t.{c} = a.{c}" for c in cols)
+        cur.execute(f"SELECT count(*) FROM acked a WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {table} t WHERE {match})")
+        lost = cur.fetchone()[0]
+        cur.execute(f"SELECT count(*) FROM {table}")
+        return lost, cur.fetchone()[0]
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+# --- the two apps ---------------------------------------------------------------------------
+
+def prepare(kind, args, tmp):
+    """Fresh databases with their schemas; the environments both apps run with."""
+    urls = fresh_databases(kind, args, tmp)
+    ours = clean_env(CONSENT_SECRET_KEY=secrets.token_hex(32), CONSENT_DATABASE_URL=urls["ours"],
+                     CONSENT_INSTANCE_PATH=str(Path(tmp) / f"instance_{kind}"))
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi", "consent"]
+    run(flask + ["init-db"], ours, ROOT, "flask consent init-db")
+    # The app refuses consents to an unpublished notice version: publish version "1" first.
+    run(flask + ["publish-policy"], ours, ROOT, "flask consent publish-policy")
+    bare = clean_env(BENCH_DB_URL=urls["bare"])
+    run([sys.executable, str(BASELINE), "init"], bare, tmp, "baseline_app.py init")
+    return urls, ours, bare
+
+
+def bench_db(kind, args, tmp):
+    """Warm up, then rounds of ours and bare back to back (order rotating), then the checks."""
+    urls, ours_env, bare_env = prepare(kind, args, tmp)
+    apps = {"ours": dict(lua=OUR_LUA, acked=[], runs=[]),
+            "bare": dict(lua=BARE_LUA, acked=[], runs=[])}
+    servers = {}
+    try:
+        # Registered as soon as started, so the finally below stops them whatever happens next.
+        servers["ours"] = Server(f"ours_{kind}", "wsgi:app", ROOT, ours_env, tmp)
+        servers["bare"] = Server(f"bare_{kind}", "baseline_app:app", SHARED, bare_env, tmp)
+        servers["ours"].wait_ready("/healthz")
+        servers["bare"].wait_ready("/hello")
+
+        def load(name, duration, tag):
+            acked = Path(tmp) / f"acked_{kind}_{name}_{tag}.txt"
+            errs = Path(tmp) / f"errors_{kind}_{name}_{tag}.txt"
+            lua_env = {"BENCH_MODE": "post", "BENCH_ACKED": str(acked), "BENCH_ERRBODY": str(errs)}
+            r = run_wrk(servers[name], apps[name]["lua"], args, lua_env, duration)
+            apps[name]["acked"] += acked.read_text().split("\n") if acked.exists() else []
+            apps[name]["runs"].append(r)
+            log(f"  {kind:6} {tag:7} {name:4}  POST/s {r['ok_rps']:7.1f}  2xx {r['n2xx']:6d}  "
+                f"non2xx {r['non2xx']}  sockerr {r['sockerr']}  "
+                f"p50 {r['lat_p50_us'] / 1000:6.1f} ms  p99 {r['lat_p99_us'] / 1000:6.1f} ms  "
+                f"cpu/POST {r['cpu_ms']:.2f} ms"
+                + (f" +pg {r['pg_ms']:.2f} ms" if kind == "pg" else "")
+                + f"  machine busy {r['busy']:.0f}% (foreign {r['foreign']:.0f}%)")
+            if errs.exists() and errs.read_text().strip():
+                log(f"    first error: {errs.read_text().strip()[:300]}")
+            return r
+
+        if args.warmup:  # first requests pay for lazy imports and new connections: not counted
+            for name in ("ours", "bare"):
+                load(name, args.warmup, "warmup")
+        rounds = []
+        for i in range(1, args.rounds + 1):
+            order = ("ours", "bare") if i % 2 else ("bare", "ours")  # rotate: no order bias
+            got = {name: load(name, args.duration, f"round {i}")["ok_rps"] for name in order}
+            rounds.append((got["ours"], got["bare"], got["ours"] / max(got["bare"], 1e-9)))
+            log(f"  {kind:6} round {i}  ratio ours/bare = {got['ours']:.1f} / {got['bare']:.1f}"
+                f" = {rounds[-1][2]:.3f}")
+    finally:
+        for server in servers.values():
+            server.stop()  # also lets in-flight requests finish before we count
+    result = {"kind": kind, "rounds": rounds, "ratio": statistics.median(r[2] for r in rounds)}
+    for name, table, cols in (("ours", "consent_event", ("subject", "event_id")),
+                              ("bare", "consent", ("consent_id",))):
+        rows = {tuple(line.split()) for line in apps[name]["acked"] if line.strip()}
+        lost, stored = missing(urls[name], table, cols, rows)
+        runs = apps[name]["runs"]
+        result[name] = dict(
+            acked=len(rows), stored=stored, missing=lost, extra=stored - (len(rows) - lost),
+            errors=sum(r["non2xx"] + r["sockerr"] for r in runs),
+            cpu_ms=statistics.median(r["cpu_ms"] + r["pg_ms"] for r in runs[-args.rounds:]))
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "consent", "verify"],
+                         env=ours_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result["verify"] = (out.stdout + out.stderr).strip()
+    result["verify_ok"] = out.returncode == 0 and out.stdout.startswith("ok")
+    if kind == "pg" and not args.keep:
+        pg_recreate(args.pg, PG_DBS.values(), drop_only=True)
+    return result
+
+
+def summary(results):
+    log("\n== summary (POST/s counts 2xx answers only; cpu/POST: server CPU, PostgreSQL's "
+        "included, median of the rounds) ==")
+    log(f"{'db':6} {'round':7} {'ours POST/s':>11} {'bare POST/s':>11} {'ratio':>6}")
+    for res in results:
+        for i, (o, b, q) in enumerate(res["rounds"], 1):
+            log(f"{res['kind']:6} {i:<7} {o:11.1f} {b:11.1f} {q:6.3f}")
+        log(f"{res['kind']:6} {'median':7} {statistics.median(r[0] for r in res['rounds']):11.1f} "
+            f"{statistics.median(r[1] for r in res['rounds']):11.1f} {res['ratio']:6.3f}")
+    log(f"\n{'db':6} {'app':4} {'acked':>7} {'stored':>7} {'missing':>7} {'extra':>5} "
+        f"{'errors':>6} {'cpu/POST':>9}")
+    for res in results:
+        for name in ("ours", "bare"):
+            a = res[name]
+            log(f"{res['kind']:6} {name:4} {a['acked']:7d} {a['stored']:7d} {a['missing']:7d} "
+                f"{a['extra']:5d} {a['errors']:6d} {a['cpu_ms']:6.2f} ms")
+        log(f"{res['kind']:6} verify: {res['verify']}")
+    log("(extra = stored but never acknowledged: requests in flight when wrk stopped, "
+        "at most connections x runs)\n")
+    bad = False
+    for res in results:
+        errors = res["ours"]["errors"] + res["bare"]["errors"]
+        lost = res["ours"]["missing"] + res["bare"]["missing"]
+        verify = "ok" if res["verify_ok"] else "FAILED"
+        bad |= bool(errors or lost or not res["verify_ok"])
+        log(f"RATIO {res['kind']} post ours/bare = {res['ratio']:.2f} (target >= {TARGET}), "
+            f"errors {errors}, missing {lost}, verify {verify}")
+    return bad
+
+
+# --- profile --------------------------------------------------------------------------------
+
+def area(filename, funcname):
+    """Which package a profiled function belongs to (C functions: their module)."""
+    if filename == "~":
+        m = re.search(r"of '([\w.]+)' objects|built-in method ([\w.]+)", funcname)
+        name = (m.group(1) or m.group(2)) if m else funcname
+        return "C " + (name.split(".")[0] if "." in name else "builtins")
+    if "/site-packages/" in filename:
+        return filename.split("/site-packages/", 1)[1].split("/")[0].removesuffix(".py")
+    if filename.startswith(str(ROOT / "consent_server")):
+        module = Path(filename).relative_to(ROOT / "consent_server").with_suffix("")
+        return "consent_server." + module.as_posix().replace("/", ".")
+    if filename.startswith(str(SHARED)):
+        return Path(filename).stem
+    m = re.search(r"/lib/python3[.\d]*/([^/]+)", filename)
+    return "stdlib " + m.group(1).removesuffix(".py") if m else filename
+
+
+def profile_child(which, n, profiler):
+    """In one process, no HTTP server: N POSTs straight into the WSGI app, timed, then profiled."""
+    import uuid
+
+    from werkzeug.test import EnvironBuilder
+
+    if which == "ours":
+        sys.path.insert(0, str(ROOT))
+        from consent_server import create_app
+
+        app, path = create_app(), "/api/v1/consents"
+        body = lambda: {"event_id": str(uuid.uuid4()), "policy_version": "1",  # noqa: E731
+                        "choices": {"analytics": True, "marketing": False}, "language": "nb"}
+    else:
+        sys.path.insert(0, str(SHARED))
+        import baseline_app
+
+        app, path = baseline_app.app, "/consent"
+        body = lambda: {"consent_id": uuid.uuid4().hex, "policy_version": "2026-11-01",  # noqa
+                        "purposes": {"analytics": True, "marketing": False, "newsletter": False}}
+
+    def environs(k):  # built before timing: the builder is test machinery, not the app's cost
+        return [EnvironBuilder(path=path, method="POST", json=body(), headers={"User-Agent": UA},
+                               environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+                for _ in range(k)]
+
+    def post_all(envs):
+        status = []
+        for env in envs:
+            status.clear()
+            it = app(env, lambda s, h, exc=None: status.append(s))
+            try:
+                b"".join(it)
+            finally:
+                getattr(it, "close", lambda: None)()
+            if not status[0].startswith("201"):
+                raise SystemExit(f"{which}: POST answered {status[0]}")
+
+    post_all(environs(100))
+    envs = environs(n)
+    t0 = time.perf_counter()
+    post_all(envs)
+    plain = 1000 * (time.perf_counter() - t0) / n
+    log(f"PROFILE_MS {which} {plain:.4f}")
+    log(f"{which}: {plain:.3f} ms per POST unprofiled ({n} POSTs, one process, no HTTP server)")
+    envs = environs(n)
+    if profiler == "pyinstrument":
+        from pyinstrument import Profiler
+
+        prof = Profiler(interval=0.0002)
+        prof.start()
+        post_all(envs)
+        prof.stop()
+        text = prof.output_text(unicode=False, color=False, show_all=False)
+        log(f"{which}: pyinstrument call tree; times are seconds for all {n} POSTs")
+        log("\n".join(text.splitlines()[: 80 if which == "ours" else 40]))
+        return
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.runcall(post_all, envs)
+    wall = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats
+    per = lambda seconds: 1000 * seconds / n  # noqa: E731 - ms per POST
+    by_area = {}
+    for (fname, _line, func), (_cc, _nc, tt, _ct, _callers) in stats.items():
+        key = area(fname, func)
+        by_area[key] = by_area.get(key, 0) + tt
+    log(f"{which}: {per(wall):.3f} ms per POST under cProfile; self time by package:")
+    for key, tt in sorted(by_area.items(), key=lambda kv: -kv[1])[:18 if which == "ours" else 10]:
+        log(f"  {per(tt):7.3f} ms {100 * tt / wall:5.1f}%  {key}")
+    top = [(key, v) for key, v in sorted(stats.items(), key=lambda kv: -kv[1][3])
+           if key[0] != "~" and not key[2].startswith("<")]  # C calls: inside their callers
+    own = [(key, v) for key, v in top
+           if area(key[0], key[2]).startswith(("consent_server", "baseline"))]
+
+    def show(title, rows, limit):
+        log(f"{which}: {title} (cumulative ms per POST, % of the POST, calls per POST):")
+        for (fname, line, func), (_cc, nc, _tt, ct, _callers) in rows[:limit]:
+            log(f"  {per(ct):7.3f} ms {100 * ct / wall:5.1f}%  {nc / n:4.1f}x  "
+                f"{area(fname, func)}:{func}:{line}")
+
+    show("every function", top[1:], 30 if which == "ours" else 12)  # [0] is post_all itself
+    show("the app's own functions", own, 25 if which == "ours" else 5)
+
+
+def profile(args, kinds, tmp):
+    """Profile ours (and time the baseline the same way) per database; prints the top of it."""
+    if args.profile == "pyinstrument":
+        try:
+            import pyinstrument  # noqa: F401
+        except ImportError:
+            raise SystemExit("pyinstrument is not installed: .venv/bin/pip install pyinstrument"
+                             ) from None
+    for kind in kinds:
+        urls, ours_env, bare_env = prepare(kind, args, tmp)
+        ms = {}
+        for which, env in (("ours", ours_env), ("bare", bare_env)):
+            log(f"\n== profile {kind} {which} ==")
+            out = subprocess.run([sys.executable, __file__, "--profile-child", which, "--profile",
+                                  args.profile, "--profile-requests", str(args.profile_requests)],
+                                 env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+            for line in out.stdout.splitlines():
+                if line.startswith("PROFILE_MS "):
+                    ms[which] = float(line.split()[2])
+                else:
+                    log(line)
+            if out.returncode:
+                raise SystemExit(f"profile of {which} failed:\n{out.stderr[-3000:]}")
+        log(f"\nPROFILE {kind}: ours {ms['ours']:.3f} ms/POST, bare {ms['bare']:.3f} ms/POST in "
+            f"one process: in-process ceiling ours/bare = {ms['bare'] / ms['ours']:.2f}")
+        if kind == "pg" and not args.keep:
+            pg_recreate(args.pg, PG_DBS.values(), drop_only=True)
+
+
+# --- main -----------------------------------------------------------------------------------
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def revision():
+    """The commit measured, and whether the working tree differed from it (others edit it too)."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown revision"
+    except OSError:
+        return "unknown revision"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", default="auto",
+                    help="auto (sqlite, then pg if it answers), sqlite, pg or sqlite,pg")
+    ap.add_argument("--pg", default=PG_DEFAULT,
+                    help="PostgreSQL server URL (127.0.0.1 only; trust auth)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of uncounted load per app first")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temp dir (logs, DBs) and the PostgreSQL databases")
+    ap.add_argument("--profile", nargs="?", const="cprofile", choices=("cprofile", "pyinstrument"),
+                    help="profile our POST path in-process instead of the HTTP benchmark")
+    ap.add_argument("--profile-requests", type=int, default=2000)
+    ap.add_argument("--profile-child", choices=("ours", "bare"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.profile_child:
+        return profile_child(args.profile_child, args.profile_requests, args.profile)
+    if not BASELINE.exists() or not BARE_LUA.exists():
+        raise SystemExit(f"the baseline is missing: expected {BASELINE} and {BARE_LUA} "
+                         "(shared/ checked out beside the repository)")
+    if not args.profile and not os.access(WRK, os.X_OK):
+        raise SystemExit(f"{WRK} not found: apt-get install wrk")
+    if not 1 <= args.duration <= 600 or not 1 <= args.rounds <= 20:
+        raise SystemExit("--duration must be 1..600 s and --rounds 1..20")  # bounded run time
+    local_url(args.pg)
+    kinds = ["sqlite", "pg"] if args.db == "auto" else args.db.split(",")
+    if any(k not in ("sqlite", "pg") for k in kinds):
+        raise SystemExit("--db takes sqlite, pg, sqlite,pg or auto")
+    if "pg" in kinds:
+        ok, why = pg_available(args.pg)
+        if not ok and args.db == "auto":
+            log(f"PostgreSQL does not answer at {local_url(args.pg).host}: skipped ({why})")
+            kinds.remove("pg")
+        elif not ok:
+            raise SystemExit(f"PostgreSQL does not answer at {args.pg}: {why}")
+    # SIGTERM (CI cancelling us) unwinds like Ctrl-C, through the finally blocks that stop gunicorn.
+    signal.signal(signal.SIGTERM, _interrupt)
+    tmp = tempfile.mkdtemp(prefix="consent-bench-")
+    failed = True
+    try:
+        if args.profile:
+            profile(args, kinds, tmp)
+            failed = False
+            return 0
+        log(f"consent-server {revision()}; gunicorn {' '.join(GUNICORN)} for both apps; "
+            f"wrk -t1 -c{args.connections} -d{args.duration}s; {args.rounds} rounds; logs in {tmp}")
+        results = []
+        for kind in kinds:
+            log(f"\n== {kind} ==")
+            results.append(bench_db(kind, args, tmp))
+        failed = summary(results)
+        return 1 if failed else 0
+    finally:
+        if args.keep or failed:
+            log(f"kept {tmp} (logs, databases, acknowledged ids)")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted; gunicorn stopped")
