@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import ledger, policy, purposes
@@ -56,20 +57,23 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     if errors:
         raise Invalid("Some choices are not valid.", {"choices": errors})
     text_hash = policy.text_hash(session, policy_version, language)
-    with ledger.writing(session) as writer:
-        if event_id and (done := writer.event(event_id)) is not None:
-            if done.subject_type != "device":
-                raise Invalid("This event_id is already used.", {"event_id": ["Already used."]})
-            return _answer(done._mapping, max_age_days)
-        state = writer.state(consent_id) if consent_id else None
-        if state is None or state.subject_type != "device":
-            consent_id, state = new_consent_id(), None
-        event = writer.append(
-            subject=consent_id, subject_type="device", action=_action(state, full),
-            choices=full, policy_version=policy_version, language=language,
-            text_hash=text_hash, source=source, gpc=gpc, ip=truncate_ip(ip),
-            user_agent=user_agent[:512] if user_agent else None,
-            event_id=event_id, new_subject=state is None)
+    previous = ledger.state(session, consent_id) if consent_id else None
+    if previous is None or previous.subject_type != "device":
+        consent_id, previous = new_consent_id(), None
+    event = ledger.new_event(
+        subject=consent_id, subject_type="device", action=_action(previous, full),
+        choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
+        source=source, gpc=gpc, ip=truncate_ip(ip),
+        user_agent=user_agent[:512] if user_agent else None, event_id=event_id)
+    try:
+        with ledger.writing(session) as writer:
+            event = writer.append(event, new_subject=previous is None)
+    except IntegrityError:
+        # The same event_id again (a retry whose answer was lost): answer as the first time.
+        done = ledger.event_by_id(session, event_id) if event_id else None
+        if done is None or done.subject_type != "device":
+            raise
+        event = done._mapping
     return _answer(event, max_age_days)
 
 
@@ -109,14 +113,15 @@ def events(session: Session, consent_id: str) -> list[dict]:
 def erase(session: Session, consent_id: str, max_age_days: int) -> dict:
     """Withdraw every optional purpose and erase the device's IP and user agent everywhere."""
     with ledger.writing(session) as writer:
-        state = writer.state(consent_id)
+        state = ledger.state(session, consent_id)
         if state is None or state.subject_type != "device":
             raise NotFound("No consent with this id.")
         if state.action != ERASED:
             writer.erase_personal_fields(consent_id)
-            writer.append(subject=consent_id, subject_type="device", action=ERASED,
-                          choices=purposes.refused(), policy_version=state.policy_version,
-                          language=state.language, text_hash=state.text_hash, source="api")
+            writer.append(ledger.new_event(
+                subject=consent_id, subject_type="device", action=ERASED,
+                choices=purposes.refused(), policy_version=state.policy_version,
+                language=state.language, text_hash=state.text_hash, source="api"))
     return current(session, consent_id, max_age_days)
 
 
@@ -133,10 +138,11 @@ def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int
                        ConsentState.action.not_in(("expire", ERASED)))
                 .limit(batch)).all()
             for state in stale:
-                writer.append(subject=state.subject, subject_type="device", action="expire",
-                              choices=purposes.refused(), policy_version=state.policy_version,
-                              language=state.language, text_hash=state.text_hash,
-                              source="system", now=now)
+                writer.append(ledger.new_event(
+                    subject=state.subject, subject_type="device", action="expire",
+                    choices=purposes.refused(), policy_version=state.policy_version,
+                    language=state.language, text_hash=state.text_hash, source="system"),
+                    now=now)
         total += len(stale)
         if len(stale) < batch:
             return total

@@ -11,11 +11,11 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, scoped_session
 
 from .models import ChainHead, ConsentEvent, ConsentState, utcnow
-from .storage import IMMEDIATE
+from .storage import IMMEDIATE, release_writer
 
 GENESIS = "0" * 64
 EVENTS = ConsentEvent.__table__
@@ -53,52 +53,73 @@ def event_hash(event) -> str:
     return hashlib.sha256(canonical(fields)).hexdigest()
 
 
+HEAD = ChainHead.__table__
+# Built once: the write path runs them on every consent, under the chain lock.
+LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+MOVE_HEAD = (update(HEAD).where(HEAD.c.id == 1)
+             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+INSERT_EVENT = insert(EVENTS)
+INSERT_STATE = insert(STATE)
+UPDATE_STATE = update(STATE).where(STATE.c.subject == bindparam("state_subject"))
+EVENT_BY_ID = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
+STATE_BY_SUBJECT = select(STATE).where(STATE.c.subject == bindparam("subject"))
+
+
+def new_event(*, subject: str, subject_type: str, action: str, choices: dict,
+              policy_version: str, language: str, text_hash: str | None, source: str,
+              gpc: bool = False, ip: str | None = None, user_agent: str | None = None,
+              event_id: str | None = None) -> dict:
+    """An event's fields but its place in the chain (seq, time, prev_hash, hash).
+
+    Built before the chain is locked, so that the lock is held as briefly as possible.
+    """
+    salt = secrets.token_hex(8)
+    return {
+        "event_id": event_id or str(uuid.uuid4()), "subject_type": subject_type,
+        "subject": subject, "action": action, "choices": canonical(choices).decode(),
+        "policy_version": policy_version, "language": language, "text_hash": text_hash,
+        "source": source, "gpc": bool(gpc), "ip": ip, "user_agent": user_agent,
+        "pii_salt": salt, "ip_digest": digest(salt, ip), "ua_digest": digest(salt, user_agent),
+    }
+
+
+def event_by_id(session: Session, event_id: str):
+    """An already recorded event by its id, or None."""
+    return session.execute(EVENT_BY_ID, {"event_id": event_id}).first()
+
+
+def state(session: Session, subject: str):
+    """A subject's current state, or None."""
+    return session.execute(STATE_BY_SUBJECT, {"subject": subject}).first()
+
+
 @dataclass
 class Writer:
-    """The ledger while its head is locked: look things up, append events."""
+    """The ledger while its head is locked: append events."""
 
-    session: Session
+    conn: Connection
     seq: int
     hash: str
 
-    def event(self, event_id: str):
-        """An already recorded event by its id, or None."""
-        return self.session.execute(select(EVENTS).where(EVENTS.c.event_id == event_id)).first()
-
-    def state(self, subject: str):
-        """A subject's current state, or None."""
-        return self.session.execute(select(STATE).where(STATE.c.subject == subject)).first()
-
-    def append(self, *, subject: str, subject_type: str, action: str, choices: dict,
-               policy_version: str, language: str, text_hash: str | None, source: str,
-               gpc: bool = False, ip: str | None = None, user_agent: str | None = None,
-               event_id: str | None = None, new_subject: bool = False, now=None) -> dict:
-        """Append one event and move the subject's state to it; returns the event's fields."""
-        salt = secrets.token_hex(8)
-        event = {
-            "seq": self.seq + 1, "event_id": event_id or str(uuid.uuid4()),
-            "recorded_at": (now or utcnow()), "subject_type": subject_type, "subject": subject,
-            "action": action, "choices": canonical(choices).decode(),
-            "policy_version": policy_version, "language": language, "text_hash": text_hash,
-            "source": source, "gpc": bool(gpc), "ip": ip, "user_agent": user_agent,
-            "pii_salt": salt, "ip_digest": digest(salt, ip), "ua_digest": digest(salt, user_agent),
-            "prev_hash": self.hash,
-        }
+    def append(self, event: dict, new_subject: bool = False, now=None) -> dict:
+        """Chain an event from new_event and move its subject's state to it; returns it."""
+        event = {**event, "seq": self.seq + 1, "recorded_at": now or utcnow(),
+                 "prev_hash": self.hash}
         event["hash"] = event_hash(event)
-        self.session.execute(insert(EVENTS), event)
+        self.conn.execute(INSERT_EVENT, event)
         values = {key: event[key] for key in STATE_FIELDS}
         if new_subject:
-            self.session.execute(insert(STATE), {"subject": subject,
-                                                 "first_at": event["recorded_at"], **values})
+            self.conn.execute(INSERT_STATE, {"subject": event["subject"],
+                                             "first_at": event["recorded_at"], **values})
         else:
-            self.session.execute(update(STATE).where(STATE.c.subject == subject), values)
+            self.conn.execute(UPDATE_STATE, {"state_subject": event["subject"], **values})
         self.seq, self.hash = event["seq"], event["hash"]
         return event
 
     def erase_personal_fields(self, subject: str) -> None:
         """Blank IP and user agent in every event of a subject (the one edit the ledger allows)."""
-        self.session.execute(update(EVENTS).where(EVENTS.c.subject == subject)
-                             .values(ip=None, user_agent=None))
+        self.conn.execute(update(EVENTS).where(EVENTS.c.subject == subject)
+                          .values(ip=None, user_agent=None))
 
 
 @contextmanager
@@ -111,21 +132,22 @@ def writing(session: Session):
         session = session()
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={IMMEDIATE: True})
+    conn = session.connection(execution_options={IMMEDIATE: True})
+    info = conn.info
     try:
-        head = session.execute(select(ChainHead.seq, ChainHead.hash)
-                               .where(ChainHead.id == 1).with_for_update()).first()
+        head = conn.execute(LOCK_HEAD).first()
         if head is None:
             raise RuntimeError("the ledger has no head row: run `flask consent init-db`")
-        writer = Writer(session, head.seq, head.hash)
+        writer = Writer(conn, head.seq, head.hash)
         yield writer
         if writer.seq != head.seq:
-            session.execute(update(ChainHead).where(ChainHead.id == 1)
-                            .values(seq=writer.seq, hash=writer.hash))
+            conn.execute(MOVE_HEAD, {"new_seq": writer.seq, "new_hash": writer.hash})
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        release_writer(info)
 
 
 @dataclass

@@ -1,4 +1,6 @@
 """Database engine set-up: SQLite pragmas and write locks, health check."""
+import fcntl
+import os
 import sqlite3
 
 from sqlalchemy import event, select
@@ -28,10 +30,36 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    # SQLite's busy handler sleeps 1, 2, 5, 10 ... ms between tries, far longer than a ledger
+    # append holds the lock: writers from other processes then queue on a file lock instead,
+    # which wakes the next one as soon as the lock is free.
+    database = engine.url.database
+    lock_path = f"{database}.writer-lock" if database and database != ":memory:" else None
+
     @event.listens_for(engine, "begin")
     def _begin(conn):
         immediate = conn.get_execution_options().get(IMMEDIATE)
+        if immediate and lock_path:
+            fd = conn.info.get(WRITER_LOCK)
+            if fd is None:
+                fd = conn.info[WRITER_LOCK] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            conn.info[LOCKED] = True
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "close")
+    def _close(dbapi_conn, record):
+        if (fd := record.info.pop(WRITER_LOCK, None)) is not None:
+            os.close(fd)
+
+
+WRITER_LOCK, LOCKED = "consent_writer_lock_fd", "consent_writer_locked"
+
+
+def release_writer(info: dict) -> None:
+    """Let the next writer process in (after commit or rollback): see configure_engine."""
+    if info.pop(LOCKED, False):
+        fcntl.flock(info[WRITER_LOCK], fcntl.LOCK_UN)
 
 
 def database_ok(session) -> bool:

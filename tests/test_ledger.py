@@ -131,8 +131,8 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app, monkeypatch
         record(2)
         original = ledger.Writer.append
 
-        def failing(self, **kw):
-            original(self, **kw)
+        def failing(self, *args, **kw):
+            original(self, *args, **kw)
             raise RuntimeError("disk on fire")
 
         monkeypatch.setattr(ledger.Writer, "append", failing)
@@ -148,7 +148,7 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app, monkeypatch
 def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
     from conftest import CHOICE
 
-    def failing(self, **kw):
+    def failing(self, *args, **kw):
         raise RuntimeError("boom with secret details")
 
     monkeypatch.setattr(ledger.Writer, "append", failing)

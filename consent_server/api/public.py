@@ -69,7 +69,7 @@ def current_policy(_args):
 
 
 @blp.route("/consents", methods=["POST"])
-@blp.arguments(ConsentCreateSchema)
+@blp.arguments(ConsentCreateSchema())
 @blp.response(201, ConsentSchema)
 def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal)."""
