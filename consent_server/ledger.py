@@ -61,6 +61,28 @@ MOVE_HEAD = (update(HEAD).where(HEAD.c.id == 1)
 INSERT_EVENT = insert(EVENTS)
 INSERT_STATE = insert(STATE)
 UPDATE_STATE = update(STATE).where(STATE.c.subject == bindparam("state_subject"))
+
+
+def _append_in_one_statement():
+    """PostgreSQL: the event insert, the state upsert and the head move as one statement.
+
+    Data-modifying CTEs always run to completion, so a writer holds the chain lock for three
+    round trips (lock, this, commit) instead of five.
+    """
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    params = {c.name: bindparam(c.name, type_=c.type) for c in EVENTS.columns}
+    event = insert(EVENTS).values(params).cte("new_event")
+    state = pg_insert(STATE).values({"subject": params["subject"],
+                                     "first_at": params["recorded_at"],
+                                     **{key: params[key] for key in STATE_FIELDS}})
+    state = state.on_conflict_do_update(index_elements=[STATE.c.subject],
+                                        set_={key: state.excluded[key] for key in STATE_FIELDS})
+    return (update(HEAD).where(HEAD.c.id == 1).values(seq=params["seq"], hash=params["hash"])
+            .add_cte(event).add_cte(state.cte("new_state")))
+
+
+APPEND_PG = _append_in_one_statement()
 EVENT_BY_ID = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
 STATE_BY_SUBJECT = select(STATE).where(STATE.c.subject == bindparam("subject"))
 
@@ -100,12 +122,18 @@ class Writer:
     conn: Connection
     seq: int
     hash: str
+    moved: bool = True  # whether the stored head already names the last appended event
 
     def append(self, event: dict, new_subject: bool = False, now=None) -> dict:
         """Chain an event from new_event and move its subject's state to it; returns it."""
         event = {**event, "seq": self.seq + 1, "recorded_at": now or utcnow(),
                  "prev_hash": self.hash}
         event["hash"] = event_hash(event)
+        self.seq, self.hash = event["seq"], event["hash"]
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(APPEND_PG, event)
+            self.moved = True  # the statement moved the head too
+            return event
         self.conn.execute(INSERT_EVENT, event)
         values = {key: event[key] for key in STATE_FIELDS}
         if new_subject:
@@ -113,7 +141,7 @@ class Writer:
                                              "first_at": event["recorded_at"], **values})
         else:
             self.conn.execute(UPDATE_STATE, {"state_subject": event["subject"], **values})
-        self.seq, self.hash = event["seq"], event["hash"]
+        self.moved = False
         return event
 
     def erase_personal_fields(self, subject: str) -> None:
@@ -140,7 +168,7 @@ def writing(session: Session):
             raise RuntimeError("the ledger has no head row: run `flask consent init-db`")
         writer = Writer(conn, head.seq, head.hash)
         yield writer
-        if writer.seq != head.seq:
+        if not writer.moved:
             conn.execute(MOVE_HEAD, {"new_seq": writer.seq, "new_hash": writer.hash})
         session.commit()
     except BaseException:
