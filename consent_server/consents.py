@@ -113,7 +113,7 @@ def events(session: Session, consent_id: str) -> list[dict]:
 def erase(session: Session, consent_id: str, max_age_days: int) -> dict:
     """Withdraw every optional purpose and erase the device's IP and user agent everywhere."""
     with ledger.writing(session) as writer:
-        state = ledger.state(session, consent_id)
+        state = writer.state(consent_id)
         if state is None or state.subject_type != "device":
             raise NotFound("No consent with this id.")
         if state.action != ERASED:
@@ -131,7 +131,7 @@ def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int
     total = 0
     while True:
         with ledger.writing(session) as writer:
-            stale = session.execute(
+            stale = writer.conn.execute(
                 select(ConsentState.__table__)
                 .where(ConsentState.subject_type == "device",
                        ConsentState.recorded_at < cutoff,
