@@ -1,0 +1,655 @@
+"""The banner (widget.js) in headless Chromium, on a host page of another origin.
+
+The consent server runs in-process on http://127.0.0.1:<port>; the "customer's site" runs on
+http://localhost:<other port>, a different origin, and embeds the banner with one script tag.
+"""
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from conftest import make_app, publish
+from sqlalchemy import delete, update
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from consent_server.extensions import db
+from consent_server.ledger import GENESIS
+from consent_server.models import ApiKey, ChainHead, ConsentEvent, ConsentState, PolicyText, PolicyVersion
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
+                                        else None)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python) is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium"),
+]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REPO = Path(__file__).resolve().parents[2]
+AXE_DIR = REPO / ".cache" / "axe"
+AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+GPC = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true})"
+PENDING = "consent-server:pending"
+BANNER, DIALOG = ".csw-b", "dialog.csw-d"
+NECESSARY_SIGNALS = {"security_storage", "functionality_storage"}
+ALL_SIGNALS = {"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",
+               "functionality_storage", "personalization_storage", "security_storage"}
+
+# ---- the customer's site (another origin) ------------------------------------------------------
+
+HOST_PAGE = """<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Host shop</title>
+{gtag}
+<style{nonce}>
+  /* A careless site's global rules: the banner must not inherit them. */
+  h2 {{ font-size: 44px; color: #c00; text-transform: uppercase; }}
+  p {{ margin: 60px; }}
+  button {{ background: #c00; color: #fff; font-size: 9px; padding: 0; border: 0; }}
+  main p {{ min-height: 40px; }}
+</style>
+</head>
+<body>
+<header><h1>Host shop</h1></header>
+<main>
+  <p>Products.</p>
+  <iframe data-consent="marketing" data-src="/frame.html" title="A video"></iframe>
+  <p>More products.</p>
+</main>
+<footer><p><a href="#" data-consent-open id="settings-link">Cookie settings</a></p></footer>
+<script{nonce}>window.order = [];</script>
+<script type="text/plain" data-consent="analytics" data-src="/ext.js?n=a1&amp;cookie=_ga&amp;slow=1"></script>
+<script type="text/plain" data-consent="analytics"{nonce}>order.push('a2'); document.cookie = '_ga_XYZ=1; Path=/';</script>
+<script type="text/plain" data-consent="marketing" data-src="/ext.js?n=m1&amp;cookie=_fbp"></script>
+<script type="text/plain" data-consent="analytics marketing"{nonce}>order.push('am3');</script>
+<script src="{server}/widget.js"{attrs} async></script>
+</body>
+</html>
+"""
+GTAG = """<script{nonce}>window.dataLayer = window.dataLayer || [];
+function gtag(){{dataLayer.push(arguments);}} gtag('js', new Date()); gtag('config', 'G-TEST');</script>"""
+
+
+class HostSite:
+    """The customer's site: one page with held-back scripts, an iframe and the banner's tag."""
+
+    def __init__(self):
+        self.server_url = None
+        self.httpd = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.origin = f"http://localhost:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        args = request.args
+        if request.path == "/ext.js":
+            if args.get("slow"):
+                time.sleep(0.3)  # an external script slower than the inline one after it
+            body = (f"order.push({json.dumps(args['n'])});"
+                    f"document.cookie = '{args['cookie']}=1; Path=/';")
+            return Response(body, content_type="text/javascript")(environ, start_response)
+        if request.path == "/frame.html":
+            return Response("<p>video</p>", content_type="text/html")(environ, start_response)
+        csp = bool(args.get("csp"))
+        nonce = ' nonce="n0nce"' if csp else ""
+        attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
+        html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, attrs=attrs,
+                                gtag=GTAG.format(nonce=nonce) if args.get("gtag") else "",
+                                server=self.server_url)
+        response = Response(html, content_type="text/html; charset=utf-8")
+        if csp:  # a strict policy: no inline script or style without the nonce, no eval
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; script-src 'self' {self.server_url} 'nonce-n0nce'; "
+                f"style-src 'self' 'nonce-n0nce'; connect-src {self.server_url}; "
+                "frame-src 'self'; object-src 'none'; base-uri 'none'")
+        return response(environ, start_response)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+class ConsentServer:
+    """The consent server from the app factory, in a thread."""
+
+    def __init__(self, database_url, allowed_origin):
+        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin)
+        publish(self.app)
+        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.app.config["PUBLIC_URL"] = self.url
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def consent(self, consent_id):
+        return self.app.test_client().get(f"/api/v1/consents/{consent_id}").json
+
+    def events(self, consent_id):
+        return self.app.test_client().get(f"/api/v1/consents/{consent_id}/events").json["events"]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+        with self.app.app_context():
+            db.session.remove()
+            with db.engine.begin() as conn:
+                for model in (ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion):
+                    conn.execute(delete(model))
+                conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def site():
+    host = HostSite()
+    yield host
+    host.close()
+
+
+@pytest.fixture(scope="module")
+def server(database_url, site):
+    consent = ConsentServer(database_url, site.origin)
+    site.server_url = consent.url
+    yield consent
+    consent.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+def url(site, server, **params):
+    return f"{site.origin}/?{urllib.parse.urlencode(params)}"
+
+
+def load(page, site, server, **params):
+    """Open the host page and wait for the banner's first layer."""
+    page.goto(url(site, server, **params))
+    page.wait_for_selector(BANNER)
+    return page
+
+
+def stored(page):
+    """The consent cookie, once the server has answered (it then holds the consent id)."""
+    page.wait_for_function(
+        "() => document.cookie.includes('consent=') && decodeURIComponent(document.cookie)"
+        ".includes('\"id\":\"') && !localStorage.getItem('consent-server:pending')")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "consent")
+    return cookie, json.loads(urllib.parse.unquote(cookie["value"]))
+
+
+def consent_commands(page):
+    return page.evaluate("""() => (window.dataLayer || []).filter((e) => e && e[0] === 'consent')
+        .map((e) => [e[1], e[2]])""")
+
+
+def ran(page):
+    return page.evaluate("window.order")
+
+
+def button(page, name):
+    """A button of the widget: in the settings dialog while it is open, else the banner's."""
+    scope = DIALOG if page.locator(DIALOG).count() else ".csw:not(.csw-ph)"
+    return page.locator(scope).get_by_role("button", name=name, exact=True)
+
+
+# ---- tests --------------------------------------------------------------------------------------
+
+def test_nothing_held_back_runs_before_a_choice(page, site, server):
+    """REQ W-03, C-04, W-08: before a choice no held-back script or iframe runs, nothing optional
+    is written, Consent Mode is denied by default; Escape and clicking elsewhere are not consent."""
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    load(page, site, server)
+    page.keyboard.press("Escape")
+    page.mouse.click(5, 5)
+    page.wait_for_timeout(400)  # give anything that would wrongly run the time to do it
+    assert ran(page) == []
+    assert page.context.cookies() == []
+    assert page.evaluate("localStorage.length") == 0
+    assert page.get_attribute("iframe[data-src]", "src") is None
+    assert page.is_visible(BANNER)
+    server_requests = [r for r in requests if r.startswith(server.url)]
+    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js",
+                                                                          "/api/v1/config"]
+    [(command, signals)] = consent_commands(page)
+    assert command == "default" and signals.pop("wait_for_update") == 500
+    assert set(signals) == ALL_SIGNALS
+    assert {k for k, v in signals.items() if v == "granted"} == NECESSARY_SIGNALS
+
+
+def test_first_layer_offers_accept_reject_and_settings_alike(page, site, server):
+    """REQ W-01, W-02, N-05, A-01: three buttons of the same size and style on the first layer,
+    no focus put on Accept, a labelled region with a link to the notice."""
+    load(page, site, server)
+    region = page.get_by_role("region", name="We use cookies")
+    expect(region).to_be_visible()
+    names = ["Accept all", "Reject all", "Settings"]
+    looks = [button(page, n).evaluate("""(b) => { const s = getComputedStyle(b), r =
+        b.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height),
+        s.backgroundColor, s.color, s.fontWeight, s.fontSize, s.borderTopWidth,
+        s.borderTopColor]; }""") for n in names]
+    assert looks[0] == looks[1] == looks[2]
+    assert looks[0][1] >= 24  # REQ A-06 target size
+    assert page.evaluate("document.activeElement === document.body")
+    link = region.get_by_role("link", name="Privacy notice")
+    assert link.get_attribute("href") == f"{server.url}/privacy/en"
+    assert page.locator("h2#csw-t").evaluate("(h) => getComputedStyle(h).textTransform") == "none"
+    assert page.locator(f"{BANNER} input:checked").count() == 0  # REQ C-05
+
+
+def test_reject_all_is_stored_sent_and_remembered(page, site, server):
+    """REQ C-01, W-06, W-07, C-07, W-08: Reject all is one click, stored in a first-party
+    cookie (SameSite=Lax, at most 13 months), recorded by the server; the page still works and
+    nothing runs on the next page either."""
+    load(page, site, server)
+    button(page, "Reject all").click()
+    expect(page.locator(BANNER)).to_have_count(0)
+    cookie, value = stored(page)
+    assert cookie["sameSite"] == "Lax" and cookie["secure"] is False and cookie["path"] == "/"
+    assert cookie["domain"] == "localhost"
+    assert 0 < cookie["expires"] - time.time() <= 396 * 86400
+    assert value["choices"] == {"necessary": True, "analytics": False, "marketing": False}
+    assert value["version"] == "1" and len(value["id"]) == 22
+    record = server.consent(value["id"])
+    assert record["choices"] == {"necessary": True, "analytics": False, "marketing": False}
+    assert record["policy_version"] == "1" and record["language"] == "en"
+    [event] = server.events(value["id"])
+    assert event["source"] == "banner" and event["gpc"] is False
+    assert consent_commands(page)[-1][1]["analytics_storage"] == "denied"
+    page.reload()
+    page.wait_for_selector(".csw-fab")
+    assert page.locator(BANNER).count() == 0
+    assert ran(page) == []
+    assert page.get_attribute("iframe[data-src]", "src") is None
+
+
+def test_accept_all_runs_held_back_content_once_in_order_and_on_later_pages(page, site, server):
+    """REQ W-04, W-07, W-08, W-10: Accept all runs every held-back script once in document
+    order (a slow external one before the inline one after it) and loads the iframe; the next
+    page applies the stored choice without waiting for the network."""
+    load(page, site, server, gtag=1)
+    page.evaluate("""() => { window.seen = []; ConsentServer.on('change', (c) => seen.push(['on', c]));
+        document.addEventListener('consent:change', (e) => seen.push(['event', e.detail])); }""")
+    button(page, "Accept all").click()
+    page.wait_for_function("window.order.length === 4")
+    assert ran(page) == ["a1", "a2", "m1", "am3"]
+    assert page.get_attribute("iframe[data-consent]", "src") == "/frame.html"
+    everything = {"necessary": True, "analytics": True, "marketing": True}
+    assert page.evaluate("seen") == [["on", everything], ["event", everything]]
+    assert page.evaluate("ConsentServer.get()") == everything
+    _, value = stored(page)
+    assert server.consent(value["id"])["choices"] == everything
+    update_signals = consent_commands(page)[-1][1]
+    assert consent_commands(page)[-1][0] == "update"
+    assert all(update_signals[s] == "granted" for s in ALL_SIGNALS - {"personalization_storage"})
+    # The next page: the config request never answers, and the stored choice still applies.
+    page.route(f"{server.url}/api/v1/config*", lambda route: route.abort())
+    page.reload()
+    page.wait_for_function("window.order.length === 4")
+    assert ran(page) == ["a1", "a2", "m1", "am3"]
+    assert page.locator(BANNER).count() == 0
+    commands = consent_commands(page)
+    assert [c[0] for c in commands] == ["default", "update"]
+
+
+def test_settings_save_exactly_what_is_switched_on(page, site, server):
+    """REQ C-02, C-03, C-05, A-01, A-04: the settings layer is a modal dialog with one switch per
+    purpose (necessary on and locked), its cookies listed, every optional one off; Save stores
+    exactly the switched purposes."""
+    load(page, site, server)
+    button(page, "Settings").click()
+    dialog = page.get_by_role("dialog", name="Settings")
+    expect(dialog).to_be_visible()
+    assert dialog.get_attribute("aria-modal") == "true"
+    necessary = dialog.get_by_role("switch", name="Strictly necessary")
+    analytics = dialog.get_by_role("switch", name="Statistics")
+    marketing = dialog.get_by_role("switch", name="Marketing")
+    expect(necessary).to_be_checked()
+    expect(necessary).to_be_disabled()
+    expect(analytics).not_to_be_checked()
+    expect(marketing).not_to_be_checked()
+    for name in ("_ga_*", "Google Analytics", "_fbp", "Meta"):
+        expect(dialog.get_by_text(name, exact=False).first).to_be_visible()
+    analytics.check()
+    button(page, "Save settings").click()
+    expect(dialog).to_have_count(0)
+    page.wait_for_function("window.order.length === 2")
+    assert ran(page) == ["a1", "a2"]
+    _, value = stored(page)
+    assert value["choices"] == {"necessary": True, "analytics": True, "marketing": False}
+    assert server.consent(value["id"])["choices"] == value["choices"]
+    assert server.events(value["id"])[0]["source"] == "preferences"
+    assert page.get_attribute("iframe[data-consent]", "src") is None
+    expect(page.locator(".csw-ph")).to_be_visible()  # REQ W-04: the refused iframe explains
+
+
+def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
+    """REQ C-08, W-05, W-10: the floating button, a data-consent-open link and
+    ConsentServer.open() bring the banner back; Reject all then withdraws in one click, is
+    recorded as a withdrawal and deletes the declared cookies (also a `_ga_*` pattern)."""
+    load(page, site, server)
+    button(page, "Accept all").click()
+    page.wait_for_function("window.order.length === 4")
+    _, value = stored(page)
+    names = {c["name"] for c in page.context.cookies()}
+    assert {"_ga", "_ga_XYZ", "_fbp", "consent"} <= names
+    page.context.add_cookies([{"name": "own", "value": "1", "url": site.origin}])
+    fab = button(page, "Change consent")
+    expect(fab).to_be_visible()
+    page.evaluate("ConsentServer.open()")
+    expect(page.locator(BANNER)).to_be_visible()
+    expect(fab).to_be_hidden()
+    page.keyboard.press("Escape")  # REQ C-04: leaving it open changes nothing
+    page.click("#settings-link")
+    expect(page.locator(BANNER)).to_be_visible()
+    button(page, "Reject all").click()
+    expect(page.locator(BANNER)).to_have_count(0)
+    page.wait_for_function("() => !document.cookie.includes('_ga') && !document.cookie.includes('_fbp')")
+    names = {c["name"] for c in page.context.cookies()}
+    assert names == {"consent", "own"}
+    page.wait_for_function("!localStorage.getItem('consent-server:pending')")
+    assert [e["action"] for e in server.events(value["id"])] == ["grant", "withdraw"]
+    assert server.consent(value["id"])["choices"]["marketing"] is False
+    fab.click()  # and once more, by the floating button
+    expect(page.locator(BANNER)).to_be_visible()
+
+
+def test_consent_mode_default_precedes_every_update(page, site, server):
+    """REQ W-08: with or without the site's own gtag snippet, `default` (denied, wait_for_update)
+    comes first in dataLayer and each choice is followed by an `update` with the mapped signals."""
+    for gtag in (1, 0):
+        load(page, site, server, gtag=gtag)
+        button(page, "Settings").click()
+        page.get_by_role("switch", name="Marketing").check()
+        button(page, "Save settings").click()
+        page.wait_for_function("window.order.length === 1")
+        commands = consent_commands(page)
+        assert [c[0] for c in commands] == ["default", "update"]
+        assert commands[1][1] == {"personalization_storage": "denied",
+                                  "security_storage": "granted", "functionality_storage": "granted",
+                                  "analytics_storage": "denied", "ad_storage": "granted",
+                                  "ad_user_data": "granted", "ad_personalization": "granted"}
+        if gtag:
+            entries = page.evaluate("dataLayer.map((e) => e[0])")
+            assert entries.index("consent") < entries.index("config") or \
+                entries[:2] == ["js", "config"]  # the site's own tag came before the widget
+        stored(page)  # the server has answered; now forget this visitor
+        page.context.clear_cookies()
+
+
+def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server):
+    """REQ W-09: with GPC the banner says so, Accept all grants all but marketing, the server
+    records the signal, and marketing can only be switched on in Settings."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script(GPC)
+        page = ctx.new_page()
+        load(page, site, server)
+        expect(page.locator(BANNER)).to_contain_text("Global Privacy Control")
+        button(page, "Accept all").click()
+        page.wait_for_function("window.order.length === 2")
+        assert ran(page) == ["a1", "a2"]
+        _, value = stored(page)
+        assert value["choices"] == {"necessary": True, "analytics": True, "marketing": False}
+        assert server.events(value["id"])[0]["gpc"] is True
+        assert consent_commands(page)[-1][1]["ad_storage"] == "denied"
+        page.evaluate("ConsentServer.open()")
+        button(page, "Settings").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("Global Privacy Control")
+        marketing = dialog.get_by_role("switch", name="Marketing")
+        expect(marketing).not_to_be_checked()
+        marketing.check()
+        button(page, "Save settings").click()
+        page.wait_for_function("window.order.length === 4")
+        page.wait_for_function("!localStorage.getItem('consent-server:pending')")
+        assert server.consent(value["id"])["choices"]["marketing"] is True
+    finally:
+        ctx.close()
+
+
+def test_keyboard_alone_completes_every_flow(page, site, server):
+    """REQ A-02, A-03, C-04: Tab reaches the banner first; Settings opens a dialog that takes the
+    focus, keeps it inside (Tab, Shift-Tab), closes on Escape without saving and gives the focus
+    back; Space switches; Enter saves; the floating button reopens; Reject all withdraws."""
+    load(page, site, server)
+    focused = "() => document.activeElement && document.activeElement.textContent"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the banner comes first in the tab order: privacy link, Accept
+    assert page.evaluate(focused) == "Accept all"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "Settings"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    in_dialog = "() => !!document.activeElement.closest('dialog')"
+    assert page.evaluate("document.activeElement.id") == "csw-analytics"
+    for _ in range(12):  # round and round: the focus never leaves the dialog
+        page.keyboard.press("Tab")
+        assert page.evaluate(in_dialog)
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(in_dialog)
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    assert page.evaluate(focused) == "Settings"
+    assert page.context.cookies() == []  # REQ A-03, C-04: closing is not consent
+    page.keyboard.press("Space")
+    assert page.evaluate("document.activeElement.id") == "csw-analytics"
+    page.keyboard.press("Space")  # analytics on
+    assert page.evaluate("document.activeElement.checked") is True
+    while page.evaluate(focused) != "Save settings":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.order.length === 2")
+    assert page.evaluate(focused) == "Change consent"  # the focus lands next to where it was
+    page.keyboard.press("Enter")
+    expect(page.locator(BANNER)).to_be_visible()
+    assert page.evaluate("document.activeElement.classList.contains('csw-b')")
+    while page.evaluate(focused) != "Reject all":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    _, value = stored(page)
+    assert value["choices"] == {"necessary": True, "analytics": False, "marketing": False}
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"lang": "nb-NO"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
+    ({"lang": "nn"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
+    ({"lang": "en", "a-data-lang": "no"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
+    ({"lang": "de"}, ["Accept all", "Reject all", "Settings"]),
+    ({"lang": "nb", "a-data-lang": "en"}, ["Accept all", "Reject all", "Settings"]),
+])
+def test_language_from_the_page_or_the_tag(page, site, server, params, words):
+    """REQ W-11, W-13: the page's lang or the tag's data-lang picks the texts; nb, nn, no get
+    bokmål (Datatilsynet's words, from the server's catalog), anything else English."""
+    load(page, site, server, **params)
+    for word in words:
+        expect(button(page, word)).to_be_visible()
+    if words[0] == "Godta alle":
+        button(page, "Innstillinger").click()
+        dialog = page.get_by_role("dialog", name="Innstillinger")
+        for word in ("Lagre innstillinger", "Strengt nødvendige", "Statistikk", "Markedsføring",
+                     "Personvernerklæring"):
+            expect(dialog.get_by_text(word, exact=True).first).to_be_visible()
+        expect(page.locator(BANNER)).to_contain_text("informasjonskapsler")
+        button(page, "Avvis alle").click()
+        expect(button(page, "Endre samtykke")).to_be_visible()
+        _, value = stored(page)
+        assert server.consent(value["id"])["language"] == "nb"
+
+
+def test_a_failed_send_is_kept_and_sent_on_the_next_page(page, site, server):
+    """REQ W-07: when the server cannot be reached the choice still applies, waits in
+    localStorage and is sent on the next page with the same event id (idempotent)."""
+    load(page, site, server)
+    page.route(f"{server.url}/api/v1/consents", lambda route: route.abort())
+    button(page, "Accept all").click()
+    page.wait_for_function("window.order.length === 4")
+    page.wait_for_timeout(200)
+    [pending] = json.loads(page.evaluate(f"localStorage.getItem('{PENDING}')"))
+    assert pending["choices"] == {"analytics": True, "marketing": True}
+    page.unroute(f"{server.url}/api/v1/consents")
+    page.reload()
+    _, value = stored(page)
+    [event] = server.events(value["id"])
+    assert event["event_id"] == pending["event_id"]
+    assert ran(page) == ["a1", "a2", "m1", "am3"]
+
+
+def test_outdated_notice_or_old_consent_asks_again(page, site, server):
+    """REQ C-09: a choice stored under a notice version that is no longer valid (a material
+    change), or older than the maximum age, brings the banner back."""
+    old = {"id": None, "choices": {"necessary": True, "analytics": True, "marketing": False},
+           "version": "0-withdrawn", "time": int(time.time() * 1000)}
+
+    def with_cookie(value):
+        page.context.clear_cookies()
+        page.context.add_cookies([{"name": "consent", "url": site.origin,
+                                   "value": urllib.parse.quote(json.dumps(value))}])
+        load(page, site, server)
+
+    with_cookie(old)
+    expect(page.locator(BANNER)).to_be_visible()
+    expired = {**old, "version": "1", "time": int((time.time() - 366 * 86400) * 1000)}
+    with_cookie(expired)
+    expect(page.locator(BANNER)).to_be_visible()
+    assert ran(page) == []  # an expired choice applies nothing
+    current = {**old, "version": "1"}
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "consent", "url": site.origin,
+                               "value": urllib.parse.quote(json.dumps(current))}])
+    page.goto(url(site, server))
+    page.wait_for_selector(".csw-fab")
+    assert page.locator(BANNER).count() == 0
+
+
+def test_small_screens_reduced_motion_and_no_layout_shift(browser, site, server):
+    """REQ A-06, A-08: at 320 px the banner fits without horizontal scrolling, targets are at
+    least 24 px, the end of the page can be scrolled clear of the banner, motion is off when the
+    visitor asks, and the host page does not shift."""
+    ctx = browser.new_context(viewport={"width": 320, "height": 640}, reduced_motion="reduce")
+    try:
+        page = ctx.new_page()
+        page.add_init_script("""window.shifts = 0; new PerformanceObserver((l) => l.getEntries()
+            .forEach((e) => { if (!e.hadRecentInput) window.shifts += e.value; })).observe({type: 'layout-shift',
+            buffered: true});""")
+        load(page, site, server)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        for name in ("Accept all", "Reject all", "Settings"):
+            box = button(page, name).bounding_box()
+            assert box["width"] >= 24 and box["height"] >= 24 and box["x"] + box["width"] <= 320
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        link = page.locator("#settings-link").bounding_box()
+        banner = page.locator(BANNER).bounding_box()
+        assert link["y"] + link["height"] <= banner["y"]  # reachable above the banner
+        button(page, "Settings").click()
+        duration = page.get_by_role("switch", name="Statistics").evaluate(
+            "(s) => getComputedStyle(s).transitionDuration")
+        assert duration == "0s"
+        assert page.evaluate("window.shifts") == 0
+    finally:
+        ctx.close()
+
+
+def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
+    """REQ W-12: under a strict CSP (no inline script or style without a nonce, no eval) the
+    banner is styled and works, runs nonce'd held-back scripts, and adds no global but
+    ConsentServer (and Consent Mode's dataLayer)."""
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        page.add_init_script("""window.violations = [];
+            document.addEventListener('securitypolicyviolation', (e) =>
+                violations.push(e.violatedDirective + ' ' + e.blockedURI));
+            window.before = Object.getOwnPropertyNames(window);""")
+        load(page, site, server, csp=1)
+        assert page.locator(BANNER).evaluate("(b) => getComputedStyle(b).position") == "fixed"
+        button(page, "Accept all").click()
+        page.wait_for_function("() => window.order.length === 4")  # a function: no eval
+        added = page.evaluate("() => Object.getOwnPropertyNames(window).filter((k) => "
+                              "!before.includes(k))")
+        ours = set(added) - {"order", "before", "violations", "0"}  # "0": the iframe
+        assert sorted(ours) == ["ConsentServer", "dataLayer"]
+        assert page.evaluate("() => violations") == []
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def axe_script():
+    if not AXE.exists():
+        if not shutil.which("npm"):
+            pytest.skip("axe-core is not installed and npm is not available to install it")
+        subprocess.run(["npm", "install", "--no-save", "--no-package-lock", "--prefix",
+                        str(AXE_DIR), "axe-core@4"], check=True, capture_output=True)
+    return str(AXE)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violations_on_the_demo(browser, server, axe_script, scheme):
+    """REQ A-07, A-05, A-01, A-04: axe-core finds no violation on the demo page, with the banner
+    and with the settings layer open, in light and dark colour schemes."""
+    ctx = browser.new_context(bypass_csp=True, color_scheme=scheme)  # to inject axe-core
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/demo?lang=nb")
+        page.wait_for_selector(BANNER)
+        for layer in ("banner", "settings"):
+            if layer == "settings":
+                button(page, "Innstillinger").click()
+                page.wait_for_selector(DIALOG)
+            page.add_script_tag(path=axe_script)
+            result = page.evaluate("""() => axe.run(document, {resultTypes: ['violations']})
+                .then((r) => r.violations.map((v) => [v.id, v.impact,
+                    v.nodes.map((n) => n.target.join(' '))]))""")
+            assert result == [], f"{layer}: {result}"
+    finally:
+        ctx.close()
+
+
+def test_demo_shows_what_ran_and_what_consent_mode_received(page, server):
+    """The demo shop: held-back scripts wait, then run after Accept all; the panel shows them
+    and the Consent Mode commands."""
+    page.goto(f"{server.url}/demo?lang=en")
+    page.wait_for_selector(BANNER)
+    panel = page.locator("#panel")
+    expect(panel).to_contain_text("waiting for consent")
+    expect(page.locator("#consent-mode")).to_contain_text("default")
+    button(page, "Accept all").click()
+    expect(panel.locator("[data-status]").filter(has_text="has run")).to_have_count(3)
+    expect(page.locator("#consent-mode")).to_contain_text("update")
+    expect(page.frame_locator("iframe[data-consent]").locator("p")).to_contain_text("video")

@@ -1,0 +1,314 @@
+/*! consent-server widget, MIT */
+// The server fills in SERVER (cookie name, max age, Consent Mode map) and CSS when it serves
+// this file; full-line comments and indentation are stripped then (see web/widget.py).
+((w, d) => {
+  if (!d || w.ConsentServer) return;
+  const SERVER = {/*SERVER*/};
+  const CSS = '/*CSS*/';
+  const HELD = 'script[type="text/plain"][data-consent],iframe[data-consent]';
+  const QUEUE = 'consent-server:pending';
+  const DAY = 864e5;
+  const me = d.currentScript || d.querySelector('script[src*="widget.js"]');
+  const src = new URL(me.src, location.href);
+  const api = new URL('api/v1/', src);
+  const opt = me.dataset;
+  const nav = navigator;
+  const gpc = nav.globalPrivacyControl === true;
+  const listeners = [];
+  let mode = SERVER.m || {};
+  let cfg, choices, stored, root, banner, dialog, fab, spacer, back, wanted, busy, again, sending;
+
+  // W-11: the tag's data-lang or ?lang=, the page's lang, the browser's; nb, nn, no -> bokmål.
+  const tag = (opt.lang || src.searchParams.get('lang') || d.documentElement.lang ||
+    nav.language || '').toLowerCase().split('-')[0];
+  const lang = /^(nb|nn|no)$/.test(tag) ? 'nb' : 'en';
+
+  const gtag = function () { (w.dataLayer = w.dataLayer || []).push(arguments); };
+  // Consent Mode v2: every type the purposes map, and personalization_storage, which none grants.
+  const signals = (c) => {
+    const out = { personalization_storage: 'denied' };
+    for (const k in mode) mode[k].forEach((t) => { out[t] = c[k] ? 'granted' : 'denied'; });
+    return out;
+  };
+
+  // An element: attributes (null is left out, `on` is the click handler) and children.
+  const h = (name, attrs, kids) => {
+    const e = d.createElement(name);
+    for (const k in attrs) if (attrs[k] != null) k === 'on' ? e.onclick = attrs[k] : e.setAttribute(k, attrs[k]);
+    (kids || []).forEach((k) => k != null && e.append(k));
+    return e;
+  };
+  const $$ = (sel, el) => [...(el || d).querySelectorAll(sel)];
+
+  // ---- the stored choice: one first-party cookie (W-06)
+  const cookieName = () => (cfg && cfg.cookie.name) || SERVER.c || 'consent';
+  const maxAge = () => ((cfg && cfg.cookie.max_age_days) || SERVER.d || 365) * DAY;
+  const readCookie = () => {
+    const pair = d.cookie.split('; ').find((c) => c.indexOf(cookieName() + '=') === 0);
+    try { return pair && JSON.parse(decodeURIComponent(pair.slice(cookieName().length + 1))); } catch (e) { return null; }
+  };
+  const writeCookie = () => {
+    d.cookie = cookieName() + '=' + encodeURIComponent(JSON.stringify(stored)) + '; Max-Age=' +
+      Math.round((stored.time + maxAge() - Date.now()) / 1e3) + '; Path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
+  };
+  const forget = (name) => {
+    const host = location.hostname.split('.');
+    const base = name + '=; Max-Age=0; Path=/';
+    d.cookie = base;
+    for (let i = 0; i < host.length - 1; i++) d.cookie = base + '; Domain=.' + host.slice(i).join('.');
+  };
+  // W-05: a refused purpose's declared cookies go ("_ga_*" is a prefix).
+  const wipe = () => {
+    const names = d.cookie.split('; ').map((c) => c.split('=')[0]);
+    (cfg ? cfg.purposes : []).forEach((p) => {
+      if (p.required || choices[p.key]) return;
+      (p.cookies || []).forEach((c) => names.forEach((n) => {
+        const pre = c.name.slice(-1) === '*';
+        if (pre ? n.indexOf(c.name.slice(0, -1)) === 0 : n === c.name) forget(n);
+      }));
+    });
+  };
+
+  // ---- the ledger: POST each choice; a failed one waits in localStorage for the next page (W-07)
+  const queue = () => { try { return JSON.parse(localStorage.getItem(QUEUE)) || []; } catch (e) { return []; } };
+  const keep = (q) => { try { q.length ? localStorage.setItem(QUEUE, JSON.stringify(q)) : localStorage.removeItem(QUEUE); } catch (e) { /* storage off */ } };
+  // A v4 UUID; randomUUID exists only in secure contexts.
+  const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : '10000000-1000-4000-8000-100000000000'
+    .replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16)));
+  const flush = () => {
+    const q = queue();
+    if (sending || !q.length) return;
+    sending = 1;
+    const ev = q[0];
+    if (!ev.consent_id && stored && stored.id) ev.consent_id = stored.id;
+    fetch(new URL('consents', api), { method: 'POST', keepalive: true, headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(ev) })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((rec) => {
+        stored = readCookie() || stored;
+        if (stored && stored.id !== rec.consent_id) { stored.id = rec.consent_id; writeCookie(); }
+        return 1;
+      }, (status) => status >= 400 && status < 500 && status !== 429) // a refused event never succeeds
+      .then((done) => {
+        const now = queue();
+        if (done) keep(now.filter((e) => e.event_id !== ev.event_id));
+        sending = 0;
+        if (done) flush();
+      });
+  };
+
+  // ---- applying a choice: Consent Mode, held-back scripts and iframes, cookies, listeners
+  const granted = (el) => el.dataset.consent.split(/[\s,]+/).every((k) => choices && choices[k]);
+  const placeholder = (el) => {
+    const p = cfg.purposes.find((x) => x.key === el.dataset.consent.split(/[\s,]+/)[0]);
+    const ph = h('div', { class: 'csw csw-ph' }, [h('p', 0, [p ? p.name + ': ' + p.description : '']),
+      h('button', { type: 'button', on: () => settings() }, [cfg.texts.settings])]);
+    // Laid over the empty iframe, in its box: nothing on the page moves.
+    ph.style.width = el.offsetWidth + 'px';
+    ph.style.height = el.offsetHeight + 'px';
+    return ph;
+  };
+  // Held-back elements run once, in document order: an external script is awaited before the next.
+  const activate = () => {
+    if (d.readyState === 'loading') return d.addEventListener('DOMContentLoaded', activate, { once: true });
+    if (busy) { again = 1; return; }
+    busy = 1;
+    const list = $$(HELD);
+    const step = () => {
+      const el = list.shift();
+      if (!el) { busy = 0; if (again) { again = 0; activate(); } return; }
+      const ok = granted(el);
+      if (el.tagName === 'IFRAME') {
+        const ph = el.previousElementSibling;
+        const has = ph && ph.classList.contains('csw-ph');
+        if (ok && el.dataset.src && el.getAttribute('src') !== el.dataset.src) el.src = el.dataset.src;
+        if (!ok && el.getAttribute('src') && el.getAttribute('src') !== 'about:blank') el.src = 'about:blank';
+        if (ok && has) ph.remove();
+        if (!ok && cfg && !has) el.before(placeholder(el));
+        return step();
+      }
+      if (!ok) return step();
+      const s = d.createElement('script');
+      [...el.attributes].forEach((a) => { if (!/^(type|data-src|data-type|nonce)$/.test(a.name)) s.setAttribute(a.name, a.value); });
+      if (el.dataset.type) s.type = el.dataset.type;
+      s.nonce = el.nonce;
+      const url = el.dataset.src || el.getAttribute('src');
+      if (url) { s.src = url; s.async = false; s.onload = s.onerror = step; } else s.text = el.text;
+      el.replaceWith(s);
+      if (!url) step();
+    };
+    step();
+  };
+  const apply = (first) => {
+    gtag('consent', 'update', signals(choices));
+    activate();
+    if (cfg) wipe();
+    if (first) return;
+    const detail = { ...choices };
+    listeners.forEach((fn) => { try { fn(detail); } catch (e) { setTimeout(() => { throw e; }); } });
+    d.dispatchEvent(new CustomEvent('consent:change', { detail }));
+  };
+
+  // ---- the visitor's choice
+  const choose = (c, source) => {
+    choices = { necessary: true };
+    cfg.purposes.forEach((p) => { if (!p.required) choices[p.key] = !!c[p.key]; });
+    const optional = { ...choices };
+    delete optional.necessary;
+    stored = { id: stored && stored.id, choices, version: cfg.policy_version, time: Date.now() };
+    writeCookie();
+    const q = queue();
+    q.push({ consent_id: stored.id || undefined, event_id: uuid(), choices: optional,
+      policy_version: cfg.policy_version, language: cfg.language, source, gpc });
+    keep(q);
+    hide();
+    apply();
+    flush();
+  };
+  const all = (on) => {
+    const c = {};
+    cfg.purposes.forEach((p) => { c[p.key] = on && !(gpc && p.key === 'marketing'); }); // W-09
+    return c;
+  };
+  const acceptAll = () => whenReady(() => choose(all(true), 'banner'));
+  const rejectAll = () => whenReady(() => choose(all(false), 'banner'));
+
+  // ---- rendering
+  const button = (text, on, cls) => h('button', { type: 'button', class: cls, on }, [text]);
+  const privacy = () => h('a', { href: cfg.privacy_url }, [cfg.texts.privacy_link]);
+  const notice = () => (gpc ? h('p', 0, [cfg.texts.gpc]) : null);
+  const mount = () => {
+    if (root) return;
+    const css = CSS;
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
+    } catch (e) { d.head.append(h('style', { nonce: me.nonce || null }, [css])); }
+    root = h('div', { class: 'csw' });
+    spacer = h('div', { 'aria-hidden': 'true' });
+    d.body.prepend(root);
+    d.body.append(spacer);
+  };
+  const showBanner = () => {
+    mount();
+    if (banner) banner.remove();
+    const t = cfg.texts;
+    banner = h('section', { class: 'csw-b', 'aria-labelledby': 'csw-t', tabindex: '-1' }, [
+      h('h2', { id: 'csw-t' }, [t.title]),
+      h('p', 0, [t.body + ' ', privacy()]),
+      notice(),
+      h('div', { class: 'csw-row' }, [button(t.accept_all, acceptAll), button(t.reject_all, rejectAll),
+        button(t.settings, () => settings())]),
+    ]);
+    root.append(banner);
+    if (fab) fab.hidden = true;
+    spacer.style.height = banner.offsetHeight + 'px';
+  };
+  const hide = () => {
+    const inside = banner && banner.contains(d.activeElement);
+    if (banner) { banner.remove(); banner = null; spacer.style.height = ''; }
+    showFab();
+    if (dialog && dialog.open) dialog.close();
+    const to = back && back.isConnected && !back.hidden ? back : fab;
+    if (inside && to) to.focus();
+  };
+  const showFab = () => {
+    if (opt.button === 'false' || !cfg || !choices) return;
+    mount();
+    if (!fab) root.append(fab = button(cfg.texts.change, (e) => open(e.currentTarget), 'csw-fab'));
+    fab.hidden = false;
+  };
+  const open = (from) => whenReady(() => {
+    back = from && from.focus ? from : d.activeElement;
+    showBanner();
+    banner.focus();
+  });
+  // The settings layer: a modal dialog (A-01), every optional purpose off unless chosen (C-05).
+  const settings = () => whenReady(() => {
+    mount();
+    const t = cfg.texts;
+    const opener = d.activeElement;
+    if (dialog) dialog.remove();
+    const boxes = {};
+    const rows = cfg.purposes.map((p) => {
+      const id = 'csw-' + p.key;
+      const box = boxes[p.key] = h('input', { type: 'checkbox', role: 'switch', id,
+        'aria-describedby': id + '-d', checked: p.required || (choices && choices[p.key]) ? '' : null, disabled: p.required ? '' : null });
+      return h('div', { class: 'csw-p' }, [
+        h('div', { class: 'csw-row' }, [box, h('label', { for: id }, [p.name]),
+          p.required ? h('span', 0, [t.always_on]) : null]),
+        h('p', { id: id + '-d' }, [p.description]),
+        p.cookies && p.cookies.length ? h('ul', 0, p.cookies.map((c) =>
+          h('li', 0, [h('code', 0, [c.name]), ` ${c.provider}, ${c.lifetime}: ${c.description}`]))) : null,
+      ]);
+    });
+    const save = () => {
+      const c = {};
+      for (const k in boxes) c[k] = boxes[k].checked;
+      choose(c, 'preferences');
+    };
+    dialog = h('dialog', { class: 'csw-d', 'aria-modal': 'true', 'aria-labelledby': 'csw-st' }, [
+      h('h2', { id: 'csw-st' }, [t.settings]),
+      h('p', 0, [privacy()]),
+      notice(),
+      ...rows,
+      h('div', { class: 'csw-row' }, [button(t.save, save), button(t.accept_all, acceptAll),
+        button(t.reject_all, rejectAll), button(t.close, () => dialog.close())]),
+    ]);
+    // A-02: Tab and Shift-Tab stay inside; A-03: Escape closes without saving.
+    dialog.onkeydown = (e) => {
+      if (e.key !== 'Tab') return;
+      const f = $$('a,button,input:not([disabled])', dialog);
+      const i = f.indexOf(d.activeElement);
+      if (e.shiftKey ? i <= 0 : i === f.length - 1) { e.preventDefault(); f[e.shiftKey ? f.length - 1 : 0].focus(); }
+    };
+    dialog.onclose = () => {
+      dialog.remove();
+      (opener && opener.isConnected ? opener : fab || opener).focus();
+    };
+    root.append(dialog);
+    dialog.showModal();
+    $$('input:not([disabled])', dialog)[0].focus();
+  });
+
+  // ---- start: the config (texts, purposes, versions), then show or keep quiet
+  const whenReady = (fn) => { if (cfg) fn(); else wanted = fn; };
+  const start = (c) => {
+    cfg = c;
+    mode = c.consent_mode || mode;
+    const valid = c.valid_policy_versions;
+    // C-09: a stored choice under a notice version no longer valid is asked again.
+    const outdated = stored && valid && valid.length && valid.indexOf(stored.version) < 0;
+    const ready = () => {
+      if (!choices || outdated) showBanner(); else showFab();
+      activate();
+      if (choices) wipe();
+      if (wanted) { wanted(); wanted = null; }
+    };
+    d.body ? ready() : d.addEventListener('DOMContentLoaded', ready);
+  };
+
+  // W-08: the default before anything else; then at once the stored choice, with no round trip.
+  const s0 = signals({ necessary: 1 });
+  s0.wait_for_update = 500;
+  gtag('consent', 'default', s0);
+  stored = readCookie();
+  if (stored && stored.choices && Date.now() - stored.time < maxAge()) {
+    choices = { ...stored.choices, necessary: true };
+    apply(true);
+    flush();
+  } else stored = null;
+
+  w.ConsentServer = {
+    get: () => (choices ? { ...choices } : null),
+    open: () => open(),
+    acceptAll,
+    rejectAll,
+    on: (type, fn) => { if (type === 'change') listeners.push(fn); },
+  };
+  d.addEventListener('click', (e) => {
+    const el = e.target.closest && e.target.closest('[data-consent-open]');
+    if (el) { e.preventDefault(); open(el); }
+  });
+  fetch(new URL('config?lang=' + lang, api)).then((r) => r.json()).then(start, () => {});
+})(globalThis, globalThis.document);
