@@ -32,6 +32,7 @@ class Addition:
 
 @dataclass(frozen=True)
 class Site:
+    controller: str
     cookies: tuple[Cookie, ...]
     additions: tuple[Addition, ...]
 
@@ -60,9 +61,13 @@ def load(path: str | Path | None = None) -> Site:
         cookies = tuple(_cookie(c, f"cookies[{i}]") for i, c in enumerate(data.get("cookies", [])))
         additions = tuple(_addition(a, f"notice.additions[{i}]")
                           for i, a in enumerate(data.get("notice", {}).get("additions", [])))
+        controller = data.get("controller")
+        if not isinstance(controller, str) or not controller.strip():
+            raise SiteFileError('controller must name who asks for consent, e.g. '
+                                'controller = "Exentri AS"')
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(cookies, additions)
+    return Site(controller, cookies, additions)
 
 
 def _text(value, where: str) -> dict[str, str]:

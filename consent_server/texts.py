@@ -3,9 +3,10 @@ from flask_babel import lazy_gettext as _l
 
 BANNER = {
     "title": _l("We use cookies"),
-    "body": _l("We use cookies that are strictly necessary for the website to work. With your "
-               "consent we also use cookies for statistics and marketing. You choose, and you can "
-               "change your choice at any time."),
+    # C-03: who asks (the controller, from the site file), what for, and that it can be undone.
+    "body": _l("%(controller)s uses cookies that are strictly necessary for the website to work. "
+               "With your consent we also use cookies for statistics and marketing. You choose, "
+               "and you can change or withdraw your consent at any time."),
     "accept_all": _l("Accept all"),
     "reject_all": _l("Reject all"),
     "settings": _l("Settings"),
@@ -20,6 +21,8 @@ BANNER = {
 }
 
 
-def banner_texts() -> dict[str, str]:
-    """The banner texts in the current request's language."""
-    return {key: str(value) for key, value in BANNER.items()}
+def banner_texts(controller: str) -> dict[str, str]:
+    """The banner texts in the current request's language, naming the site's controller."""
+    texts = {key: str(value) for key, value in BANNER.items()}
+    texts["body"] %= {"controller": controller}
+    return texts

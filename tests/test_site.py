@@ -1,10 +1,14 @@
 """The site file: the cookie declaration per purpose and the notice's additions."""
 import pytest
+from conftest import make_app
 
 from consent_server import create_app
+from consent_server.extensions import db
 from consent_server.site import SiteFileError, load
 
 GOOD = '''
+controller = "Eksempel AS"
+
 [[cookies]]
 purpose = "analytics"
 name = "_pk_id.*"
@@ -34,6 +38,20 @@ def test_a_site_file_setting_replaces_the_default(tmp_path, database_url):
     path = tmp_path / "site.toml"
     path.write_text(GOOD, encoding="utf-8")
     assert load(path).cookies[0].name == "_pk_id.*"
+    app = make_app(database_url, SITE_FILE=str(path))
+    body = app.test_client().get("/api/v1/config?lang=en").json["texts"]["body"]
+    assert body.startswith("Eksempel AS uses cookies")
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("lang, start", [("nb", "Exentri AS bruker informasjonskapsler"),
+                                         ("en", "Exentri AS uses cookies")])
+def test_the_banner_names_the_controller_and_how_to_withdraw(client, lang, start):
+    """REQ C-03: before the choice the banner says who asks, what for, and how to undo it."""
+    body = client.get(f"/api/v1/config?lang={lang}").json["texts"]["body"]
+    assert body.startswith(start)
+    assert ("trekke tilbake" if lang == "nb" else "withdraw") in body
 
 
 @pytest.mark.parametrize("text, message", [
@@ -43,6 +61,7 @@ def test_a_site_file_setting_replaces_the_default(tmp_path, database_url):
     (GOOD.replace('"analytics"', '"spying"'), "cookies[0].purpose 'spying'"),
     (GOOD.replace(', en = "Statistics."', ""), "cookies[0].description"),
     (GOOD.replace('name = "_pk_id.*"', ""), "cookies[0].name"),
+    (GOOD.replace('controller = "Eksempel AS"', ""), "controller must name who asks"),
     ("[[notice.additions]]\nafter_section = 12\nheading = { nb = \"a\", en = \"b\" }\n"
      "items = [{ nb = \"x\", en = \"y\" }]\n", "after_section"),
     ("[[notice.additions]]\nafter_section = 2\nheading = { nb = \"a\", en = \"b\" }\n",

@@ -46,7 +46,7 @@ def config(_args):
         "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
                       "description": str(p.description),
                       "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
-        "texts": texts.banner_texts(),
+        "texts": texts.banner_texts(site.controller),
         "privacy_url": f"{cfg['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
         "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
         "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},

@@ -3,13 +3,17 @@
 The consent server runs in-process on http://127.0.0.1:<port>; the "customer's site" runs on
 http://localhost:<other port>, a different origin, and embeds the banner with one script tag.
 """
+import base64
+import hashlib
+import io
 import json
 import os
 import shutil
-import subprocess
+import tarfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,8 +41,10 @@ pytestmark = [
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
-AXE_DIR = REPO / ".cache" / "axe"
-AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+AXE = REPO / ".cache" / "axe-core-4.14.1.min.js"
+AXE_TARBALL = "https://registry.npmjs.org/axe-core/-/axe-core-4.14.1.tgz"
+AXE_INTEGRITY = ("sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFoo"
+                 "JpZe37OgudVGtQ==")
 GPC = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true})"
 PENDING = "consent-server:pending"
 BANNER, DIALOG = ".csw-b", "dialog.csw-d"
@@ -326,9 +332,9 @@ def test_accept_all_runs_held_back_content_once_in_order_and_on_later_pages(page
 
 
 def test_settings_save_exactly_what_is_switched_on(page, site, server):
-    """REQ C-02, C-03, C-05, A-01, A-04: the settings layer is a modal dialog with one switch per
-    purpose (necessary on and locked), its cookies listed, every optional one off; Save stores
-    exactly the switched purposes."""
+    """REQ C-02, C-03, C-05, C-06, A-01, A-04: the settings layer is a modal dialog with one
+    switch per purpose (necessary on and locked), its cookies listed, every optional one off, and
+    no "legitimate interest" toggle; Save stores exactly the switched purposes."""
     load(page, site, server)
     button(page, "Settings").click()
     dialog = page.get_by_role("dialog", name="Settings")
@@ -341,6 +347,8 @@ def test_settings_save_exactly_what_is_switched_on(page, site, server):
     expect(necessary).to_be_disabled()
     expect(analytics).not_to_be_checked()
     expect(marketing).not_to_be_checked()
+    expect(dialog.get_by_role("switch")).to_have_count(3)  # REQ C-06: one per purpose, no more
+    assert "legitimate" not in dialog.inner_text().lower()
     for name in ("_ga_*", "Google Analytics", "_fbp", "Meta"):
         expect(dialog.get_by_text(name, exact=False).first).to_be_visible()
     analytics.check()
@@ -384,6 +392,17 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
     assert [e["action"] for e in server.events(value["id"])] == ["grant", "withdraw"]
     assert server.consent(value["id"])["choices"]["marketing"] is False
     fab.click()  # and once more, by the floating button
+    expect(page.locator(BANNER)).to_be_visible()
+
+
+def test_the_floating_button_can_be_turned_off(page, site, server):
+    """REQ C-08: with data-button="false" there is no floating button; the site's own
+    data-consent-open link still brings the banner back."""
+    load(page, site, server, **{"a-data-button": "false"})
+    button(page, "Reject all").click()
+    stored(page)
+    assert page.locator(".csw-fab").count() == 0
+    page.click("#settings-link")
     expect(page.locator(BANNER)).to_be_visible()
 
 
@@ -611,11 +630,19 @@ def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
 
 @pytest.fixture(scope="module")
 def axe_script():
+    """axe-core from the npm registry (pinned, integrity checked), kept in .cache; not shipped."""
     if not AXE.exists():
-        if not shutil.which("npm"):
-            pytest.skip("axe-core is not installed and npm is not available to install it")
-        subprocess.run(["npm", "install", "--no-save", "--no-package-lock", "--prefix",
-                        str(AXE_DIR), "axe-core@4"], check=True, capture_output=True)
+        try:
+            with urllib.request.urlopen(AXE_TARBALL, timeout=60) as response:
+                tarball = response.read()
+        except OSError as error:
+            pytest.skip(f"axe-core is not in .cache and the npm registry cannot be reached: {error}")
+        digest = base64.b64encode(hashlib.sha512(tarball).digest()).decode()
+        assert f"sha512-{digest}" == AXE_INTEGRITY, "axe-core tarball does not match its integrity"
+        with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
+            script = archive.extractfile("package/axe.min.js").read()
+        AXE.parent.mkdir(parents=True, exist_ok=True)
+        AXE.write_bytes(script)
     return str(AXE)
 
 
