@@ -1,7 +1,8 @@
 """The append-only consent ledger: events in a SHA-256 hash chain, the current state beside it.
 
-Writers queue on the one chain-head row (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR
-UPDATE), so appends from any number of processes form one chain with no gaps or forks.
+Writers queue on the one chain-head row (SQLite: a file lock and BEGIN IMMEDIATE; PostgreSQL: the
+row lock of SELECT ... FOR UPDATE, or of the UPDATE that moves it in append_one), so appends from
+any number of processes form one chain with no gaps or forks.
 """
 import hashlib
 import json
@@ -63,22 +64,53 @@ INSERT_STATE = insert(STATE)
 UPDATE_STATE = update(STATE).where(STATE.c.subject == bindparam("state_subject"))
 
 
-def _append_in_one_statement():
-    """PostgreSQL: the event insert, the state upsert and the head move as one statement.
+SEQ_MARK, PREV_MARK = -8_302_514_977, "@prev@"  # stand-ins, cut out of the canonical form
 
-    Data-modifying CTEs always run to completion, so a writer holds the chain lock for three
-    round trips (lock, this, commit) instead of five.
+
+def hash_parts(event) -> tuple[str, str, str]:
+    """An event's canonical form in three parts, around its prev_hash and seq.
+
+    sha256(pre + prev_hash + mid + str(seq) + post) equals event_hash(event), so PostgreSQL can
+    chain an event whose place it only learns under the lock. A key is the only unescaped
+    `"name":` in canonical JSON, so the cuts cannot land inside a value.
     """
+    fields = {key: event[key] for key in HASHED if key not in ("seq", "prev_hash")}
+    fields["recorded_at"] = timestamp(event["recorded_at"])
+    text = canonical({**fields, "seq": SEQ_MARK, "prev_hash": PREV_MARK}).decode()
+    pre, _, rest = text.partition(f'"prev_hash":"{PREV_MARK}"')
+    mid, _, post = rest.partition(f'"seq":{SEQ_MARK}')
+    return pre + '"prev_hash":"', '"' + mid + '"seq":', post
+
+
+def _append_in_one_statement():
+    """PostgreSQL: move the head, insert the event and upsert the state in one statement.
+
+    The UPDATE of the head row takes the chain lock and computes the event's hash in the server
+    from the parts of hash_parts; data-modifying CTEs always run to completion. Autocommitted,
+    the lock is held for no client round trip at all.
+    """
+    from sqlalchemy import Text, cast, func, literal_column
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    params = {c.name: bindparam(c.name, type_=c.type) for c in EVENTS.columns}
-    event = insert(EVENTS).values(params).cte("new_event")
-    state = pg_insert(STATE).values({"subject": params["subject"],
-                                     "first_at": params["recorded_at"],
-                                     **{key: params[key] for key in STATE_FIELDS}})
+    def part(name):
+        return bindparam(name, type_=Text)
+
+    chained = cast(part("pre") + HEAD.c.hash + part("mid") + cast(HEAD.c.seq + 1, Text)
+                   + part("post"), Text)
+    new_hash = func.encode(func.sha256(func.convert_to(chained, literal_column("'UTF8'"))),
+                           literal_column("'hex'"))
+    head = (update(HEAD).where(HEAD.c.id == 1)
+            .values(seq=HEAD.c.seq + 1, prev_hash=HEAD.c.hash, hash=new_hash)
+            .returning(HEAD.c.seq, HEAD.c.prev_hash, HEAD.c.hash).cte("head"))
+    values = {c.name: bindparam(c.name, type_=c.type) for c in EVENTS.columns}
+    values.update(seq=head.c.seq, prev_hash=head.c.prev_hash, hash=head.c.hash)
+    event = insert(EVENTS).from_select(list(values), select(*values.values())).cte("new_event")
+    state_values = {"subject": values["subject"], "first_at": values["recorded_at"],
+                    **{key: values[key] for key in STATE_FIELDS}}
+    state = pg_insert(STATE).from_select(list(state_values), select(*state_values.values()))
     state = state.on_conflict_do_update(index_elements=[STATE.c.subject],
                                         set_={key: state.excluded[key] for key in STATE_FIELDS})
-    return (update(HEAD).where(HEAD.c.id == 1).values(seq=params["seq"], hash=params["hash"])
+    return (select(head.c.seq, head.c.prev_hash, head.c.hash)
             .add_cte(event).add_cte(state.cte("new_state")))
 
 
@@ -126,14 +158,19 @@ class Writer:
 
     def append(self, event: dict, new_subject: bool = False, now=None) -> dict:
         """Chain an event from new_event and move its subject's state to it; returns it."""
+        if self.conn.dialect.name == "postgresql":
+            event = {**event, "recorded_at": now or utcnow()}
+            pre, mid, post = hash_parts(event)
+            head = self.conn.execute(APPEND_PG, {**event, "pre": pre, "mid": mid,
+                                                 "post": post}).one()
+            event.update(seq=head.seq, prev_hash=head.prev_hash, hash=head.hash)
+            self.seq, self.hash = head.seq, head.hash
+            self.moved = True  # the statement moved the head too
+            return event
         event = {**event, "seq": self.seq + 1, "recorded_at": now or utcnow(),
                  "prev_hash": self.hash}
         event["hash"] = event_hash(event)
         self.seq, self.hash = event["seq"], event["hash"]
-        if self.conn.dialect.name == "postgresql":
-            self.conn.execute(APPEND_PG, event)
-            self.moved = True  # the statement moved the head too
-            return event
         self.conn.execute(INSERT_EVENT, event)
         values = {key: event[key] for key in STATE_FIELDS}
         if new_subject:
@@ -154,6 +191,31 @@ class Writer:
                           .values(ip=None, user_agent=None))
 
 
+def _own(session) -> Session:
+    """The session itself, with any transaction it had open ended (so later reads see writes)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        session.commit()
+    return session
+
+
+def append_one(session: Session, event: dict, new_subject: bool = False) -> dict:
+    """Append one event from new_event in a transaction of its own; returns it chained.
+
+    On PostgreSQL that is one autocommitted statement: the server locks the head, writes and
+    commits, and no client round trip falls inside the lock. Elsewhere it is writing().
+    """
+    session = _own(session)
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        with writing(session) as writer:
+            return writer.append(event, new_subject=new_subject)
+    with bind.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        return Writer(conn, seq=0, hash=GENESIS).append(event)
+
+
 @contextmanager
 def writing(session: Session):
     """Lock the chain head for one transaction; commit on success, roll back on any error.
@@ -161,10 +223,7 @@ def writing(session: Session):
     Writes go through a connection of their own, beside the session (less machinery on the hot
     path); any transaction the session had open is ended first, so later reads see the write.
     """
-    if isinstance(session, scoped_session):
-        session = session()
-    if session.in_transaction():
-        session.commit()
+    session = _own(session)
     with session.get_bind().connect() as conn:
         conn.execution_options(**{IMMEDIATE: True})
         info = conn.info

@@ -63,6 +63,8 @@ class ChainHead(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    # The hash before the last move: PostgreSQL's one-statement append returns it as prev_hash.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsentState(db.Model):

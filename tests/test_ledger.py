@@ -1,8 +1,10 @@
 """The ledger: hash chain, tamper detection, erasure, state rebuild, expiry, CLI."""
+import hashlib
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from consent_server import consents, ledger
 from consent_server.extensions import db
@@ -126,23 +128,30 @@ def test_state_is_updated_in_the_same_transaction(app):
         assert (head.seq, head.hash) == (1, first["hash"])
 
 
-def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app, monkeypatch):
+def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app):
+    """REQ L-06: a transaction that fails after its appends (here between two) leaves no trace;
+    a single append is one statement on PostgreSQL, and one transaction on SQLite."""
     with app.app_context():
         record(2)
-        original = ledger.Writer.append
 
-        def failing(self, *args, **kw):
-            original(self, *args, **kw)
+        def event(subject):
+            return ledger.new_event(subject=subject, subject_type="device", action="grant",
+                                    choices={"analytics": True, "marketing": False},
+                                    policy_version="1", language="nb", text_hash=None,
+                                    source="api")
+
+        with pytest.raises(RuntimeError), ledger.writing(db.session) as writer:
+            writer.append(event("a"), new_subject=True)
+            writer.append(event("b"), new_subject=True)
             raise RuntimeError("disk on fire")
-
-        monkeypatch.setattr(ledger.Writer, "append", failing)
-        with pytest.raises(RuntimeError):
-            record(1)
-        monkeypatch.undo()
         assert ledger.verify(db.session).events == 2
         assert db.session.execute(select(ConsentState)).scalars().all().__len__() == 2
-        record(1)
-        assert ledger.verify(db.session).ok
+        first = record(1)[0]
+        with pytest.raises(IntegrityError):  # the same event id: the whole statement undone
+            ledger.append_one(db.session, {**event("c"), "event_id": first["event_id"]},
+                              new_subject=True)
+        assert ledger.verify(db.session).ok and ledger.verify(db.session).events == 3
+        assert db.session.get(ConsentState, "c") is None
 
 
 def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
@@ -205,3 +214,16 @@ def test_purge_expired_ends_old_consents_with_an_expire_event(app, runner):
 def test_init_db_is_idempotent(runner):
     result = runner.invoke(args=["consent", "init-db"])
     assert result.exit_code == 0 and "up to date" in result.output
+
+
+def test_hash_parts_rebuild_the_event_hash():
+    """REQ L-02: PostgreSQL chains an event from the parts around prev_hash and seq; they must
+    give exactly the hash that verify computes from the canonical form, also for odd values."""
+    event = ledger.new_event(subject='x"prev_hash":"@prev@"', subject_type="device",
+                             action="grant", choices={"analytics": True, "marketing": False},
+                             policy_version='"seq":-8302514977', language="nb", text_hash=None,
+                             source="banner", ip="203.0.113.0", user_agent="Mozilla æøå")
+    event.update(seq=41, prev_hash="ab" * 32, recorded_at=utcnow())
+    pre, mid, post = ledger.hash_parts(event)
+    rebuilt = hashlib.sha256(f"{pre}{event['prev_hash']}{mid}{event['seq']}{post}".encode())
+    assert rebuilt.hexdigest() == ledger.event_hash(event)
