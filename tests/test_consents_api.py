@@ -1,4 +1,6 @@
 """The public consent API: POST, GET, events, DELETE, config, health, OpenAPI."""
+import gzip
+import json
 import uuid
 
 import pytest
@@ -299,3 +301,19 @@ def test_openapi_document_lists_the_contract(client):
                  "/api/v1/audit/verify"):
         assert path in paths, path
     assert set(paths["/api/v1/consents/{consent_id}"]) >= {"get", "delete"}
+
+
+def test_config_is_gzipped_when_accepted_and_varies_by_origin(client, post_consent):
+    """REQ W-12: the config, read on every first visit, travels gzipped; a shared cache keeps
+    each site's CORS answer apart (Vary: Origin)."""
+    plain = client.get("/api/v1/config?lang=nb")
+    zipped = client.get("/api/v1/config?lang=nb", headers={"Accept-Encoding": "gzip, br"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.data)) == plain.json
+    assert len(zipped.data) < len(plain.data) / 2
+    for resp in (plain, zipped):
+        assert {"Origin", "Accept-Language", "Accept-Encoding"} <= set(resp.vary)
+    consent_id = post_consent().json["consent_id"]
+    small = client.get(f"/api/v1/consents/{consent_id}", headers={"Accept-Encoding": "gzip"})
+    assert small.status_code == 200 and "Content-Encoding" not in small.headers

@@ -1,4 +1,6 @@
 """The public API the banner uses: config, consents, health. No key; CORS for allowed origins."""
+import gzip
+
 from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import get_locale
@@ -13,6 +15,7 @@ from . import Blueprint
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
 health = Blueprint("health", __name__, description="Service health")
+GZIP_ABOVE = 1024  # bytes; smaller answers gain less than the header costs
 
 
 @blp.before_request
@@ -51,7 +54,21 @@ def config(_args):
         "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
         "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
     }
-    return answer, 200, {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language"}
+    # Vary Origin too: the CORS header differs per site, and a shared cache must keep them apart.
+    return answer, 200, {"Cache-Control": "public, max-age=300",
+                         "Vary": "Accept-Language, Origin, Accept-Encoding"}
+
+
+@blp.after_request
+def _compress(response):
+    """Gzip larger GET answers (the config is read on every first visit) when accepted."""
+    if (request.method == "GET" and response.status_code == 200 and not response.direct_passthrough
+            and "gzip" in request.accept_encodings and "Content-Encoding" not in response.headers
+            and response.content_length and response.content_length > GZIP_ABOVE):
+        response.set_data(gzip.compress(response.get_data(), 6))
+        response.headers["Content-Encoding"] = "gzip"
+        response.vary.add("Accept-Encoding")
+    return response
 
 
 @blp.route("/policy")
