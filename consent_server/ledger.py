@@ -7,16 +7,18 @@ any number of processes form one chain with no gaps or forks.
 import hashlib
 import json
 import secrets
+import sqlite3
 import uuid
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
 from .models import ChainHead, ConsentEvent, ConsentState, utcnow
-from .storage import IMMEDIATE, release_writer
+from .storage import IMMEDIATE, release_writer, sqlite_writing
 
 GENESIS = "0" * 64
 EVENTS = ConsentEvent.__table__
@@ -115,6 +117,29 @@ def _append_in_one_statement():
 
 
 APPEND_PG = _append_in_one_statement()
+
+
+def _sqlite_statements():
+    """SQLite: the append as plain SQL for the sqlite3 connection, and SQLAlchemy's own storage
+    form of a time (so rows written either way read back alike)."""
+    from sqlalchemy.dialects.sqlite import pysqlite
+
+    names = [c.name for c in EVENTS.columns]
+    insert_event = (f"INSERT INTO {EVENTS.name} ({', '.join(names)}) "
+                    f"VALUES ({', '.join(':' + n for n in names)})")
+    state = ["subject", "first_at", *STATE_FIELDS]
+    upsert_state = (f"INSERT INTO {STATE.name} ({', '.join(state)}) "
+                    f"VALUES ({', '.join(':' + ('recorded_at' if n == 'first_at' else n) for n in state)}) "
+                    f"ON CONFLICT (subject) DO UPDATE SET "
+                    + ", ".join(f"{n} = excluded.{n}" for n in STATE_FIELDS))
+    move_head = f"UPDATE {HEAD.name} SET seq = :seq, hash = :hash WHERE id = 1"
+    read_head = f"SELECT seq, hash FROM {HEAD.name} WHERE id = 1"
+    time = EVENTS.c.recorded_at.type.bind_processor(pysqlite.dialect())
+    return insert_event, upsert_state, move_head, read_head, time
+
+
+SQLITE_INSERT, SQLITE_UPSERT_STATE, SQLITE_MOVE_HEAD, SQLITE_READ_HEAD, SQLITE_TIME = (
+    _sqlite_statements())
 EVENT_BY_ID = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
 STATE_BY_SUBJECT = select(STATE).where(STATE.c.subject == bindparam("subject"))
 
@@ -151,14 +176,14 @@ def state(session: Session, subject: str):
 class Writer:
     """The ledger while its head is locked: append events."""
 
-    conn: Connection
+    conn: Connection | sqlite3.Connection  # the latter: append_one on SQLite
     seq: int
     hash: str
     moved: bool = True  # whether the stored head already names the last appended event
 
     def append(self, event: dict, new_subject: bool = False, now=None) -> dict:
         """Chain an event from new_event and move its subject's state to it; returns it."""
-        if self.conn.dialect.name == "postgresql":
+        if isinstance(self.conn, Connection) and self.conn.dialect.name == "postgresql":
             event = {**event, "recorded_at": now or utcnow()}
             pre, mid, post = hash_parts(event)
             head = self.conn.execute(APPEND_PG, {**event, "pre": pre, "mid": mid,
@@ -171,6 +196,12 @@ class Writer:
                  "prev_hash": self.hash}
         event["hash"] = event_hash(event)
         self.seq, self.hash = event["seq"], event["hash"]
+        self.moved = False
+        if isinstance(self.conn, sqlite3.Connection):  # append_one's plain path
+            row = {**event, "recorded_at": SQLITE_TIME(event["recorded_at"])}
+            self.conn.execute(SQLITE_INSERT, row)
+            self.conn.execute(SQLITE_UPSERT_STATE, row)
+            return event
         self.conn.execute(INSERT_EVENT, event)
         values = {key: event[key] for key in STATE_FIELDS}
         if new_subject:
@@ -178,7 +209,6 @@ class Writer:
                                              "first_at": event["recorded_at"], **values})
         else:
             self.conn.execute(UPDATE_STATE, {"state_subject": event["subject"], **values})
-        self.moved = False
         return event
 
     def state(self, subject: str):
@@ -204,16 +234,27 @@ def append_one(session: Session, event: dict, new_subject: bool = False) -> dict
     """Append one event from new_event in a transaction of its own; returns it chained.
 
     On PostgreSQL that is one autocommitted statement: the server locks the head, writes and
-    commits, and no client round trip falls inside the lock. Elsewhere it is writing().
+    commits, and no client round trip falls inside the lock. On SQLite it is four plain
+    statements on the sqlite3 connection, under the writer lock (see storage.sqlite_writing).
     """
     session = _own(session)
     bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        with writing(session) as writer:
-            return writer.append(event, new_subject=new_subject)
     with bind.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        return Writer(conn, seq=0, hash=GENESIS).append(event)
+        if bind.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            return Writer(conn, seq=0, hash=GENESIS).append(event)
+        if bind.dialect.name != "sqlite":
+            conn.close()
+            with writing(session) as writer:
+                return writer.append(event, new_subject=new_subject)
+        try:
+            with sqlite_writing(conn) as raw:
+                writer = Writer(raw, *raw.execute(SQLITE_READ_HEAD).fetchone())
+                event = writer.append(event, new_subject=new_subject)
+                raw.execute(SQLITE_MOVE_HEAD, {"seq": writer.seq, "hash": writer.hash})
+                return event
+        except sqlite3.IntegrityError as error:  # as SQLAlchemy would raise it
+            raise IntegrityError(SQLITE_INSERT, None, error) from error
 
 
 @contextmanager

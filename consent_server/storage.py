@@ -2,8 +2,9 @@
 import fcntl
 import os
 import sqlite3
+from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.engine import Engine
 
 IMMEDIATE = "consent_immediate"
@@ -33,16 +34,10 @@ def configure_engine(engine: Engine) -> None:
     # SQLite's busy handler sleeps 1, 2, 5, 10 ... ms between tries, far longer than a ledger
     # append holds the lock: writers from other processes then queue on a file lock instead,
     # which wakes the next one as soon as the lock is free.
-    database = engine.url.database
-    lock_path = f"{database}.writer-lock" if database and database != ":memory:" else None
-
     @event.listens_for(engine, "begin")
     def _begin(conn):
         immediate = conn.get_execution_options().get(IMMEDIATE)
-        if immediate and lock_path:
-            fd = conn.info.get(WRITER_LOCK)
-            if fd is None:
-                fd = conn.info[WRITER_LOCK] = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        if immediate and (fd := _lock_file(conn)) is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
             conn.info[LOCKED] = True
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -54,6 +49,42 @@ def configure_engine(engine: Engine) -> None:
 
 
 WRITER_LOCK, LOCKED = "consent_writer_lock_fd", "consent_writer_locked"
+
+
+def _lock_file(conn: Connection) -> int | None:
+    """The writer lock beside a SQLite database file, opened once per pooled connection."""
+    database = conn.engine.url.database
+    if not database or database == ":memory:":
+        return None
+    if (fd := conn.info.get(WRITER_LOCK)) is None:
+        fd = conn.info[WRITER_LOCK] = os.open(f"{database}.writer-lock",
+                                              os.O_RDWR | os.O_CREAT, 0o600)
+    return fd
+
+
+@contextmanager
+def sqlite_writing(conn: Connection):
+    """SQLite: one write transaction straight on the sqlite3 connection (the ledger's hot path).
+
+    The same file lock and BEGIN IMMEDIATE as a writer through SQLAlchemy; committed when the
+    block ends, rolled back on any error, the lock released either way.
+    """
+    raw = conn.connection.dbapi_connection
+    fd = _lock_file(conn)
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield raw
+            raw.execute("COMMIT")
+        except BaseException:
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+    finally:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def release_writer(info: dict) -> None:
