@@ -243,10 +243,6 @@ def append_one(session: Session, event: dict, new_subject: bool = False) -> dict
         if bind.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT")
             return Writer(conn, seq=0, hash=GENESIS).append(event)
-        if bind.dialect.name != "sqlite":
-            conn.close()
-            with writing(session) as writer:
-                return writer.append(event, new_subject=new_subject)
         try:
             with sqlite_writing(conn) as raw:
                 writer = Writer(raw, *raw.execute(SQLITE_READ_HEAD).fetchone())
