@@ -22,6 +22,8 @@
   const tag = (opt.lang || src.searchParams.get('lang') || d.documentElement.lang ||
     nav.language || '').toLowerCase().split('-')[0];
   const lang = /^(nb|nn|no)$/.test(tag) ? 'nb' : 'en';
+  // The config (texts, purposes, versions) is asked for first: the banner waits for nothing else.
+  const config = fetch(new URL('config?lang=' + lang, api)).then((r) => r.json());
 
   const gtag = function () { (w.dataLayer = w.dataLayer || []).push(arguments); };
   // Consent Mode v2: every type the purposes map, and personalization_storage, which none grants.
@@ -310,5 +312,5 @@
     const el = e.target.closest && e.target.closest('[data-consent-open]');
     if (el) { e.preventDefault(); open(el); }
   });
-  fetch(new URL('config?lang=' + lang, api)).then((r) => r.json()).then(start, () => {});
+  config.then(start, () => {});
 })(globalThis, globalThis.document);
