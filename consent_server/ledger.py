@@ -22,6 +22,7 @@ from .models import ChainHead, ConsentEvent, ConsentState, utcnow
 from .storage import IMMEDIATE, release_writer, sqlite_writing
 
 GENESIS = "0" * 64
+NO_HEAD = "the ledger has no head row: run `flask consent init-db`"
 EVENTS = ConsentEvent.__table__
 STATE = ConsentState.__table__
 # Every column that the hash covers. ip and user_agent enter only through their salted digests,
@@ -92,16 +93,18 @@ def _append_in_one_statement():
     from the parts of hash_parts; data-modifying CTEs always run to completion. Autocommitted,
     the lock is held for no client round trip at all.
     """
-    from sqlalchemy import Text, cast, func, literal_column
+    from sqlalchemy import LargeBinary, Text, cast, func, literal_column
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    def part(name):
-        return bindparam(name, type_=Text)
+    def part(name):  # UTF-8 bytes from the app, so the server's encoding does not matter
+        return bindparam(name, type_=LargeBinary)
 
-    chained = cast(part("pre") + HEAD.c.hash + part("mid") + cast(HEAD.c.seq + 1, Text)
-                   + part("post"), Text)
-    new_hash = func.encode(func.sha256(func.convert_to(chained, literal_column("'UTF8'"))),
-                           literal_column("'hex'"))
+    def ascii_bytes(value):
+        return func.convert_to(value, literal_column("'UTF8'"))
+
+    chained = (part("pre").op("||")(ascii_bytes(HEAD.c.hash)).op("||")(part("mid"))
+               .op("||")(ascii_bytes(cast(HEAD.c.seq + 1, Text))).op("||")(part("post")))
+    new_hash = func.encode(func.sha256(chained), literal_column("'hex'"))
     head = (update(HEAD).where(HEAD.c.id == 1)
             .values(seq=HEAD.c.seq + 1, prev_hash=HEAD.c.hash, hash=new_hash)
             .returning(HEAD.c.seq, HEAD.c.prev_hash, HEAD.c.hash).cte("head"))
@@ -197,12 +200,14 @@ class Writer:
         """Chain an event from new_event and move its subject's state to it; returns it."""
         if _on_postgresql(self.conn):
             event = {**event, "recorded_at": now or utcnow()}
-            pre, mid, post = hash_parts(event)
+            pre, mid, post = (part.encode() for part in hash_parts(event))
             params = {**event, "pre": pre, "mid": mid, "post": post}
             if isinstance(self.conn, Connection):
                 head = self.conn.execute(APPEND_PG, params).one()
             else:  # append_one's plain path
                 head = self.conn.execute(PG_APPEND_SQL, {**PG_APPEND_CONSTANTS, **params}).fetchone()
+            if head is None:
+                raise RuntimeError(NO_HEAD)
             self.seq, event["prev_hash"], self.hash = head
             event.update(seq=self.seq, hash=self.hash)
             self.moved = True  # the statement moved the head too
@@ -260,25 +265,40 @@ def append_one(session: Session, event: dict, new_subject: bool = False) -> dict
     driver's connection: SQLAlchemy's work per statement was a tenth of a consent's CPU.
     """
     session = _own(session)
-    bind = session.get_bind()
-    with bind.connect() as conn:
-        if bind.dialect.name == "postgresql":
-            raw = conn.connection.dbapi_connection
-            raw.autocommit = True
-            try:
-                return Writer(raw, seq=0, hash=GENESIS).append(event)
-            except psycopg.IntegrityError as error:  # as SQLAlchemy would raise it
-                raise IntegrityError(PG_APPEND_SQL, None, error) from error
-            finally:
-                raw.autocommit = False
+    driver = session.get_bind().dialect.driver
+    if driver not in ("psycopg", "pysqlite"):
+        with writing(session) as writer:
+            return writer.append(event, new_subject=new_subject)
+    with session.get_bind().connect() as conn:
+        if driver == "psycopg":
+            return _append_psycopg(conn, event)
         try:
             with sqlite_writing(conn) as raw:
-                writer = Writer(raw, *raw.execute(SQLITE_READ_HEAD).fetchone())
+                head = raw.execute(SQLITE_READ_HEAD).fetchone()
+                if head is None:
+                    raise RuntimeError(NO_HEAD)
+                writer = Writer(raw, *head)
                 event = writer.append(event, new_subject=new_subject)
                 raw.execute(SQLITE_MOVE_HEAD, {"seq": writer.seq, "hash": writer.hash})
                 return event
         except sqlite3.IntegrityError as error:  # as SQLAlchemy would raise it
             raise IntegrityError(SQLITE_INSERT, None, error) from error
+
+
+def _append_psycopg(conn: Connection, event: dict) -> dict:
+    """The one statement, autocommitted on the psycopg connection; the connection goes back to
+    the pool as it came (not autocommitting), or is thrown away when it cannot be reset."""
+    raw = conn.connection.dbapi_connection
+    raw.autocommit = True
+    try:
+        return Writer(raw, seq=0, hash=GENESIS).append(event)
+    except psycopg.IntegrityError as error:  # as SQLAlchemy would raise it
+        raise IntegrityError(PG_APPEND_SQL, None, error) from error
+    finally:
+        if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            raw.autocommit = False
+        else:  # broken or busy: never hand an autocommitting connection to writing()
+            conn.invalidate()
 
 
 @contextmanager
@@ -296,7 +316,7 @@ def writing(session: Session):
             with conn.begin():
                 head = conn.execute(LOCK_HEAD).first()
                 if head is None:
-                    raise RuntimeError("the ledger has no head row: run `flask consent init-db`")
+                    raise RuntimeError(NO_HEAD)
                 writer = Writer(conn, head.seq, head.hash)
                 yield writer
                 if not writer.moved:
@@ -323,8 +343,20 @@ class Verification:
 
 
 def verify(session: Session) -> Verification:
-    """Walk the chain in sequence order; name the first sequence number that does not hold."""
-    head = session.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1)).first()
+    """Walk the chain in sequence order; name the first sequence number that does not hold.
+
+    The head and the events are read in one snapshot (REPEATABLE READ on PostgreSQL; one read
+    transaction on SQLite), so appends while it runs are not taken for a broken tail.
+    """
+    with _own(session).get_bind().connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return _verify(conn)
+
+
+def _verify(session) -> Verification:
+    head = session.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).first()
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
 
     def bad(seq, reason, events):

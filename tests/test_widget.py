@@ -1,6 +1,12 @@
 """GET /widget.js (size budget, caching, compression) and the /demo shop, without a browser."""
 import gzip
 import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import publish
 
 from consent_server.config import ROOT
 from consent_server.web import widget
@@ -52,7 +58,20 @@ def test_lang_query_serves_the_same_script(client):
 
 
 def test_built_once_per_app(app):
-    assert widget.bundle(app) is widget.bundle(app)
+    with app.app_context():
+        assert widget.bundle(app) is widget.bundle(app)
+
+
+def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch):
+    """REQ C-09: the script carries the valid notice versions, so a returning visitor's choice
+    under an outdated one is not applied; a material version changes the script and its ETag."""
+    first = client.get("/widget.js")
+    assert '"v":["1"]' in first.get_data(as_text=True)
+    publish(app, material=True, force=True)
+    monkeypatch.setattr(widget, "VERSIONS_TTL", 0)
+    again = client.get("/widget.js", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and '"v":["2"]' in again.get_data(as_text=True)
+    assert again.headers["ETag"] != first.headers["ETag"]
 
 
 def test_server_settings_are_filled_in(client, app):
@@ -78,6 +97,17 @@ def test_source_keeps_the_widget_rules():
 def test_minifier_keeps_strings_and_regexes():
     js = "const a = 'x  // y'; // gone\nconst r = /[ /]+/g; /* gone */ const b = a / 2;\n"
     assert widget.strip_js(js) == "const a='x  // y';const r=/[ /]+/g;const b=a/2;\n"
+    js = "f((x) => /a/.test(x), (a, b) => a + +b, (s) => { return /b/; }, c > /d/.e);"
+    assert widget.strip_js(js) == ("f(x=>/a/.test(x),(a,b)=>a+ +b,s=>{return/b/},c>/d/.e);\n")
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node is not installed to parse the bundle")
+def test_the_served_bundle_is_valid_javascript(client, tmp_path):
+    """The hand-written minifier's output parses (node --check)."""
+    path = tmp_path / "widget.js"
+    path.write_bytes(client.get("/widget.js").data)
+    result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_demo_page_embeds_the_banner_like_a_customer(client):

@@ -1,29 +1,28 @@
-/*! consent-server widget, MIT */
-// The server fills in SERVER (cookie name, max age, Consent Mode map) and CSS when it serves
-// this file; full-line comments and indentation are stripped then (see web/widget.py).
+// consent-server widget (MIT). The server fills in SERVER (cookie name, max age, Consent Mode
+// map, valid notice versions) and CSS when it serves this file, and strips comments and
+// indentation (see web/widget.py); the 5 KB gzip budget has no room for a licence banner.
 ((w, d) => {
-  if (!d || w.ConsentServer) return;
+  const me = d && (d.currentScript || d.querySelector('script[src*="/widget.js"]'));
+  if (!me || w.ConsentServer) return;
   const SERVER = {/*SERVER*/};
   const CSS = '/*CSS*/';
-  const HELD = 'script[type="text/plain"][data-consent],iframe[data-consent]';
   const QUEUE = 'consent-server:pending';
-  const DAY = 864e5;
-  const me = d.currentScript || d.querySelector('script[src*="widget.js"]');
   const src = new URL(me.src, location.href);
   const api = new URL('api/v1/', src);
   const opt = me.dataset;
-  const nav = navigator;
-  const gpc = nav.globalPrivacyControl === true;
+  const gpc = navigator.globalPrivacyControl === true;
   const listeners = [];
-  let mode = SERVER.m || {};
+  const mode = SERVER.m;
   let cfg, choices, stored, root, banner, dialog, fab, spacer, back, wanted, busy, again, sending;
+  let mem = []; // the retry queue when localStorage is off
 
   // W-11: the tag's data-lang or ?lang=, the page's lang, the browser's; nb, nn, no -> bokmål.
   const tag = (opt.lang || src.searchParams.get('lang') || d.documentElement.lang ||
-    nav.language || '').toLowerCase().split('-')[0];
+    navigator.language || '').toLowerCase().split('-')[0];
   const lang = /^(nb|nn|no)$/.test(tag) ? 'nb' : 'en';
   // The config (texts, purposes, versions) is asked for first: the banner waits for nothing else.
-  const config = fetch(new URL('config?lang=' + lang, api)).then((r) => r.json());
+  const json = (r) => (r.ok ? r.json() : Promise.reject(r.status));
+  const config = fetch(new URL('config?lang=' + lang, api)).then(json);
 
   const gtag = function () { (w.dataLayer = w.dataLayer || []).push(arguments); };
   // Consent Mode v2: every type the purposes map, and personalization_storage, which none grants.
@@ -43,14 +42,15 @@
   const $$ = (sel, el) => [...(el || d).querySelectorAll(sel)];
 
   // ---- the stored choice: one first-party cookie (W-06)
-  const cookieName = () => (cfg && cfg.cookie.name) || SERVER.c || 'consent';
-  const maxAge = () => ((cfg && cfg.cookie.max_age_days) || SERVER.d || 365) * DAY;
+  // The same server's settings as in /api/v1/config, known here before it answers.
+  const NAME = SERVER.c;
+  const maxAge = () => SERVER.d * 864e5;
   const readCookie = () => {
-    const pair = d.cookie.split('; ').find((c) => c.indexOf(cookieName() + '=') === 0);
-    try { return pair && JSON.parse(decodeURIComponent(pair.slice(cookieName().length + 1))); } catch (e) { return null; }
+    const pair = d.cookie.split('; ').find((c) => c.indexOf(NAME + '=') === 0);
+    try { return pair && JSON.parse(decodeURIComponent(pair.slice(NAME.length + 1))); } catch (e) { return null; }
   };
   const writeCookie = () => {
-    d.cookie = cookieName() + '=' + encodeURIComponent(JSON.stringify(stored)) + '; Max-Age=' +
+    d.cookie = NAME + '=' + encodeURIComponent(JSON.stringify(stored)) + '; Max-Age=' +
       Math.round((stored.time + maxAge() - Date.now()) / 1e3) + '; Path=/; SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');
   };
   const forget = (name) => {
@@ -72,10 +72,10 @@
   };
 
   // ---- the ledger: POST each choice; a failed one waits in localStorage for the next page (W-07)
-  const queue = () => { try { return JSON.parse(localStorage.getItem(QUEUE)) || []; } catch (e) { return []; } };
-  const keep = (q) => { try { q.length ? localStorage.setItem(QUEUE, JSON.stringify(q)) : localStorage.removeItem(QUEUE); } catch (e) { /* storage off */ } };
+  const queue = () => { try { return JSON.parse(localStorage.getItem(QUEUE)) || []; } catch (e) { return mem; } };
+  const keep = (q) => { mem = q; try { q.length ? localStorage.setItem(QUEUE, JSON.stringify(q)) : localStorage.removeItem(QUEUE); } catch (e) { /* kept in memory */ } };
   // A v4 UUID; randomUUID exists only in secure contexts.
-  const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : '10000000-1000-4000-8000-100000000000'
+  const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : ([1e7] + -1e3 + -4e3 + -8e3 + -1e11)
     .replace(/[018]/g, (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16)));
   const flush = () => {
     const q = queue();
@@ -84,7 +84,7 @@
     const ev = q[0];
     if (!ev.consent_id && stored && stored.id) ev.consent_id = stored.id;
     fetch(new URL('consents', api), { method: 'POST', keepalive: true, headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify(ev) })
-      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then(json)
       .then((rec) => {
         stored = readCookie() || stored;
         if (stored && stored.id !== rec.consent_id) { stored.id = rec.consent_id; writeCookie(); }
@@ -114,10 +114,11 @@
     if (d.readyState === 'loading') return d.addEventListener('DOMContentLoaded', activate, { once: true });
     if (busy) { again = 1; return; }
     busy = 1;
-    const list = $$(HELD);
+    const list = $$('script[type="text/plain"][data-consent],iframe[data-consent]');
     const step = () => {
       const el = list.shift();
       if (!el) { busy = 0; if (again) { again = 0; activate(); } return; }
+      if (!el.isConnected) return step();
       const ok = granted(el);
       if (el.tagName === 'IFRAME') {
         const ph = el.previousElementSibling;
@@ -156,7 +157,7 @@
     cfg.purposes.forEach((p) => { if (!p.required) choices[p.key] = !!c[p.key]; });
     const optional = { ...choices };
     delete optional.necessary;
-    stored = { id: stored && stored.id, choices, version: cfg.policy_version, time: Date.now() };
+    stored = { id: stored && stored.id, choices, version: cfg.policy_version, time: Date.now(), gpc };
     writeCookie();
     const q = queue();
     q.push({ consent_id: stored.id || undefined, event_id: uuid(), choices: optional,
@@ -171,8 +172,8 @@
     cfg.purposes.forEach((p) => { c[p.key] = on && !(gpc && p.key === 'marketing'); }); // W-09
     return c;
   };
-  const acceptAll = () => whenReady(() => choose(all(true), 'banner'));
-  const rejectAll = () => whenReady(() => choose(all(false), 'banner'));
+  // C-07: the event names where the choice was made (banner, settings layer, the page's code).
+  const every = (on, source) => () => whenReady(() => choose(all(on), source));
 
   // ---- rendering
   const button = (text, on, cls) => h('button', { type: 'button', class: cls, on }, [text]);
@@ -180,12 +181,11 @@
   const notice = () => (gpc ? h('p', 0, [cfg.texts.gpc]) : null);
   const mount = () => {
     if (root) return;
-    const css = CSS;
     try {
       const sheet = new CSSStyleSheet();
-      sheet.replaceSync(css);
+      sheet.replaceSync(CSS);
       d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
-    } catch (e) { d.head.append(h('style', { nonce: me.nonce || null }, [css])); }
+    } catch (e) { d.head.append(h('style', { nonce: me.nonce || null }, [CSS])); }
     root = h('div', { class: 'csw' });
     spacer = h('div', { 'aria-hidden': 'true' });
     d.body.prepend(root);
@@ -199,20 +199,25 @@
       h('h2', { id: 'csw-t' }, [t.title]),
       h('p', 0, [t.body + ' ', privacy()]),
       notice(),
-      h('div', { class: 'csw-row' }, [button(t.accept_all, acceptAll), button(t.reject_all, rejectAll),
-        button(t.settings, () => settings())]),
+      h('div', { class: 'csw-row' }, [button(t.accept_all, every(1, 'banner')),
+        button(t.reject_all, every(0, 'banner')), button(t.settings, () => settings())]),
     ]);
+    // C-04: a banner opened again can be left with Escape; the choice stays as it was.
+    banner.onkeydown = (e) => { if (e.key === 'Escape' && choices) hide(); }; // no `return false`
     root.append(banner);
     if (fab) fab.hidden = true;
     spacer.style.height = banner.offsetHeight + 'px';
+  };
+  const refocus = (...els) => {
+    const to = els.find((e) => e && e.isConnected && !e.hidden);
+    if (to) to.focus();
   };
   const hide = () => {
     const inside = banner && banner.contains(d.activeElement);
     if (banner) { banner.remove(); banner = null; spacer.style.height = ''; }
     showFab();
     if (dialog && dialog.open) dialog.close();
-    const to = back && back.isConnected && !back.hidden ? back : fab;
-    if (inside && to) to.focus();
+    if (inside) refocus(back, fab);
   };
   const showFab = () => {
     if (opt.button === 'false' || !cfg || !choices) return;
@@ -254,8 +259,8 @@
       h('p', 0, [privacy()]),
       notice(),
       ...rows,
-      h('div', { class: 'csw-row' }, [button(t.save, save), button(t.accept_all, acceptAll),
-        button(t.reject_all, rejectAll), button(t.close, () => dialog.close())]),
+      h('div', { class: 'csw-row' }, [button(t.save, save), button(t.accept_all, every(1, 'preferences')),
+        button(t.reject_all, every(0, 'preferences')), button(t.close, () => dialog.close())]),
     ]);
     // A-02: Tab and Shift-Tab stay inside; A-03: Escape closes without saving.
     dialog.onkeydown = (e) => {
@@ -266,7 +271,7 @@
     };
     dialog.onclose = () => {
       dialog.remove();
-      (opener && opener.isConnected ? opener : fab || opener).focus();
+      refocus(opener, back, fab); // A-02: back where the visitor was, else the floating button
     };
     root.append(dialog);
     dialog.showModal();
@@ -275,14 +280,17 @@
 
   // ---- start: the config (texts, purposes, versions), then show or keep quiet
   const whenReady = (fn) => { if (cfg) fn(); else wanted = fn; };
+  // C-09: a choice made under a notice version no longer valid (a material change) is asked again.
+  const valid = (versions) => !versions || !versions.length || versions.indexOf(stored.version) >= 0;
   const start = (c) => {
     cfg = c;
-    mode = c.consent_mode || mode;
-    const valid = c.valid_policy_versions;
-    // C-09: a stored choice under a notice version no longer valid is asked again.
-    const outdated = stored && valid && valid.length && valid.indexOf(stored.version) < 0;
+    if (choices && !valid(c.valid_policy_versions)) { // the page's copy of widget.js was older
+      choices = { necessary: true };
+      apply(true);
+      choices = null;
+    }
     const ready = () => {
-      if (!choices || outdated) showBanner(); else showFab();
+      if (!choices) showBanner(); else showFab();
       activate();
       if (choices) wipe();
       if (wanted) { wanted(); wanted = null; }
@@ -294,18 +302,20 @@
   const s0 = signals({ necessary: 1 });
   s0.wait_for_update = 500;
   gtag('consent', 'default', s0);
+  // An expired or outdated choice keeps its consent id (one history per device) but applies nothing.
   stored = readCookie();
-  if (stored && stored.choices && Date.now() - stored.time < maxAge()) {
+  if (stored && stored.choices && Date.now() - stored.time < maxAge() && valid(SERVER.v)) {
     choices = { ...stored.choices, necessary: true };
+    if (gpc && !stored.gpc) choices.marketing = false; // W-09: GPC outranks an earlier grant
     apply(true);
-    flush();
-  } else stored = null;
+  }
+  flush();
 
   w.ConsentServer = {
     get: () => (choices ? { ...choices } : null),
     open: () => open(),
-    acceptAll,
-    rejectAll,
+    acceptAll: every(1, 'api'),
+    rejectAll: every(0, 'api'),
     on: (type, fn) => { if (type === 'change') listeners.push(fn); },
   };
   d.addEventListener('click', (e) => {

@@ -63,7 +63,7 @@ def config(_args):
 def _compress(response):
     """Gzip larger GET answers (the config is read on every first visit) when accepted."""
     if (request.method == "GET" and response.status_code == 200 and not response.direct_passthrough
-            and "gzip" in request.accept_encodings and "Content-Encoding" not in response.headers
+            and request.accept_encodings["gzip"] > 0 and "Content-Encoding" not in response.headers
             and response.content_length and response.content_length > GZIP_ABOVE):
         response.set_data(gzip.compress(response.get_data(), 6))
         response.headers["Content-Encoding"] = "gzip"

@@ -550,8 +550,8 @@ def test_a_failed_send_is_kept_and_sent_on_the_next_page(page, site, server):
 
 
 def test_outdated_notice_or_old_consent_asks_again(page, site, server):
-    """REQ C-09: a choice stored under a notice version that is no longer valid (a material
-    change), or older than the maximum age, brings the banner back."""
+    """REQ C-09, W-03: a choice stored under a notice version that is no longer valid (a material
+    change), or older than the maximum age, brings the banner back and applies nothing."""
     old = {"id": None, "choices": {"necessary": True, "analytics": True, "marketing": False},
            "version": "0-withdrawn", "time": int(time.time() * 1000)}
 
@@ -563,6 +563,8 @@ def test_outdated_notice_or_old_consent_asks_again(page, site, server):
 
     with_cookie(old)
     expect(page.locator(BANNER)).to_be_visible()
+    assert ran(page) == [] and page.evaluate("ConsentServer.get()") is None
+    assert [c[0] for c in consent_commands(page)] == ["default"]
     expired = {**old, "version": "1", "time": int((time.time() - 366 * 86400) * 1000)}
     with_cookie(expired)
     expect(page.locator(BANNER)).to_be_visible()
@@ -680,3 +682,78 @@ def test_demo_shows_what_ran_and_what_consent_mode_received(page, server):
     expect(panel.locator("[data-status]").filter(has_text="has run")).to_have_count(3)
     expect(page.locator("#consent-mode")).to_contain_text("update")
     expect(page.frame_locator("iframe[data-consent]").locator("p")).to_contain_text("video")
+
+
+def test_focus_returns_to_the_link_that_opened_the_settings(page, site, server):
+    """REQ A-02: opened from the site's own link, banner, settings and a choice later the focus
+    is back on that link; a banner opened again closes on Escape without a new choice (C-04)."""
+    load(page, site, server, **{"a-data-button": "false"})
+    button(page, "Reject all").click()
+    _, value = stored(page)
+    page.focus("#settings-link")
+    page.keyboard.press("Enter")
+    expect(page.locator(BANNER)).to_be_visible()
+    button(page, "Settings").click()
+    button(page, "Accept all").click()  # inside the settings layer
+    expect(page.locator(DIALOG)).to_have_count(0)
+    assert page.evaluate("document.activeElement.id") == "settings-link"
+    page.wait_for_function("window.order.length === 4")
+    page.keyboard.press("Enter")
+    expect(page.locator(BANNER)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator(BANNER)).to_have_count(0)
+    page.wait_for_function("!localStorage.getItem('consent-server:pending')")
+    assert [e["source"] for e in server.events(value["id"])] == ["banner", "preferences"]
+
+
+def test_without_local_storage_the_choice_is_still_sent(browser, site, server):
+    """REQ W-07, C-07: where the page may not use localStorage the choice is still recorded."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script("Object.defineProperty(window, 'localStorage', {get() { "
+                            "throw new DOMException('blocked', 'SecurityError'); }})")
+        page = ctx.new_page()
+        load(page, site, server)
+        page.evaluate("ConsentServer.acceptAll()")
+        page.wait_for_function("decodeURIComponent(document.cookie).includes('\"id\":\"')")
+        cookie = next(c for c in ctx.cookies() if c["name"] == "consent")
+        value = json.loads(urllib.parse.unquote(cookie["value"]))
+        [event] = server.events(value["id"])
+        assert event["source"] == "api" and event["choices"]["marketing"] is True
+    finally:
+        ctx.close()
+
+
+def test_gpc_outranks_an_earlier_marketing_grant(browser, site, server):
+    """REQ W-09: a marketing grant stored before the browser sent GPC is not applied."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script(GPC)
+        everything = {"necessary": True, "analytics": True, "marketing": True}
+        ctx.add_cookies([{"name": "consent", "url": site.origin, "value": urllib.parse.quote(
+            json.dumps({"id": None, "choices": everything, "version": "1",
+                        "time": int(time.time() * 1000)}))}])
+        page = ctx.new_page()
+        page.goto(url(site, server))
+        page.wait_for_selector(".csw-fab")
+        page.wait_for_function("window.order.length === 2")
+        assert ran(page) == ["a1", "a2"]
+        assert page.evaluate("ConsentServer.get().marketing") is False
+        assert consent_commands(page)[-1][1]["ad_storage"] == "denied"
+    finally:
+        ctx.close()
+
+
+def test_a_failing_config_breaks_nothing(page, site, server):
+    """A config answer that is an error (here 503) is not taken for the config: no script error,
+    the page works, and a stored choice still applies."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route(f"{server.url}/api/v1/config*", lambda route: route.fulfill(
+        status=503, content_type="application/problem+json", body='{"status": 503}'))
+    page.goto(url(site, server))
+    page.wait_for_function("window.ConsentServer")
+    page.evaluate("ConsentServer.acceptAll()")  # waits for a config that never comes
+    page.wait_for_timeout(300)
+    assert errors == [] and page.locator(BANNER).count() == 0
+    assert page.evaluate("ConsentServer.get()") is None
