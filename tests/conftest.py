@@ -59,6 +59,11 @@ def app(database_url):
     app = make_app(database_url)
     publish(app)
     yield app
+    empty_and_close(app)
+
+
+def empty_and_close(app):
+    """Empty every table an app may have written (the next test starts afresh), close its pool."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

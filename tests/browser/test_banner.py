@@ -17,14 +17,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import make_app, publish
-from sqlalchemy import delete, update
+from conftest import empty_and_close, make_app, publish
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-
-from consent_server.extensions import db
-from consent_server.ledger import GENESIS
-from consent_server.models import ApiKey, ChainHead, ConsentEvent, ConsentState, PolicyText, PolicyVersion
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -152,13 +147,7 @@ class ConsentServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
-        with self.app.app_context():
-            db.session.remove()
-            with db.engine.begin() as conn:
-                for model in (ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion):
-                    conn.execute(delete(model))
-                conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
-            db.engine.dispose()
+        empty_and_close(self.app)
 
 
 @pytest.fixture(scope="module")
