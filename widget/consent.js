@@ -16,10 +16,11 @@
   let cfg, choices, stored, root, banner, dialog, fab, spacer, back, wanted, busy, again, sending;
   let mem = []; // the retry queue when localStorage is off
 
-  // W-11: the tag's data-lang or ?lang=, the page's lang, the browser's; nb, nn, no -> bokmål.
-  const tag = (opt.lang || src.searchParams.get('lang') || d.documentElement.lang ||
-    navigator.language || '').toLowerCase().split('-')[0];
-  const lang = /^(nb|nn|no)$/.test(tag) ? 'nb' : 'en';
+  // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
+  // languages that we have; nb, nn, no -> bokmål, anything else English.
+  const tag = opt.lang || src.searchParams.get('lang') || d.documentElement.lang ||
+    navigator.languages.find((l) => /^(n[bno]|en)\b/i.test(l)) || '';
+  const lang = /^n[bno]\b/i.test(tag) ? 'nb' : 'en';
   // The config (texts, purposes, versions) is asked for first: the banner waits for nothing else.
   const json = (r) => (r.ok ? r.json() : Promise.reject(r.status));
   const config = fetch(new URL('config?lang=' + lang, api)).then(json);

@@ -746,3 +746,15 @@ def test_a_failing_config_breaks_nothing(page, site, server):
     page.wait_for_timeout(300)
     assert errors == [] and page.locator(BANNER).count() == 0
     assert page.evaluate("ConsentServer.get()") is None
+
+
+@pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),
+                                             (["de-DE", "en-GB", "nn"], "Accept all"),
+                                             (["sv-SE"], "Accept all")])
+def test_without_a_page_language_the_browsers_languages_decide(page, site, server, languages,
+                                                               word):
+    """REQ W-11: a page without lang gets the first of the browser's languages we have."""
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'languages', "
+                         f"{{get: () => {json.dumps(languages)}}})")
+    load(page, site, server, lang="")
+    expect(button(page, word)).to_be_visible()
