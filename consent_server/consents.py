@@ -68,10 +68,14 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     try:
         event = ledger.append_one(session, event, new_subject=previous is None)
     except IntegrityError:
-        # The same event_id again (a retry whose answer was lost): answer as the first time.
+        # The same event_id again (a retry whose answer was lost): answer as the first time,
+        # but never with another device's consent (an event id sent beside a different one).
         done = ledger.event_by_id(session, event_id) if event_id else None
         if done is None or done.subject_type != "device":
             raise
+        if previous is not None and done.subject != consent_id:
+            raise Invalid("This event id was used for another consent.",
+                          {"event_id": ["Already used for another consent."]}) from None
         event = done._mapping
     return _answer(event, max_age_days)
 

@@ -74,6 +74,19 @@ def test_same_event_id_twice_returns_the_first_answer_and_appends_nothing(app, c
         assert ledger.verify(db.session).events == 1
 
 
+def test_an_event_id_of_another_consent_is_refused_not_answered(app, post_consent):
+    """A retry is answered with the first answer only for the same device: an event id sent
+    with another known consent id is a 422 and reveals nothing of the first consent."""
+    event_id = str(uuid.uuid4())
+    first = post_consent(event_id=event_id).json
+    other = post_consent().json
+    resp = post_consent(event_id=event_id, consent_id=other["consent_id"])
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "event_id" in resp.json["errors"] and first["consent_id"] not in resp.get_data(as_text=True)
+    with app.app_context():
+        assert ledger.verify(db.session).events == 2
+
+
 def test_missing_purposes_are_off_and_gpc_is_recorded(client, post_consent):
     body = post_consent(choices={}, gpc=True, source="preferences").json
     assert body["choices"] == {"necessary": True, "analytics": False, "marketing": False}
