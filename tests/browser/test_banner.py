@@ -54,7 +54,7 @@ HOST_PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Host shop</title>
-{gtag}
+{head}{gtag}
 <style{nonce}>
   /* A careless site's global rules: the banner must not inherit them. */
   h2 {{ font-size: 44px; color: #c00; text-transform: uppercase; }}
@@ -76,7 +76,7 @@ HOST_PAGE = """<!doctype html>
 <script type="text/plain" data-consent="analytics"{nonce}>order.push('a2'); document.cookie = '_ga_XYZ=1; Path=/';</script>
 <script type="text/plain" data-consent="marketing" data-src="/ext.js?n=m1&amp;cookie=_fbp"></script>
 <script type="text/plain" data-consent="analytics marketing"{nonce}>order.push('am3');</script>
-<script src="{server}/widget.js"{attrs} async></script>
+{body}
 </body>
 </html>
 """
@@ -108,7 +108,9 @@ class HostSite:
         csp = bool(args.get("csp"))
         nonce = ' nonce="n0nce"' if csp else ""
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
-        html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, attrs=attrs,
+        tag = f'<script src="{self.server_url}/widget.js"{attrs}'
+        head, body = (tag + "></script>\n", "") if args.get("head") else ("", tag + " async></script>")
+        html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
                                 gtag=GTAG.format(nonce=nonce) if args.get("gtag") else "",
                                 server=self.server_url)
         response = Response(html, content_type="text/html; charset=utf-8")
@@ -397,9 +399,10 @@ def test_the_floating_button_can_be_turned_off(page, site, server):
 
 def test_consent_mode_default_precedes_every_update(page, site, server):
     """REQ W-08: with or without the site's own gtag snippet, `default` (denied, wait_for_update)
-    comes first in dataLayer and each choice is followed by an `update` with the mapped signals."""
-    for gtag in (1, 0):
-        load(page, site, server, gtag=gtag)
+    comes first in dataLayer and each choice is followed by an `update` with the mapped signals.
+    Loaded without async in <head>, before the site's gtag, the default precedes every command."""
+    for gtag, head in ((1, 0), (0, 0), (1, 1)):
+        load(page, site, server, gtag=gtag, head=head)
         button(page, "Settings").click()
         page.get_by_role("switch", name="Marketing").check()
         button(page, "Save settings").click()
@@ -410,8 +413,10 @@ def test_consent_mode_default_precedes_every_update(page, site, server):
                                   "security_storage": "granted", "functionality_storage": "granted",
                                   "analytics_storage": "denied", "ad_storage": "granted",
                                   "ad_user_data": "granted", "ad_personalization": "granted"}
-        if gtag:
-            entries = page.evaluate("dataLayer.map((e) => e[0])")
+        entries = page.evaluate("dataLayer.map((e) => e[0])")
+        if head:
+            assert entries[:4] == ["consent", "js", "config", "consent"]
+        elif gtag:
             assert entries.index("consent") < entries.index("config") or \
                 entries[:2] == ["js", "config"]  # the site's own tag came before the widget
         stored(page)  # the server has answered; now forget this visitor
