@@ -41,9 +41,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.register_blueprint(public.health)
     rest_api.register_blueprint(audit.blp)
 
-    from . import cli, web
+    from . import cli, logs, web
 
     web.init_app(app)
+    logs.install()
 
     app.cli.add_command(cli.consent)
 

@@ -57,3 +57,15 @@ def test_trusted_proxies_make_x_forwarded_for_count(app, app_factory):
                           headers={"X-Forwarded-For": "203.0.113.9"})
     events = untrusted.get(f"/api/v1/consents/{resp.json['consent_id']}/events").json["events"]
     assert events[0]["ip"] == "127.0.0.0"
+
+
+def test_the_development_servers_access_log_truncates_addresses(app, caplog):
+    """REQ S-06: no full client address in the logs (werkzeug's access log under `make run`)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logging.getLogger("werkzeug").info('203.0.113.77 - - [25/Nov/2026 10:00:00] "%s" %s %s',
+                                           "GET /privacy HTTP/1.1", "200", "-")
+        logging.getLogger("werkzeug").info("2001:db8:1:2::5 - - [x] \"%s\" %s %s", "GET /", 200, 5)
+    assert "203.0.113.77" not in caplog.text and '203.0.113.0 - - [25/Nov/2026 10:00:00] "GET /privacy' in caplog.text
+    assert "2001:db8:1::" in caplog.text and "::5" not in caplog.text
