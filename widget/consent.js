@@ -46,9 +46,11 @@
   // The same server's settings as in /api/v1/config, known here before it answers.
   const NAME = SERVER.c;
   const maxAge = () => SERVER.d * 864e5;
-  const readCookie = () => {
-    const pair = d.cookie.split('; ').find((c) => c.indexOf(NAME + '=') === 0);
-    try { return pair && JSON.parse(decodeURIComponent(pair.slice(NAME.length + 1))); } catch (e) { return null; }
+  const readCookie = () => { // null also where cookies throw (a sandboxed iframe)
+    try {
+      const pair = d.cookie.split('; ').find((c) => c.indexOf(NAME + '=') === 0);
+      return pair && JSON.parse(decodeURIComponent(pair.slice(NAME.length + 1)));
+    } catch (e) { return null; }
   };
   const writeCookie = () => {
     d.cookie = NAME + '=' + encodeURIComponent(JSON.stringify(stored)) + '; Max-Age=' +

@@ -763,3 +763,19 @@ def test_without_a_page_language_the_browsers_languages_decide(page, site, serve
                          f"{{get: () => {json.dumps(languages)}}})")
     load(page, site, server, lang="")
     expect(button(page, word)).to_be_visible()
+
+
+def test_in_a_sandboxed_frame_without_cookies_the_widget_still_starts(page, site, server):
+    """REQ W-08: where reading cookies throws (an opaque-origin sandboxed iframe), the widget
+    still sets Consent Mode's default and offers its API, and the page sees no error."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    load(page, site, server)
+    page.evaluate("""(src) => { const f = document.createElement('iframe');
+        f.name = 'sandboxed'; f.sandbox = 'allow-scripts'; f.srcdoc = '<script src="' + src + '"></' + 'script>';
+        document.body.append(f); }""", f"{server.url}/widget.js")
+    frame = page.frame_locator("iframe[name=sandboxed]").owner.element_handle().content_frame()
+    frame.wait_for_function("window.ConsentServer && window.dataLayer")
+    assert frame.evaluate("dataLayer[0][1]") == "default"
+    assert frame.evaluate("ConsentServer.get()") is None
+    assert errors == []
