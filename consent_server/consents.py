@@ -66,7 +66,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         source=source, gpc=gpc, ip=truncate_ip(ip),
         user_agent=user_agent[:512] if user_agent else None, event_id=event_id)
     try:
-        event = ledger.append_one(session, event, new_subject=previous is None)
+        event = ledger.append_one(session, event)
     except IntegrityError:
         # The same event_id again (a retry whose answer was lost): answer as the first time,
         # but never with another device's consent (an event id sent beside a different one).

@@ -61,11 +61,6 @@ def event_hash(event) -> str:
 HEAD = ChainHead.__table__
 # Built once: the write path runs them on every consent, under the chain lock.
 LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-MOVE_HEAD = (update(HEAD).where(HEAD.c.id == 1)
-             .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
-INSERT_EVENT = insert(EVENTS)
-INSERT_STATE = insert(STATE)
-UPDATE_STATE = update(STATE).where(STATE.c.subject == bindparam("state_subject"))
 
 
 SEQ_MARK, PREV_MARK = -8_302_514_977, "@prev@"  # stand-ins, cut out of the canonical form
@@ -120,14 +115,11 @@ def _append_in_one_statement():
             .add_cte(event).add_cte(state.cte("new_state")))
 
 
-APPEND_PG = _append_in_one_statement()
-
-
 def _plain_pg():
-    """APPEND_PG as SQL for the psycopg connection, with the constants its compiler bound."""
+    """That statement as plain SQL for psycopg, with the constants its compiler bound."""
     from sqlalchemy.dialects.postgresql import psycopg as dialect
 
-    compiled = APPEND_PG.compile(dialect=dialect.dialect())
+    compiled = _append_in_one_statement().compile(dialect=dialect.dialect())
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
 
 
@@ -196,16 +188,20 @@ class Writer:
     hash: str
     moved: bool = True  # whether the stored head already names the last appended event
 
-    def append(self, event: dict, new_subject: bool = False, now=None) -> dict:
-        """Chain an event from new_event and move its subject's state to it; returns it."""
-        if _on_postgresql(self.conn):
+    def append(self, event: dict, now=None) -> dict:
+        """Chain an event from new_event and move its subject's state to it; returns it.
+
+        The same plain SQL on a driver's connection (append_one) or through SQLAlchemy's.
+        """
+        if isinstance(self.conn, Connection):
+            run, pg = self.conn.exec_driver_sql, self.conn.dialect.name == "postgresql"
+        else:
+            run, pg = self.conn.execute, isinstance(self.conn, psycopg.Connection)
+        if pg:
             event = {**event, "recorded_at": now or utcnow()}
             pre, mid, post = (part.encode() for part in hash_parts(event))
-            params = {**event, "pre": pre, "mid": mid, "post": post}
-            if isinstance(self.conn, Connection):
-                head = self.conn.execute(APPEND_PG, params).one()
-            else:  # append_one's plain path
-                head = self.conn.execute(PG_APPEND_SQL, {**PG_APPEND_CONSTANTS, **params}).fetchone()
+            head = run(PG_APPEND_SQL, {**PG_APPEND_CONSTANTS, **event,
+                                       "pre": pre, "mid": mid, "post": post}).fetchone()
             if head is None:
                 raise RuntimeError(NO_HEAD)
             self.seq, event["prev_hash"], self.hash = head
@@ -217,18 +213,9 @@ class Writer:
         event["hash"] = event_hash(event)
         self.seq, self.hash = event["seq"], event["hash"]
         self.moved = False
-        if isinstance(self.conn, sqlite3.Connection):  # append_one's plain path
-            row = {**event, "recorded_at": SQLITE_TIME(event["recorded_at"])}
-            self.conn.execute(SQLITE_INSERT, row)
-            self.conn.execute(SQLITE_UPSERT_STATE, row)
-            return event
-        self.conn.execute(INSERT_EVENT, event)
-        values = {key: event[key] for key in STATE_FIELDS}
-        if new_subject:
-            self.conn.execute(INSERT_STATE, {"subject": event["subject"],
-                                             "first_at": event["recorded_at"], **values})
-        else:
-            self.conn.execute(UPDATE_STATE, {"state_subject": event["subject"], **values})
+        row = {**event, "recorded_at": SQLITE_TIME(event["recorded_at"])}
+        run(SQLITE_INSERT, row)
+        run(SQLITE_UPSERT_STATE, row)
         return event
 
     def state(self, subject: str):
@@ -241,12 +228,6 @@ class Writer:
                           .values(ip=None, user_agent=None))
 
 
-def _on_postgresql(conn) -> bool:
-    if isinstance(conn, Connection):
-        return conn.dialect.name == "postgresql"
-    return isinstance(conn, psycopg.Connection)
-
-
 def _own(session) -> Session:
     """The session itself, with any transaction it had open ended (so later reads see writes)."""
     if isinstance(session, scoped_session):
@@ -256,7 +237,7 @@ def _own(session) -> Session:
     return session
 
 
-def append_one(session: Session, event: dict, new_subject: bool = False) -> dict:
+def append_one(session: Session, event: dict) -> dict:
     """Append one event from new_event in a transaction of its own; returns it chained.
 
     On PostgreSQL that is one autocommitted statement: the server locks the head, writes and
@@ -268,7 +249,7 @@ def append_one(session: Session, event: dict, new_subject: bool = False) -> dict
     driver = session.get_bind().dialect.driver
     if driver not in ("psycopg", "pysqlite"):
         with writing(session) as writer:
-            return writer.append(event, new_subject=new_subject)
+            return writer.append(event)
     with session.get_bind().connect() as conn:
         if driver == "psycopg":
             return _append_psycopg(conn, event)
@@ -278,7 +259,7 @@ def append_one(session: Session, event: dict, new_subject: bool = False) -> dict
                 if head is None:
                     raise RuntimeError(NO_HEAD)
                 writer = Writer(raw, *head)
-                event = writer.append(event, new_subject=new_subject)
+                event = writer.append(event)
                 raw.execute(SQLITE_MOVE_HEAD, {"seq": writer.seq, "hash": writer.hash})
                 return event
         except sqlite3.IntegrityError as error:  # as SQLAlchemy would raise it
@@ -320,7 +301,7 @@ def writing(session: Session):
                 writer = Writer(conn, head.seq, head.hash)
                 yield writer
                 if not writer.moved:
-                    conn.execute(MOVE_HEAD, {"new_seq": writer.seq, "new_hash": writer.hash})
+                    conn.exec_driver_sql(SQLITE_MOVE_HEAD, {"seq": writer.seq, "hash": writer.hash})
         finally:
             release_writer(info)
 

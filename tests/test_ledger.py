@@ -141,15 +141,14 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app):
                                     source="api")
 
         with pytest.raises(RuntimeError), ledger.writing(db.session) as writer:
-            writer.append(event("a"), new_subject=True)
-            writer.append(event("b"), new_subject=True)
+            writer.append(event("a"))
+            writer.append(event("b"))
             raise RuntimeError("disk on fire")
         assert ledger.verify(db.session).events == 2
         assert db.session.execute(select(ConsentState)).scalars().all().__len__() == 2
         first = record(1)[0]
         with pytest.raises(IntegrityError):  # the same event id: the whole statement undone
-            ledger.append_one(db.session, {**event("c"), "event_id": first["event_id"]},
-                              new_subject=True)
+            ledger.append_one(db.session, {**event("c"), "event_id": first["event_id"]})
         assert ledger.verify(db.session).ok and ledger.verify(db.session).events == 3
         assert db.session.get(ConsentState, "c") is None
 
