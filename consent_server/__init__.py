@@ -5,15 +5,16 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
-from .config import ROOT, Config, database_url, origins
+from .config import CHECKOUT, Config, database_url, origins, resource
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: committed defaults, then CONSENT_* variables, then overrides."""
-    app = Flask(__name__, instance_path=os.environ.get("CONSENT_INSTANCE_PATH",
-                                                       str(ROOT / "instance")))
+    instance = os.environ.get("CONSENT_INSTANCE_PATH") or (
+        str(CHECKOUT / "instance") if CHECKOUT else os.path.join(os.getcwd(), "instance"))
+    app = Flask(__name__, instance_path=instance)
     app.config.from_object(Config)
     app.config.from_prefixed_env("CONSENT")
     app.config.update(overrides or {})
@@ -24,7 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     errors.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     from .i18n import select_locale
 
     babel.init_app(app, locale_selector=select_locale)

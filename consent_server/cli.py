@@ -6,8 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import consents, keys, ledger, policy
-from .config import ROOT
+from . import catalogs, consents, keys, ledger, policy
 from .extensions import db
 from .models import utcnow
 
@@ -102,31 +101,22 @@ def i18n():
     """Keep the translation catalogs in step with the code."""
 
 
-def _pybabel(*args: str) -> None:
-    from babel.messages.frontend import CommandLineInterface
-
-    CommandLineInterface().run(["pybabel", "-q", *args])
-
-
-POT = str(ROOT / "translations" / "messages.pot")
-CATALOGS = str(ROOT / "translations")
-
-
 @i18n.command("extract")
 def i18n_extract():
     """Extract every translatable string into translations/messages.pot."""
-    _pybabel("extract", "-F", str(ROOT / "pyproject.toml"), "-k", "_l", "--no-location",
-             "--sort-output", "--omit-header", "-o", POT, str(ROOT / "consent_server"))
+    catalogs.extract(catalogs.POT)
 
 
 @i18n.command("update")
 def i18n_update():
     """Extract, then merge new strings into the nb and en catalogs."""
-    i18n_extract.callback()
-    _pybabel("update", "-i", POT, "-d", CATALOGS, "--no-fuzzy-matching", "--ignore-obsolete")
+    catalogs.extract(catalogs.POT)
+    catalogs.update(catalogs.POT)
 
 
 @i18n.command("compile")
-def i18n_compile():
+@click.option("--directory", "-d", type=click.Path(file_okay=False), default=None,
+              help="Where to write the .mo files (default: beside the .po files).")
+def i18n_compile(directory):
     """Compile the catalogs into the .mo files the server reads."""
-    _pybabel("compile", "-d", CATALOGS)
+    catalogs.compile_all(directory or catalogs.SOURCE)

@@ -2,7 +2,16 @@
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# The repository root when running from a checkout (editable install), else None (a wheel).
+CHECKOUT = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else None
+
+
+def resource(name: str) -> Path:
+    """A data folder (widget, translations, migrations): inside the package when installed from
+    the wheel, which carries them there; else the checkout's top-level folder."""
+    packaged = PACKAGE / name
+    return packaged if packaged.exists() or CHECKOUT is None else CHECKOUT / name
 
 
 class Config:
@@ -23,7 +32,7 @@ class Config:
     DEFAULT_LANGUAGE = "nb"
 
     BABEL_DEFAULT_LOCALE = "nb"
-    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+    BABEL_TRANSLATION_DIRECTORIES = str(resource("translations"))
 
     # No pre-ping: it costs a round trip on every request. A connection the database dropped
     # fails one request and is replaced; recycling keeps them from going stale behind firewalls.

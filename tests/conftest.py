@@ -6,7 +6,7 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, text, update
 
-from consent_server import create_app, policy
+from consent_server import catalogs, create_app, policy
 from consent_server.extensions import db
 from consent_server.ledger import GENESIS
 from consent_server.models import (ApiKey, ChainHead, ConsentEvent, ConsentState, PolicyText,
@@ -18,13 +18,13 @@ SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compiled_catalogs():
-    """Compile translations/*.po into the .mo files Flask-Babel reads (they are not committed)."""
-    from babel.messages.frontend import CommandLineInterface
-
-    from consent_server.config import ROOT
-
-    CommandLineInterface().run(["pybabel", "-q", "compile", "-d", str(ROOT / "translations")])
+def compiled_catalogs(tmp_path_factory):
+    """The .mo files Flask-Babel reads, compiled from the .po files into a temporary folder
+    (tests write nothing into the source tree)."""
+    out = tmp_path_factory.mktemp("catalogs")
+    catalogs.compile_all(out)
+    SETTINGS["BABEL_TRANSLATION_DIRECTORIES"] = str(out)
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -88,14 +88,15 @@ def app_factory(database_url):
             db.engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    """pytest-flask would share one request context (g, db.session) across a test's requests."""
-    yield
+@pytest.fixture
+def client(app):
+    """A test client; every request gets a context of its own (its own g and db.session)."""
+    return app.test_client()
 
 
 @pytest.fixture
 def runner(app):
+    """Runs `flask consent ...` commands against the app."""
     return app.test_cli_runner()
 
 

@@ -8,10 +8,10 @@ import pytest
 
 from conftest import publish
 
-from consent_server.config import ROOT
+
 from consent_server.web import widget
 
-SOURCE = (ROOT / "widget" / "consent.js").read_text(encoding="utf-8")
+SOURCE = (widget.SOURCE / "consent.js").read_text(encoding="utf-8")
 
 
 def test_js_and_css_together_fit_the_gzip_budget(client):

@@ -10,11 +10,11 @@ from flask import Blueprint, Flask, current_app, request
 
 from .. import policy, purposes
 from ..extensions import db
-from ..config import ROOT
+from ..config import resource
 
 bp = Blueprint("widget", __name__)
 
-SOURCE = ROOT / "widget"
+SOURCE = resource("widget")
 JS_TYPE = "application/javascript; charset=utf-8"
 CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 BUDGET_GZIP = 5 * 1024  # REQ W-12; tests/test_widget.py holds the bundle to it
