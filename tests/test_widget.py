@@ -8,7 +8,6 @@ import pytest
 
 from conftest import publish
 
-
 from consent_server.web import widget
 
 SOURCE = (widget.SOURCE / "consent.js").read_text(encoding="utf-8")
