@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTANCE := instance
 export FLASK_APP := wsgi
+# The keys `make run` made in instance/ (kept between runs).
+KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
+	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key)
 
 .PHONY: install run test bench translations
 
@@ -24,9 +27,11 @@ run: install
 	@mkdir -p $(INSTANCE)
 	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
-	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask consent init-db
-	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask consent publish-policy
-	CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) $(BIN)/flask run --host 127.0.0.1 --port 5000
+	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
+		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
+	$(KEYS) $(BIN)/flask consent init-db
+	$(KEYS) $(BIN)/flask consent publish-policy
+	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

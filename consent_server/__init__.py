@@ -78,3 +78,10 @@ def _derive_config(app: Flask) -> None:
                 "  export CONSENT_SECRET_KEY=$(python3 -c 'import secrets; "
                 "print(secrets.token_hex(32))')\n(`make run` makes one in instance/ for you).")
         cfg["SECRET_KEY"] = "insecure-development-key"
+    if not cfg.get("EMAIL_HASH_KEY"):
+        if not (app.debug or app.testing):
+            raise RuntimeError(
+                "CONSENT_EMAIL_HASH_KEY is not set. It keys the hashes that stand for e-mail "
+                "addresses in the ledger; set it once to a long random value and keep it "
+                "(`make run` makes one in instance/ for you).")
+        cfg["EMAIL_HASH_KEY"] = "insecure-development-email-key"

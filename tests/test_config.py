@@ -11,14 +11,24 @@ def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkey
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+def test_without_an_email_hash_key_outside_testing_the_server_refuses_to_start(monkeypatch):
+    monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.delenv("CONSENT_EMAIL_HASH_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(RuntimeError, match="CONSENT_EMAIL_HASH_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
 def test_environment_variables_override_defaults(monkeypatch):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "from-env")
+    monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "email-key-from-env")
     monkeypatch.setenv("CONSENT_MAX_AGE_DAYS", "180")
     monkeypatch.setenv("CONSENT_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
     monkeypatch.setenv("CONSENT_PUBLIC_URL", "https://consent.example.no")
     monkeypatch.setenv("CONSENT_DATABASE_URL", "postgresql://u@db.example/consent")
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["EMAIL_HASH_KEY"] == "email-key-from-env"
     assert app.config["MAX_AGE_DAYS"] == 180
     assert app.config["ALLOWED_ORIGINS"] == ["https://a.example", "https://b.example"]
     assert app.config["PUBLIC_URL"] == "https://consent.example.no"
@@ -27,6 +37,7 @@ def test_environment_variables_override_defaults(monkeypatch):
 
 def test_plain_database_url_is_accepted(monkeypatch):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "y")
     monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example/consent")
     app = create_app()
@@ -35,6 +46,7 @@ def test_plain_database_url_is_accepted(monkeypatch):
 
 def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "y")
     monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path / "inst"))
