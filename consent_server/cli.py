@@ -56,8 +56,12 @@ def verify():
     if result.ok:
         click.echo(f"ok: {result.events} events, head {result.head}")
         return
-    click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} "
-               f"({result.events} events verified before it)", err=True)
+    if result.first_bad_seq is not None:
+        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} "
+                   f"({result.events} events verified before it)", err=True)
+    if not result.state_ok:
+        click.echo(f"STATE differs from the ledger for: {', '.join(result.bad_subjects)} "
+                   "(`flask consent rebuild-state` rebuilds it)", err=True)
     sys.exit(1)
 
 

@@ -45,9 +45,30 @@ class ConsentSchema(Schema):
     outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
 
 
+class PublicEventSchema(Schema):
+    """One event as its subject sees it (R-01): choices, times, versions, sources, hashes; never
+    IP, user agent, salts or digests (the auditors' export has those)."""
+
+    v = fields.Integer()
+    seq = fields.Integer()
+    event_id = fields.String()
+    recorded_at = fields.DateTime()
+    action = fields.String()
+    choices = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    policy_version = fields.String()
+    language = fields.String()
+    text_hash = fields.String(allow_none=True)
+    source = fields.String()
+    gpc = fields.Boolean()
+    basis = fields.String(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
 class EventSchema(Schema):
     """One ledger event, every field."""
 
+    v = fields.Integer()
     seq = fields.Integer()
     event_id = fields.String()
     recorded_at = fields.DateTime()
@@ -65,13 +86,15 @@ class EventSchema(Schema):
     pii_salt = fields.String()
     ip_digest = fields.String(allow_none=True)
     ua_digest = fields.String(allow_none=True)
+    basis = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
     prev_hash = fields.String()
     hash = fields.String()
 
 
 class ConsentEventsSchema(Schema):
     consent_id = fields.String()
-    events = fields.List(fields.Nested(EventSchema))
+    events = fields.List(fields.Nested(PublicEventSchema))
 
 
 class CookieSchema(Schema):
@@ -134,3 +157,6 @@ class VerifySchema(Schema):
     head_seq = fields.Integer()
     first_bad_seq = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    state_ok = fields.Boolean(metadata={"description": "the state table is the ledger's projection"})
+    bad_subjects = fields.List(fields.String(), metadata={
+        "description": "the first subjects whose state row differs from the ledger"})
