@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, keys, ledger, policy
+from . import catalogs, consents, exports, keys, ledger, policy
 from .extensions import db
 from .models import utcnow
 
@@ -63,6 +63,43 @@ def verify():
         click.echo(f"STATE differs from the ledger for: {', '.join(result.bad_subjects)} "
                    "(`flask consent rebuild-state` rebuilds it)", err=True)
     sys.exit(1)
+
+
+class Instant(click.ParamType):
+    name = "ISO-8601"
+
+    def convert(self, value, param, ctx):
+        try:
+            return exports.instant(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or date-time", param, ctx)
+
+
+@consent.command("export")
+@click.option("--format", "fmt", type=click.Choice(list(exports.FORMATS)), default="ndjson",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write.")
+@click.option("--since", type=Instant(), help="Events recorded at or after (ISO 8601).")
+@click.option("--until", type=Instant(), help="Events recorded before (ISO 8601).")
+@click.option("--purpose", help="Events whose choices name this purpose.")
+@click.option("--action", type=click.Choice(exports.ACTIONS))
+@click.option("--subject", help="A consent id, or an e-mail address (hashed before the look-up).")
+@click.option("--from-seq", type=click.IntRange(min=1), help="Events from this sequence number.")
+@with_appcontext
+def export(fmt, out, **filters):
+    """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
+    try:
+        where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"], **filters)
+    except exports.Invalid as error:
+        raise click.BadParameter(str(error.errors or error.detail)) from None
+    total = exports.count(db.engine, where)
+    with open(out, "w", encoding="utf-8", newline="") as file, click.progressbar(
+            length=total, label=f"exporting {total} events", file=sys.stderr) as bar:
+        for done, text in exports.export(db.engine, where, fmt):
+            file.write(text)
+            bar.update(done)
+    click.echo(f"exported {total} events to {out}", err=True)
 
 
 @consent.command("rebuild-state")

@@ -2,6 +2,8 @@
 from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from .exports import ACTIONS, FORMATS, instant
+
 SOURCES_PUBLIC = ("banner", "preferences", "api")
 
 
@@ -160,3 +162,31 @@ class VerifySchema(Schema):
     state_ok = fields.Boolean(metadata={"description": "the state table is the ledger's projection"})
     bad_subjects = fields.List(fields.String(), metadata={
         "description": "the first subjects whose state row differs from the ledger"})
+
+
+class Instant(fields.Field):
+    """An ISO 8601 date or date-time; without a zone it is UTC, a date is its midnight UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return instant(value)
+        except ValueError:
+            raise ValidationError("Not an ISO 8601 date or date-time.") from None
+
+
+class AuditRangeArgsSchema(StrictSchema):
+    """?since=&until=: ISO 8601, inclusive / exclusive."""
+
+    since = Instant()
+    until = Instant()
+
+
+class AuditEventsArgsSchema(AuditRangeArgsSchema):
+    """Which events to export, and as what."""
+
+    format = fields.String(load_default="ndjson", validate=validate.OneOf(list(FORMATS)))
+    purpose = fields.String(validate=validate.Length(max=32))
+    action = fields.String(validate=validate.OneOf(ACTIONS))
+    subject = fields.String(validate=validate.Length(min=1, max=320),
+                            metadata={"description": "a consent id, or an e-mail address"})
+    from_seq = fields.Integer(validate=validate.Range(min=1))
