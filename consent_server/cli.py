@@ -1,4 +1,5 @@
 """`flask --app wsgi consent ...`: the operator's commands."""
+import json
 import sys
 
 import click
@@ -6,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, exports, keys, ledger, policy
+from . import catalogs, consents, exports, keys, ledger, policy, signing
 from .extensions import db
 from .models import utcnow
 
@@ -49,10 +50,25 @@ def revoke_key(key):
 
 
 @consent.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
+              help="A checkpoint kept earlier: also prove that the ledger still extends it.")
 @with_appcontext
-def verify():
-    """Walk the ledger's hash chain; exit 1 and name the first bad sequence number if broken."""
+def verify(checkpoint_file):
+    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
     result = ledger.verify(db.session)
+    if result.ok and checkpoint_file is not None:
+        try:
+            given = signing.load_checkpoint(checkpoint_file.read())
+        except ValueError:
+            given = None
+        problem = signing.check_checkpoint(db.session, current_app.extensions[
+            "consent_signing_key"], given)
+        if problem:
+            click.echo(f"CHECKPOINT not extended: {problem}", err=True)
+            sys.exit(1)
+        click.echo(f"ok: {result.events} events, head {result.head}, "
+                   f"extends the checkpoint at seq {given['seq']}")
+        return
     if result.ok:
         click.echo(f"ok: {result.events} events, head {result.head}")
         return
@@ -100,6 +116,22 @@ def export(fmt, out, **filters):
             file.write(text)
             bar.update(done)
     click.echo(f"exported {total} events to {out}", err=True)
+
+
+@consent.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write it to this file (default: standard output).")
+@with_appcontext
+def checkpoint(out):
+    """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
+    text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
+        "consent_signing_key"]), indent=2) + "\n"
+    if out:
+        with open(out, "w", encoding="utf-8") as file:
+            file.write(text)
+        click.echo(f"checkpoint written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @consent.command("rebuild-state")

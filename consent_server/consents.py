@@ -41,6 +41,7 @@ def _answer(event, max_age_days: int) -> dict:
         "action": event["action"], "recorded_at": recorded_at,
         "expires_at": recorded_at + timedelta(days=max_age_days),
         "event_id": event["event_id"], "hash": event["hash"],
+        "seq": event["seq"], "text_hash": event["text_hash"],  # for the receipt; not shown
     }
 
 

@@ -45,6 +45,8 @@ class ConsentSchema(Schema):
     hash = fields.String()
     erased = fields.Boolean()
     outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
+    receipt = fields.String(metadata={
+        "description": "a compact JWS (EdDSA) of the recorded event; POST answers only"})
 
 
 class PublicEventSchema(Schema):
@@ -190,3 +192,45 @@ class AuditEventsArgsSchema(AuditRangeArgsSchema):
     subject = fields.String(validate=validate.Length(min=1, max=320),
                             metadata={"description": "a consent id, or an e-mail address"})
     from_seq = fields.Integer(validate=validate.Range(min=1))
+
+
+class JwkSchema(Schema):
+    kty = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    kid = fields.String()
+    alg = fields.String()
+    use = fields.String()
+
+
+class KeysSchema(Schema):
+    """The public keys that sign checkpoints and receipts (a JWK set)."""
+
+    keys = fields.List(fields.Nested(JwkSchema))
+
+
+class CheckpointSchema(Schema):
+    """A signed statement of the ledger's head: Ed25519 over the canonical JSON of seq, hash,
+    time and kid (base64url, no padding)."""
+
+    seq = fields.Integer()
+    hash = fields.String()
+    time = fields.String()
+    kid = fields.String()
+    signature = fields.String()
+
+
+class ReceiptVerifySchema(StrictSchema):
+    """A receipt to check."""
+
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=8192))
+
+
+class ReceiptCheckSchema(Schema):
+    """Whether a receipt is genuine and its event is in the ledger as signed."""
+
+    valid = fields.Boolean()
+    signature_ok = fields.Boolean()
+    in_ledger = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    claims = fields.Dict()
