@@ -234,3 +234,51 @@ class ReceiptCheckSchema(Schema):
     in_ledger = fields.Boolean()
     reason = fields.String(allow_none=True)
     claims = fields.Dict()
+
+
+class SubjectEventSchema(EventSchema):
+    hash_ok = fields.Boolean(metadata={"description": "the event matches its own hash"})
+
+
+class NoticeTextSchema(Schema):
+    version = fields.String()
+    language = fields.String()
+    published_at = fields.DateTime()
+    material = fields.Boolean()
+    text = fields.String()
+
+
+class SubjectHistorySchema(Schema):
+    """One subject's whole history; `notices` maps each text hash shown to its notice text."""
+
+    subject = fields.String()
+    subject_type = fields.String()
+    current = fields.Dict(allow_none=True)
+    events = fields.List(fields.Nested(SubjectEventSchema))
+    notices = fields.Dict(keys=fields.String(), values=fields.Nested(NoticeTextSchema))
+
+
+class StatsPurposeSchema(Schema):
+    day = fields.String()
+    purpose = fields.String()
+    granted = fields.Integer()
+    refused = fields.Integer()
+    withdrawn = fields.Integer()
+
+
+class StatsDaySchema(Schema):
+    day = fields.String()
+    choices = fields.Integer()
+    accept_all = fields.Integer()
+    reject_all = fields.Integer()
+    per_purpose = fields.Integer()
+    share = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class StatsSchema(Schema):
+    """Per day (UTC) and purpose: grants, refusals, withdrawals; per day the kinds of choice."""
+
+    since = fields.DateTime(allow_none=True)
+    until = fields.DateTime(allow_none=True)
+    purposes = fields.List(fields.Nested(StatsPurposeSchema))
+    days = fields.List(fields.Nested(StatsDaySchema))

@@ -212,7 +212,9 @@ def test_a_malformed_receipt_request_is_a_422(client, auditor, body):
 
 AUDIT_ROUTES = [("get", "/api/v1/audit/verify"), ("get", "/api/v1/audit/events"),
                 ("get", "/api/v1/audit/events?format=csv"), ("get", "/api/v1/audit/keys"),
-                ("get", "/api/v1/audit/checkpoint"), ("post", "/api/v1/audit/receipts/verify")]
+                ("get", "/api/v1/audit/checkpoint"), ("post", "/api/v1/audit/receipts/verify"),
+                ("get", "/api/v1/audit/stats"), ("get", "/api/v1/audit/subjects/unknown-id"),
+                ("get", "/api/v1/audit/subjects/unknown-id?format=html")]
 
 
 @pytest.mark.parametrize("method, path", AUDIT_ROUTES)

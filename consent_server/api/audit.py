@@ -1,11 +1,14 @@
 """The auditors' API: the ledger and its proof. Role auditor or admin."""
-from flask import Response, current_app
+from flask import Response, current_app, render_template, request
+from flask_babel import get_locale
 from marshmallow import RAISE
 
-from .. import exports, ledger, receipts, signing
+from .. import audit, chain, exports, ledger, receipts, signing
+from ..models import utcnow
 from ..extensions import db
-from ..schemas import (AuditEventsArgsSchema, CheckpointSchema, KeysSchema, ReceiptCheckSchema,
-                       ReceiptVerifySchema, VerifySchema)
+from ..schemas import (AuditEventsArgsSchema, AuditRangeArgsSchema, CheckpointSchema, KeysSchema,
+                       ReceiptCheckSchema, ReceiptVerifySchema, StatsSchema, SubjectHistorySchema,
+                       VerifySchema)
 from . import Blueprint
 from .auth import require_role
 
@@ -70,3 +73,40 @@ def checkpoint():
 def verify_receipt(body):
     """Whether a receipt is genuine and its event is in the ledger as signed."""
     return receipts.check(db.session, _key(), body["receipt"])
+
+
+def _wants_html() -> bool:
+    if request.args.get("format") in ("html", "json"):
+        return request.args["format"] == "html"
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "application/json"]
+
+
+@blp.route("/subjects/<subject>")
+@blp.doc(security=SECURITY, parameters=[{"in": "query", "name": "format", "schema": {
+    "type": "string", "enum": ["json", "html"]}}], responses={"200": {
+        "description": "the history", "content": {"application/json": {
+            "schema": SubjectHistorySchema}, "text/html": {}}}})
+@require_role("auditor")
+def subject(subject):
+    """One subject's whole history (a consent id, or an e-mail address hashed here) with the
+    notice shown at each event: JSON, or a printable HTML page (?format=html or Accept)."""
+    key = exports.subject_key(subject, current_app.config["EMAIL_HASH_KEY"])
+    history = audit.subject_history(db.session, key)
+    if _wants_html():
+        return render_template("audit_subject.html", history=history, asked=subject,
+                               lang=str(get_locale()), printed=chain.timestamp(utcnow())[:19]
+                               .replace("T", " "))
+    return SubjectHistorySchema().dump(history)
+
+
+@blp.route("/stats")
+@blp.response(200, StatsSchema)
+@blp.doc(security=SECURITY)
+@require_role("auditor")
+@blp.arguments(AuditRangeArgsSchema, location="query", unknown=RAISE)
+def stats(args):
+    """Per day and purpose: grants, refusals and withdrawals; the share of accept all, reject
+    all and per-purpose choices. Computed in SQL."""
+    return audit.stats(db.session, args.get("since"), args.get("until"))
