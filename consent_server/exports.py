@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Engine
 
-from . import addresses, chain, purposes
+from . import addresses, chain, purposes, reading
 from .errors import Invalid
 from .models import ChainHead, ConsentEvent
 
@@ -90,12 +90,14 @@ def count(engine: Engine, where: Filters) -> int:
         return conn.execute(select(func.count()).select_from(EVENTS).where(where.where())).scalar()
 
 
-def rows(engine: Engine, where: Filters, chunk: int = CHUNK) -> Iterator[list]:
-    """Chunks of matching events (tuples in COLUMNS order), in sequence order, up to the head."""
+def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
+         text_booleans: bool = False) -> Iterator[list]:
+    """Chunks of matching events (tuples in COLUMNS order, the time in its hashed form), in
+    sequence order, up to the head as it was when the export began."""
     with engine.connect() as conn:
         head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
     last = (where.from_seq or 1) - 1
-    query = (select(*EVENTS.columns).where(where.where(),
+    query = (select(*reading.columns(engine.dialect.name, text_booleans)).where(where.where(),
                                            EVENTS.c.seq > bindparam("last", type_=EVENTS.c.seq.type),
                                            EVENTS.c.seq <= head)
              .order_by(EVENTS.c.seq).limit(chunk))
@@ -110,15 +112,7 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK) -> Iterator[list]:
             return
 
 
-SEQ, AT = COLUMNS.index("seq"), COLUMNS.index("recorded_at")
 JSON_COLUMNS = [COLUMNS.index(name) for name in chain.JSON_TEXT if name in COLUMNS]
-
-
-def _plain(row) -> list:
-    """A row with its time in the hashed form (UTC, microseconds, Z)."""
-    values = list(row)
-    values[AT] = chain.timestamp(values[AT])
-    return values
 
 
 def csv_chunks(batches) -> Iterator[tuple[int, str]]:
@@ -128,21 +122,16 @@ def csv_chunks(batches) -> Iterator[tuple[int, str]]:
     out = csv.writer(buffer, lineterminator="\r\n")
     out.writerow(COLUMNS)
     yield 0, buffer.getvalue()
-    bools = [i for i, c in enumerate(EVENTS.columns) if c.type.python_type is bool]
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
-        for row in batch:
-            values = _plain(row)
-            for i in bools:
-                values[i] = "true" if values[i] else "false"
-            out.writerow(values)
+        out.writerows(batch)
         yield len(batch), buffer.getvalue()
 
 
 def _json_line(row) -> str:
     """One event as a JSON object; choices and details as objects (their stored canonical text)."""
-    values = _plain(row)
+    values = row
     record = {name: value for i, (name, value) in enumerate(zip(COLUMNS, values))
               if i not in JSON_COLUMNS}
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
@@ -172,4 +161,4 @@ WRITERS = {"ndjson": ndjson_chunks, "csv": csv_chunks, "json": json_chunks}
 
 def export(engine: Engine, where: Filters, fmt: str) -> Iterator[tuple[int, str]]:
     """The export as (events in this piece, text) pieces."""
-    return WRITERS[fmt](rows(engine, where))
+    return WRITERS[fmt](rows(engine, where, text_booleans=fmt == "csv"))

@@ -177,8 +177,8 @@ def test_exports_read_in_chunks(app, monkeypatch):
     sizes = []
     real = exports.rows
 
-    def spy(engine, where, chunk=exports.CHUNK):
-        for batch in real(engine, where, chunk=2):
+    def spy(engine, where, chunk=exports.CHUNK, **kwargs):
+        for batch in real(engine, where, chunk=2, **kwargs):
             sizes.append(len(batch))
             yield batch
 
