@@ -193,8 +193,10 @@ def sqlite_part(args, tmp: Path, base_env: dict) -> dict:
     print(f"loaded {args.events} events into SQLite in {seconds:.1f}s", file=sys.stderr)
     out = {}
     query = "SELECT * FROM consent_event ORDER BY seq"
-    out["sqlite3_cli"], _ = timed(lambda: subprocess.run(
-        ["sqlite3", "-csv", str(path), query], stdout=open(tmp / "cli.csv", "w"), check=True))
+
+    def cli():
+        with open(tmp / "cli.csv", "w") as file:
+            subprocess.run(["sqlite3", "-csv", str(path), query], stdout=file, check=True)
 
     def python_loop():
         conn = sqlite3.connect(path)
@@ -204,18 +206,23 @@ def sqlite_part(args, tmp: Path, base_env: dict) -> dict:
                 writer.writerow(row)
         conn.close()
 
-    out["python_loop"], _ = timed(python_loop)
     env = {**base_env, "CONSENT_DATABASE_URL": url}
     port = free_port()
     proc = serve(env, port)
+    runs = {"sqlite3_cli": [], "python_loop": [], "api": []}
     try:
         worker = worker_pid(proc.pid)
-        api = api_export(port, secret, worker)
+        for _ in range(args.rounds):  # interleaved, best of each: the machine is shared
+            runs["sqlite3_cli"].append(timed(cli)[0])
+            runs["python_loop"].append(timed(python_loop)[0])
+            api = api_export(port, secret, worker)
+            assert api["lines"] == args.events + 1, api
+            runs["api"].append(api["seconds"])
+            print(f"round: { {k: round(v[-1], 1) for k, v in runs.items()} }", file=sys.stderr)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    assert api["lines"] == args.events + 1, api
-    out["api"] = api["seconds"]
+    out.update({k: min(v) for k, v in runs.items()})
     out["api_rss_growth_mb"] = api["rss_growth_mb"]
     out["api_rss_before_mb"] = api["rss_before_mb"]
 
@@ -253,12 +260,13 @@ def pg_part(args, tmp: Path, base_env: dict) -> dict:
     seconds, _ = timed(lambda: load(app, args.events))
     print(f"loaded {args.events} events into PostgreSQL in {seconds:.1f}s", file=sys.stderr)
     libpq = args.pg.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(libpq) as conn:
-        conn.execute("VACUUM ANALYZE consent_event") if False else None
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE consent_event")
     out = {}
     query = "SELECT * FROM consent_event ORDER BY seq"
-    out["psql_copy"], _ = timed(lambda: subprocess.run(
-        ["psql", libpq, "-qc", f"\\copy ({query}) TO '{tmp / 'psql.csv'}' CSV HEADER"], check=True))
+    def psql_copy():
+        subprocess.run(["psql", libpq, "-qc", f"\\copy ({query}) TO '{tmp / 'psql.csv'}' CSV HEADER"],
+                       check=True)
 
     def psycopg_copy():
         with psycopg.connect(libpq) as conn, open(tmp / "pg.csv", "wb") as file:
@@ -266,18 +274,23 @@ def pg_part(args, tmp: Path, base_env: dict) -> dict:
                 for data in copy:
                     file.write(data)
 
-    out["psycopg_copy"], _ = timed(psycopg_copy)
     env = {**base_env, "CONSENT_DATABASE_URL": args.pg}
     port = free_port()
     proc = serve(env, port)
+    runs = {"psql_copy": [], "psycopg_copy": [], "api": []}
     try:
         worker = worker_pid(proc.pid)
-        api = api_export(port, secret, worker)
+        for _ in range(args.rounds):
+            runs["psql_copy"].append(timed(psql_copy)[0])
+            runs["psycopg_copy"].append(timed(psycopg_copy)[0])
+            api = api_export(port, secret, worker)
+            assert api["lines"] == args.events + 1, api
+            runs["api"].append(api["seconds"])
+            print(f"round: { {k: round(v[-1], 1) for k, v in runs.items()} }", file=sys.stderr)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    assert api["lines"] == args.events + 1, api
-    out["api"] = api["seconds"]
+    out.update({k: min(v) for k, v in runs.items()})
     out["api_rss_growth_mb"] = api["rss_growth_mb"]
     with app.app_context():
         out["verify"], result = timed(lambda: ledger.verify(db.session))
@@ -291,6 +304,7 @@ def main():
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--pg", help="a PostgreSQL URL whose public schema may be dropped")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of exports")
     args = parser.parse_args()
     base_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("CONSENT_", "BENCH_")) and k != "DATABASE_URL"}
