@@ -393,6 +393,8 @@ def _check(row, expected: int, prev: str, blanked: dict, last_erase: dict):
             blanked.setdefault(row["subject"], seq)
     if salt is None and (row["ip_digest"] or row["ua_digest"]):
         blanked.setdefault(row["subject"], seq)
+    if (row["v"] or 1) == 1 and (row["basis"] is not None or row["details"] is not None):
+        return seq, "a version 1 event cannot have basis or details (they would be unhashed)"
     if event_hash(row) != row["hash"]:
         return seq, "hash does not match the event"
     if row["action"] == "erase":

@@ -232,10 +232,16 @@ def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
             ConsentEvent.event_id == new["event_id"])).scalar_one() == 2
         consents.erase(db.session, old, 365)
         assert ledger.verify(db.session).ok
-        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2)
-                           .values(policy_version="0"))
-        db.session.commit()
-        assert ledger.verify(db.session).first_bad_seq == 2
+        original = events[1].policy_version
+        for change in ({"basis": "customer"}, {"details": '{"sale_date":"2020-01-01"}'},
+                       {"policy_version": "0"}):
+            db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2).values(change))
+            db.session.commit()
+            assert ledger.verify(db.session).first_bad_seq == 2, change
+            db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2).values(
+                basis=None, details=None, policy_version=original))
+            db.session.commit()
+        assert ledger.verify(db.session).ok
         db.session.remove()
         db.engine.dispose()
 
