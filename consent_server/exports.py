@@ -5,6 +5,7 @@ own, up to the head as it was when the export began: memory stays flat whatever 
 size, and no lock or long snapshot holds up consent recording on either database. Every field is
 exported, `seq`, `prev_hash` and `hash` included, so the file alone re-verifies (README).
 """
+import codecs
 import csv
 import io
 import json
@@ -161,4 +162,36 @@ WRITERS = {"ndjson": ndjson_chunks, "csv": csv_chunks, "json": json_chunks}
 
 def export(engine: Engine, where: Filters, fmt: str) -> Iterator[tuple[int, str]]:
     """The export as (events in this piece, text) pieces."""
+    if fmt == "csv" and engine.dialect.name == "postgresql":
+        return pg_copy_csv(engine, where)
     return WRITERS[fmt](rows(engine, where, text_booleans=fmt == "csv"))
+
+
+def pg_copy_csv(engine: Engine, where: Filters) -> Iterator[tuple[int, str]]:
+    """PostgreSQL: the same CSV written by the server (COPY ... TO STDOUT), passed through.
+
+    Why: parsing every value into Python and formatting it again cost four fifths of an
+    export's time. COPY quotes as RFC 4180 does (fields with a comma, quote, CR or LF); its
+    records end in LF, not CRLF. COPY takes no bound parameters, so psycopg's client-side
+    cursor writes the filter values into the statement, quoted as literals.
+    """
+    import psycopg
+
+    with engine.connect() as conn:
+        head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
+    query = (select(*reading.columns("postgresql", text_booleans=True))
+             .where(where.where(), EVENTS.c.seq <= head).order_by(EVENTS.c.seq))
+    compiled = query.compile(dialect=engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        statement = psycopg.ClientCursor(driver).mogrify(str(compiled), compiled.params)
+        decode = codecs.getincrementaldecoder("utf-8")().decode
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY ({statement}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+            for data in copy:
+                text = decode(bytes(data))
+                yield text.count("\n"), text  # the count is for progress bars: near enough
+        driver.commit()
+    finally:
+        raw.close()
