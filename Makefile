@@ -31,6 +31,8 @@ run: install
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
+	@test -n "$$CONSENT_SMTP_HOST" || echo "no CONSENT_SMTP_HOST: e-mails (sign-up confirmations, \
+	access links) are written to $(INSTANCE)/outbox/ as .eml files"
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install
