@@ -66,6 +66,8 @@ LOOKUP = (PERSON.c.subject, PERSON.c.address_hash, PERSON.c.email, PERSON.c.pend
 def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None):
     """The person, state and customer basis of every address hash in one set-based query:
     `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
+    if not hashes:
+        return {}
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         matches = PERSON.c.address_hash == any_(bindparam("hashes", list(hashes)))
@@ -195,14 +197,14 @@ def audience(session: Session, purpose: str, category: str | None = None):
                     consented.label("consented"))
              .select_from(PERSON.outerjoin(STATE, STATE.c.subject == PERSON.c.subject))
              .where(PERSON.c.email.is_not(None), allowed).order_by(PERSON.c.subject))
-    rows = session.execute(query, execution_options={"yield_per": 1000})
-    try:
+    session.rollback()
+    # A connection of its own: the stream outlives the request's session (server-side cursor on
+    # PostgreSQL, in a transaction that nothing else ends).
+    with session.get_bind().connect() as conn:
+        rows = conn.execution_options(yield_per=1000).execute(query)
         for row in rows:
             url = unsubscribe_url(row.subject, purpose)
             yield {"email": row.email, "language": row.language,
                    "basis": "consent" if row.consented else "customer",
                    "unsubscribe_url": url, "list_unsubscribe": f"<{url}>",
                    "list_unsubscribe_post": ONE_CLICK}
-    finally:
-        rows.close()
-        session.rollback()

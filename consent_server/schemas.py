@@ -176,7 +176,7 @@ class CheckSchema(StrictSchema):
     """A pre-send check: may these addresses get this purpose now?"""
 
     purpose = fields.String(required=True)
-    emails = fields.List(fields.Raw(), required=True)  # each checked; a bad one is `invalid`
+    emails = fields.List(fields.Raw(allow_none=True), required=True)  # each checked; a bad one is `invalid`
     product_category = fields.String(validate=validate.Length(max=64))
 
 
