@@ -312,3 +312,42 @@ def test_the_fast_normalisation_agrees_with_the_reference():
         except InvalidAddress:
             got = None
         assert got == expected, address
+
+
+def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
+        papp, pclient, smtp, tmp_path):
+    """REQ M-01: `flask consent check --purpose P FILE.csv`, with a progress bar."""
+    confirmed(pclient, smtp, "kari@example.no")
+    given = tmp_path / "list.csv"
+    given.write_text("email,name\nkari@example.no,Kari\nola@example.no,Ola\nnope,X\n",
+                     encoding="utf-8")
+    out = tmp_path / "out.csv"
+    runner = papp.test_cli_runner()
+    result = runner.invoke(args=["consent", "check", "--purpose", "newsletter", "--out",
+                                 str(out), str(given)])
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 allowed for newsletter" in result.output
+    assert list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))) == [
+        {"email": "kari@example.no", "name": "Kari", "status": "allowed", "reason": "consent"},
+        {"email": "ola@example.no", "name": "Ola", "status": "denied", "reason": "no_consent"},
+        {"email": "nope", "name": "X", "status": "denied", "reason": "invalid"}]
+    bad = runner.invoke(args=["consent", "check", "--purpose", "analytics", str(given)])
+    assert bad.exit_code != 0 and "Unknown purpose" in bad.output
+    (tmp_path / "no_email.csv").write_text("name\nKari\n", encoding="utf-8")
+    bad = runner.invoke(args=["consent", "check", "--purpose", "newsletter",
+                              str(tmp_path / "no_email.csv")])
+    assert bad.exit_code != 0 and "email" in bad.output
+
+
+def test_the_audience_is_streamed(pclient, smtp, api_key):
+    """REQ M-06: a streamed answer (memory flat), listing addresses with consent only."""
+    key = api_key()
+    confirmed(pclient, smtp, "kari@example.no")
+    sign_up(pclient, "venter@example.no")
+    response = pclient.get("/api/v1/marketing/audience?purpose=newsletter&format=csv",
+                           headers=key)
+    assert response.is_streamed
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["email"] for row in rows] == ["kari@example.no"]
+    assert set(rows[0]) == {"email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
+                            "list_unsubscribe_post"}
