@@ -3,6 +3,8 @@
 The ledger and state know a person only by `subject` (the keyed hash of the address it first
 came with); the address itself sits in `person` alone, the one place erasure must clear.
 """
+import hashlib
+import hmac
 import json
 import re
 from functools import lru_cache
@@ -24,6 +26,12 @@ ERASED = "erase"
 def address_hash(address: str) -> str:
     """The keyed hash (CONSENT_EMAIL_HASH_KEY) of an address; InvalidAddress when it is none."""
     return subject_hash(current_app.config["EMAIL_HASH_KEY"], address)
+
+
+def hasher():
+    """address_hash for addresses already normalised, the key looked up once (for a batch)."""
+    key = current_app.config["EMAIL_HASH_KEY"].encode()
+    return lambda address: hmac.digest(key, address.encode(), hashlib.sha256).hex()
 
 
 def no_choices() -> dict[str, bool]:
