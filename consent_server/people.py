@@ -46,22 +46,17 @@ def choices_of(state) -> dict[str, bool]:
     return {**no_choices(), **json.loads(state.choices)}
 
 
-def ledger_extras(basis: str | None, details: dict | None) -> dict:
-    """What goes into an event's `basis` ("consent" / "customer") and `details` (no personal
-    data). The ledger has no such fields yet (issue 9 adds them): until then nothing, and the
-    same facts are kept in `person` / `customer_basis`."""
-    return {}
-
-
 def event(subject: str, *, action: str, choices: dict, policy_version: str, language: str,
           text_hash: str | None, source: str, ip: str | None = None,
           user_agent: str | None = None, basis: str | None = None, details: dict | None = None) -> dict:
-    """A person's ledger event (see ledger.new_event)."""
+    """A person's ledger event (see ledger.new_event): basis is "consent" or "customer" for
+    marketing, details a small JSON object without personal data (a customer's sale, a
+    confirmation's sign-up time)."""
     return ledger.new_event(subject=subject, subject_type="person", action=action,
                             choices=choices, policy_version=policy_version, language=language,
                             text_hash=text_hash, source=source, ip=ip,
                             user_agent=user_agent[:512] if user_agent else None,
-                            **ledger_extras(basis, details))
+                            basis=basis, details=details)
 
 
 def by_hash(conn, hashed: str):

@@ -13,7 +13,7 @@ from . import ledger, mail, policy, purposes, tokens
 from .addresses import InvalidAddress, normalise
 from .consents import truncate_ip
 from .errors import DomainError, Invalid, NotFound
-from .ledger import canonical, timestamp
+from .chain import canonical, timestamp
 from .people import (CUSTOMER, ERASED, KEYS, PERSON, address_hash, by_hash, by_subject,
                      choices_of, event, no_choices, withdrawn_of)
 

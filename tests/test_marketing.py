@@ -351,3 +351,30 @@ def test_the_audience_is_streamed(pclient, smtp, api_key):
     assert [row["email"] for row in rows] == ["kari@example.no"]
     assert set(rows[0]) == {"email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
                             "list_unsubscribe_post"}
+
+
+def test_the_ledger_keeps_each_basis_and_its_details_and_verifies(pclient, papp, smtp, api_key):
+    """REQ M-07 C-07: a confirmation is basis consent with its sign-up time; a customer is basis
+    customer with the sale, no personal data; the chain and the state projection verify."""
+    from consent_server import ledger
+
+    key = api_key()
+    confirmed(pclient, smtp, "kari@example.no")
+    pclient.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
+    path = audience(pclient, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
+        "https://consent.example")
+    pclient.post(path, data={"List-Unsubscribe": "One-Click"})
+    with papp.app_context():
+        events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
+                                    ).scalars().all()
+        confirm, customer, unsubscribe = events
+        assert (confirm.source, confirm.basis) == ("confirm", "consent")
+        assert set(json.loads(confirm.details)) == {"signed_up_at"}
+        assert (customer.source, customer.basis) == ("api", "customer")
+        assert json.loads(customer.details) == {"sale_date": "2026-11-02",
+                                                "product_category": "sko",
+                                                "opt_out_offered": True}
+        assert (unsubscribe.source, unsubscribe.action) == ("unsubscribe", "withdraw")
+        assert all("@" not in (e.details or "") for e in events)
+        result = ledger.verify(db.session)
+        assert result.ok and result.state_ok, result.as_dict()
