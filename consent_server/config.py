@@ -28,6 +28,9 @@ class Config:
     PUBLIC_MAX_BODY = 16 * 1024
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
+    # The site's parent domain when this server runs on a subdomain of it (consent.example.no
+    # for www.example.no): the server then sets the consent cookie on it (see README).
+    COOKIE_DOMAIN = None
     SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"

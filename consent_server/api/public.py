@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import consents, policy, purposes, texts
+from .. import banner, consents, policy
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -38,22 +38,9 @@ def _max_age() -> int:
 @blp.response(200, ConfigSchema)
 def config(_args):
     """Purposes with their cookies, banner texts, notice version, Consent Mode signals."""
-    cfg, lang = current_app.config, str(get_locale())
-    site = current_app.extensions["consent_site"]
-    version = policy.current(db.session)
-    answer = {
-        "policy_version": version.version if version else None,
-        "valid_policy_versions": policy.valid_versions(db.session),
-        "language": lang,
-        "languages": list(cfg["LANGUAGES"]),
-        "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
-                      "description": str(p.description),
-                      "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
-        "texts": texts.banner_texts(site.controller),
-        "privacy_url": f"{cfg['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
-        "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
-        "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
-    }
+    lang = str(get_locale())
+    answer = banner.config(db.session, current_app.extensions["consent_site"],
+                           current_app.config, lang)
     # Vary Origin too: the CORS header differs per site, and a shared cache must keep them apart.
     return answer, 200, {"Cache-Control": "public, max-age=300",
                          "Vary": "Accept-Language, Origin, Accept-Encoding"}

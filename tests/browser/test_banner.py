@@ -84,6 +84,11 @@ GTAG = """<script{nonce}>window.dataLayer = window.dataLayer || [];
 function gtag(){{dataLayer.push(arguments);}} gtag('js', new Date()); gtag('config', 'G-TEST');</script>"""
 
 
+# Microsoft Clarity's snippet defines this queue before its script loads.
+CLARITY = """<script{nonce}>window.clarity = window.clarity || function () {{
+(window.clarity.q = window.clarity.q || []).push([...arguments]); }};</script>"""
+
+
 class HostSite:
     """The customer's site: one page with held-back scripts, an iframe and the banner's tag."""
 
@@ -108,10 +113,12 @@ class HostSite:
         csp = bool(args.get("csp"))
         nonce = ' nonce="n0nce"' if csp else ""
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
-        tag = f'<script src="{self.server_url}/widget.js"{attrs}'
+        query = f"?lang={args['src_lang']}" if args.get("src_lang") else ""
+        tag = f'<script src="{self.server_url}/widget.js{query}"{attrs}'
         head, body = (tag + "></script>\n", "") if args.get("head") else ("", tag + " async></script>")
         html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
-                                gtag=GTAG.format(nonce=nonce) if args.get("gtag") else "",
+                                gtag=(GTAG if args.get("gtag") else "").format(nonce=nonce) +
+                                (CLARITY.format(nonce=nonce) if args.get("clarity") else ""),
                                 server=self.server_url)
         response = Response(html, content_type="text/html; charset=utf-8")
         if csp:  # a strict policy: no inline script or style without the nonce, no eval
@@ -239,8 +246,8 @@ def test_nothing_held_back_runs_before_a_choice(page, site, server):
     assert page.get_attribute("iframe[data-src]", "src") is None
     assert page.is_visible(BANNER)
     server_requests = [r for r in requests if r.startswith(server.url)]
-    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js",
-                                                                          "/api/v1/config"]
+    # REQ W-12: one round trip: the first layer's texts come with the script.
+    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js"]
     [(command, signals)] = consent_commands(page)
     assert command == "default" and signals.pop("wait_for_update") == 500
     assert set(signals) == ALL_SIGNALS
@@ -356,9 +363,9 @@ def test_settings_save_exactly_what_is_switched_on(page, site, server):
 
 
 def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
-    """REQ C-08, W-05, W-10: the floating button, a data-consent-open link and
-    ConsentServer.open() bring the banner back; Reject all then withdraws in one click, is
-    recorded as a withdrawal and deletes the declared cookies (also a `_ga_*` pattern)."""
+    """REQ C-08, W-05, W-10: the floating button and ConsentServer.open() bring the banner
+    back, a data-consent-open link opens the settings; Reject all there withdraws in one click,
+    is recorded as a withdrawal and deletes the declared cookies (also a `_ga_*` pattern)."""
     load(page, site, server)
     button(page, "Accept all").click()
     page.wait_for_function("window.order.length === 4")
@@ -372,10 +379,12 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
     expect(page.locator(BANNER)).to_be_visible()
     expect(fab).to_be_hidden()
     page.keyboard.press("Escape")  # REQ C-04: leaving it open changes nothing
-    page.click("#settings-link")
-    expect(page.locator(BANNER)).to_be_visible()
-    button(page, "Reject all").click()
     expect(page.locator(BANNER)).to_have_count(0)
+    page.click("#settings-link")  # the site's own link: the settings, not the first layer
+    expect(page.locator(DIALOG)).to_be_visible()
+    assert page.locator(BANNER).count() == 0
+    button(page, "Reject all").click()
+    expect(page.locator(DIALOG)).to_have_count(0)
     page.wait_for_function("() => !document.cookie.includes('_ga') && !document.cookie.includes('_fbp')")
     names = {c["name"] for c in page.context.cookies()}
     assert names == {"consent", "own"}
@@ -388,13 +397,13 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
 
 def test_the_floating_button_can_be_turned_off(page, site, server):
     """REQ C-08: with data-button="false" there is no floating button; the site's own
-    data-consent-open link still brings the banner back."""
+    data-consent-open link still opens the settings."""
     load(page, site, server, **{"a-data-button": "false"})
     button(page, "Reject all").click()
     stored(page)
     assert page.locator(".csw-fab").count() == 0
     page.click("#settings-link")
-    expect(page.locator(BANNER)).to_be_visible()
+    expect(page.locator(DIALOG)).to_be_visible()
 
 
 def test_consent_mode_default_precedes_every_update(page, site, server):
@@ -424,15 +433,17 @@ def test_consent_mode_default_precedes_every_update(page, site, server):
 
 
 def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server):
-    """REQ W-09: with GPC the banner says so, Accept all grants all but marketing, the server
-    records the signal, and marketing can only be switched on in Settings."""
+    """REQ W-09: with GPC the banner says so, its accept button says what it does (all but
+    marketing) and does that, the server records the signal, and marketing can only be
+    switched on in Settings."""
     ctx = browser.new_context()
     try:
         ctx.add_init_script(GPC)
         page = ctx.new_page()
         load(page, site, server)
         expect(page.locator(BANNER)).to_contain_text("Global Privacy Control")
-        button(page, "Accept all").click()
+        assert page.locator(BANNER).get_by_role("button", name="Accept all", exact=True).count() == 0
+        button(page, "Accept all but marketing").click()
         page.wait_for_function("window.order.length === 2")
         assert ran(page) == ["a1", "a2"]
         _, value = stored(page)
@@ -443,6 +454,7 @@ def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server)
         button(page, "Settings").click()
         dialog = page.get_by_role("dialog")
         expect(dialog).to_contain_text("Global Privacy Control")
+        expect(button(page, "Accept all but marketing")).to_be_visible()
         marketing = dialog.get_by_role("switch", name="Marketing")
         expect(marketing).not_to_be_checked()
         marketing.check()
@@ -602,8 +614,9 @@ def test_small_screens_reduced_motion_and_no_layout_shift(browser, site, server)
 
 def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
     """REQ W-12: under a strict CSP (no inline script or style without a nonce, no eval) the
-    banner is styled and works, runs nonce'd held-back scripts, and adds no global but
-    ConsentServer (and Consent Mode's dataLayer)."""
+    banner is styled and works, the settings layer loads, it runs nonce'd held-back scripts,
+    and adds no global but ConsentServer (and the dataLayer and uetq queues of Google's and
+    Microsoft's tags)."""
     ctx = browser.new_context()
     try:
         page = ctx.new_page()
@@ -613,12 +626,15 @@ def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
             window.before = Object.getOwnPropertyNames(window);""")
         load(page, site, server, csp=1)
         assert page.locator(BANNER).evaluate("(b) => getComputedStyle(b).position") == "fixed"
+        button(page, "Settings").click()
+        expect(page.locator(DIALOG)).to_be_visible()
+        assert page.locator(DIALOG).evaluate("(d) => getComputedStyle(d).maxWidth") == "640px"
         button(page, "Accept all").click()
         page.wait_for_function("() => window.order.length === 4")  # a function: no eval
         added = page.evaluate("() => Object.getOwnPropertyNames(window).filter((k) => "
                               "!before.includes(k))")
         ours = set(added) - {"order", "before", "violations", "0"}  # "0": the iframe
-        assert sorted(ours) == ["ConsentServer", "dataLayer"]
+        assert sorted(ours) == ["ConsentServer", "dataLayer", "uetq"]
         assert page.evaluate("() => violations") == []
     finally:
         ctx.close()
@@ -679,20 +695,19 @@ def test_demo_shows_what_ran_and_what_consent_mode_received(page, server):
 
 
 def test_focus_returns_to_the_link_that_opened_the_settings(page, site, server):
-    """REQ A-02: opened from the site's own link, banner, settings and a choice later the focus
-    is back on that link; a banner opened again closes on Escape without a new choice (C-04)."""
+    """REQ A-02: opened from the site's own link, the settings and a choice later the focus is
+    back on that link; a banner opened again closes on Escape without a new choice (C-04)."""
     load(page, site, server, **{"a-data-button": "false"})
     button(page, "Reject all").click()
     _, value = stored(page)
     page.focus("#settings-link")
     page.keyboard.press("Enter")
-    expect(page.locator(BANNER)).to_be_visible()
-    button(page, "Settings").click()
+    expect(page.locator(DIALOG)).to_be_visible()
     button(page, "Accept all").click()  # inside the settings layer
     expect(page.locator(DIALOG)).to_have_count(0)
     assert page.evaluate("document.activeElement.id") == "settings-link"
     page.wait_for_function("window.order.length === 4")
-    page.keyboard.press("Enter")
+    page.evaluate("ConsentServer.open()")
     expect(page.locator(BANNER)).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator(BANNER)).to_have_count(0)
@@ -738,19 +753,22 @@ def test_gpc_outranks_an_earlier_marketing_grant(browser, site, server):
         ctx.close()
 
 
-def test_a_failing_config_breaks_nothing(page, site, server):
-    """A config answer that is an error (here 503) is not taken for the config: no script error,
-    the page works, and a stored choice still applies."""
-    errors = []
+def test_a_failing_config_breaks_nothing_and_says_why(page, site, server):
+    """A page in another language than the script was served in asks for its config; an answer
+    that is an error (here 503) is not taken for the config: no script error, the page works, a
+    one-line warning in the console says why there is no banner."""
+    errors, warnings = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.route(f"{server.url}/api/v1/config*", lambda route: route.fulfill(
         status=503, content_type="application/problem+json", body='{"status": 503}'))
-    page.goto(url(site, server))
+    page.goto(url(site, server, src_lang="en", **{"a-data-lang": "nb"}))
     page.wait_for_function("window.ConsentServer")
     page.evaluate("ConsentServer.acceptAll()")  # waits for a config that never comes
     page.wait_for_timeout(300)
     assert errors == [] and page.locator(BANNER).count() == 0
     assert page.evaluate("ConsentServer.get()") is None
+    assert warnings == ["consent-server: the config could not be loaded (503)"]
 
 
 @pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),
