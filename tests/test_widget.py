@@ -138,11 +138,11 @@ def test_the_prefix_is_the_first_layer_config(client):
 
 def test_a_text_cannot_close_the_script_element(app_factory, tmp_path):
     """A site file's text with </script> in it stays inside the JSON string."""
-    site = (widget.resource("widget").parent / "consent_server" / "site.toml")
-    path = tmp_path / "site.toml"
-    path.write_text(site.read_text(encoding="utf-8").replace(
-        'controller = "Exentri AS"', 'controller = "A</script><b>"'), encoding="utf-8")
-    app = app_factory(SITE_FILE=str(path))
+    path = site_file(tmp_path, "")
+    text = open(path, encoding="utf-8").read().replace('controller = "Exentri AS"',
+                                                       'controller = "A</script><b>"')
+    open(path, "w", encoding="utf-8").write(text)
+    app = app_factory(SITE_FILE=path)
     publish(app)
     js = served(app.test_client()).get_data(as_text=True)
     assert "</script>" not in js and settings_of(js)["texts"]["body"].startswith("A</script><b>")
@@ -226,3 +226,81 @@ def test_demo_page_embeds_the_banner_like_a_customer(client):
 def test_demo_page_speaks_the_visitors_language(client):
     assert '<html lang="nb">' in client.get("/demo?lang=nb").get_data(as_text=True)
     assert '<html lang="en">' in client.get("/demo?lang=en").get_data(as_text=True)
+
+
+def test_the_bokmal_words(client):
+    """REQ W-13, C-02, C-03, C-08: a native reader's corrections, in Datatilsynet's words: the
+    banner ends on where to change or withdraw, the GPC text says what is off and where to turn
+    it on, necessary is not "always on" twice, location is approximate, the placeholder says
+    what the video needs, the settings heading names cookies."""
+    config = client.get("/api/v1/config?lang=nb").json
+    texts = config["texts"]
+    assert texts["body"].endswith("Du kan når som helst endre valget ditt eller trekke tilbake "
+                                  "samtykket under «Endre samtykke».")
+    assert texts["gpc"].endswith("ikke ønsker markedsføring, så den er slått av med mindre du "
+                                 "selv slår den på under «Innstillinger».")
+    assert texts["accept_gpc"] == "Godta alle unntatt markedsføring"
+    assert texts["placeholder"] == "Videoen vises først når du godtar markedsføring."
+    assert texts["settings_title"] == "Innstillinger for informasjonskapsler"
+    purposes = {p["key"]: p for p in config["purposes"]}
+    assert "Alltid på" not in purposes["necessary"]["description"]
+    analytics = purposes["analytics"]["description"]
+    assert "omtrentlig plassering" in analytics and "lokasjon" not in analytics
+    cookies = {c["name"]: c["description"] for p in config["purposes"] for c in p["cookies"]}
+    assert cookies["consent"] == "Husker hvilke informasjonskapsler du har godtatt."
+    notice = client.get("/privacy/nb").get_data(as_text=True)
+    assert "Regnskap og andre lovpålagte plikter" in notice
+    assert "plikter vi har etter loven" not in notice
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_marketing_is_ads_by_named_third_parties(client, lang):
+    """REQ C-02, C-03, C-08: device marketing is ads and measuring them, not messages (those are
+    the newsletter's consent); the first layer names Google and Meta, and the description says
+    how to withdraw."""
+    config = client.get(f"/api/v1/config?lang={lang}").json
+    marketing = next(p for p in config["purposes"] if p["key"] == "marketing")["description"]
+    change = config["texts"]["change"]
+    for text in (marketing, config["texts"]["body"]):
+        assert "Google" in text and "Meta" in text and change in text
+    for bundled in ("messages", "meldinger", "markedsføring til deg", "e-mail", "e-post"):
+        assert bundled not in marketing
+    first_layer = settings_of(served(client, f"/widget.js?lang={lang}").get_data(as_text=True))
+    assert "Google" in first_layer["texts"]["body"] and "Meta" in first_layer["texts"]["body"]
+
+
+def site_file(tmp_path, addition: str) -> str:
+    """The default site file with some TOML added after the controller."""
+    source = (widget.resource("widget").parent / "consent_server" / "site.toml")
+    path = tmp_path / "site.toml"
+    path.write_text(source.read_text(encoding="utf-8").replace(
+        'controller = "Exentri AS"\n', 'controller = "Exentri AS"\n' + addition), encoding="utf-8")
+    return str(path)
+
+
+def test_the_privacy_link_can_be_the_sites_own_per_language(app_factory, tmp_path):
+    """REQ N-05, C-03: the site file may name the site's own notice per language; the banner
+    links to it (in widget.js and the config), else to this server's /privacy/<lang>."""
+    path = site_file(tmp_path, '[privacy]\nurl = { nb = "https://www.exentri.no/personvern", '
+                               'en = "https://www.exentri.no/en/privacy" }\n')
+    app = app_factory(SITE_FILE=path)
+    publish(app)
+    client = app.test_client()
+    for lang, expected in (("nb", "https://www.exentri.no/personvern"),
+                           ("en", "https://www.exentri.no/en/privacy")):
+        assert client.get(f"/api/v1/config?lang={lang}").json["privacy_url"] == expected
+        js = served(client, f"/widget.js?lang={lang}").get_data(as_text=True)
+        assert settings_of(js)["privacy_url"] == expected
+
+
+@pytest.mark.parametrize("addition, message", [
+    ('[privacy]\nurl = { nb = "https://x.no/p" }\n', "privacy.url must give a text for each"),
+    ('[privacy]\nurl = { nb = "javascript:alert(1)", en = "https://x.no/p" }\n',
+     "privacy.url.nb must be a web address"),
+    ('privacy = "https://x.no/p"\n', "privacy.url must give a text for each"),
+])
+def test_a_bad_privacy_url_is_named(tmp_path, addition, message):
+    from consent_server.site import SiteFileError, load
+
+    with pytest.raises(SiteFileError, match=message):
+        load(site_file(tmp_path, addition))
