@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -138,10 +139,9 @@ def test_the_prefix_is_the_first_layer_config(client):
 
 def test_a_text_cannot_close_the_script_element(app_factory, tmp_path):
     """A site file's text with </script> in it stays inside the JSON string."""
-    path = site_file(tmp_path, "")
-    text = open(path, encoding="utf-8").read().replace('controller = "Exentri AS"',
-                                                       'controller = "A</script><b>"')
-    open(path, "w", encoding="utf-8").write(text)
+    path = Path(site_file(tmp_path, ""))
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'controller = "Exentri AS"', 'controller = "A</script><b>"'), encoding="utf-8")
     app = app_factory(SITE_FILE=path)
     publish(app)
     js = served(app.test_client()).get_data(as_text=True)
