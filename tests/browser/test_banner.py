@@ -14,7 +14,9 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import empty_and_close, make_app, publish
@@ -797,3 +799,115 @@ def test_in_a_sandboxed_frame_without_cookies_the_widget_still_starts(page, site
     assert frame.evaluate("dataLayer[0][1]") == "default"
     assert frame.evaluate("ConsentServer.get()") is None
     assert errors == []
+
+
+@pytest.mark.parametrize("lang, gpc", [("nb", False), ("en", False), ("nb", True)])
+def test_on_a_phone_the_first_layer_leaves_half_the_screen(browser, site, server, lang, gpc):
+    """REQ A-06, A-08, W-01: on a 360×740 phone the first layer covers at most half of the
+    screen (also with the GPC notice), its three buttons alike and at least 24 px."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                              is_mobile=True, has_touch=True)
+    try:
+        if gpc:
+            ctx.add_init_script(GPC)
+        page = ctx.new_page()
+        load(page, site, server, lang=lang)
+        box = page.locator(BANNER).bounding_box()
+        assert box["width"] * box["height"] <= 360 * 740 / 2, box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+        buttons = page.locator(f"{BANNER} button")
+        sizes = [buttons.nth(i).bounding_box() for i in range(3)]
+        assert len({(round(b["width"]), round(b["height"])) for b in sizes}) == 1, sizes
+        assert all(b["height"] >= 24 and b["width"] >= 24 for b in sizes)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/demo?lang=nb", "/demo?lang=en", "/privacy/nb", "/privacy/en"])
+def test_nothing_overflows_at_320_px(browser, server, path):
+    """REQ A-06: at 320 px neither the demo shop nor the notice (its cookie tables) scrolls
+    sideways, and the refused video's placeholder shows its whole text and button."""
+    ctx = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + path)
+        page.wait_for_selector(BANNER)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        button(page, "Avvis alle" if path.endswith("nb") else "Reject all").click()
+        expect(page.locator(BANNER)).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        if path.startswith("/demo"):
+            placeholder = page.locator(".csw-ph")
+            expect(placeholder).to_be_visible()
+            box = placeholder.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 320
+            assert placeholder.evaluate("(p) => p.scrollHeight <= p.clientHeight && "
+                                        "p.scrollWidth <= p.clientWidth")  # nothing cut off
+            inner = placeholder.get_by_role("button").bounding_box()
+            assert inner["y"] + inner["height"] <= box["y"] + box["height"]
+    finally:
+        ctx.close()
+
+
+def test_the_floating_button_is_the_last_tab_stop(page, site, server):
+    """REQ A-02, C-08: the first layer comes first in the tab order, but the floating button
+    comes last: the site's own links (skip links first) keep their places."""
+    load(page, site, server)
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('.csw-b')")
+    button(page, "Reject all").click()
+    stored(page)
+    page.reload()
+    page.wait_for_selector(".csw-fab")
+    assert page.evaluate("document.body.lastElementChild.contains(document.querySelector('.csw-fab'))")
+    stops = []
+    for _ in range(20):  # every tab stop, in order, until the focus leaves the page
+        page.keyboard.press("Tab")
+        here = page.evaluate("document.activeElement === document.body ? null : "
+                             "document.activeElement.tagName + ' ' + document.activeElement.textContent")
+        if here is None or here in stops:
+            break
+        stops.append(here)
+    assert stops[0] != "BUTTON Change consent"  # the page's own first: the placeholder here
+    assert stops[-1] == "BUTTON Change consent" and len(stops) >= 3, stops
+
+
+@pytest.mark.parametrize("lang", ["en", "nb"])
+def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, lang):
+    """REQ C-07, C-08: a visitor can read their consent id and the date of their choice in the
+    settings (to quote them to the company); the server's signed receipt is kept too."""
+    from babel.dates import format_date
+
+    ctx = browser.new_context(timezone_id="Europe/Oslo")
+    try:
+        page = ctx.new_page()
+
+        def with_receipt(route):  # the answer as it is with signed receipts (REQ C-07)
+            answer = route.fetch()
+            route.fulfill(response=answer, json={**answer.json(), "receipt": "eyJ.test.sig"})
+
+        page.route(f"{server.url}/api/v1/consents", with_receipt)
+        load(page, site, server, lang=lang)
+        button(page, "Reject all" if lang == "en" else "Avvis alle").click()
+        _, value = stored(page)
+        assert page.evaluate("localStorage.getItem('consent-server:receipt')") == "eyJ.test.sig"
+        chosen = datetime.fromtimestamp(value["time"] / 1000, ZoneInfo("Europe/Oslo")).date()
+        page.click("#settings-link")
+        record = page.locator(f"{DIALOG} .csw-id")
+        if lang == "en":
+            expect(record).to_have_text(f"Your consent ID: {value['id']}Chosen on: "
+                                        f"{chosen.day} {format_date(chosen, 'MMMM', locale='en')}"
+                                        f" {chosen.year}")
+        else:
+            expect(record).to_have_text(f"Samtykke-ID: {value['id']}Valgt den: "
+                                        f"{format_date(chosen, 'long', locale='nb')}")
+    finally:
+        ctx.close()
+
+
+def test_no_consent_id_before_a_choice(page, site, server):
+    load(page, site, server)
+    button(page, "Settings").click()
+    expect(page.locator(DIALOG)).to_be_visible()
+    assert page.locator(f"{DIALOG} .csw-id").count() == 0

@@ -18,6 +18,9 @@ export const button = (text, onclick, className) =>
 
 export const findAll = (selector, scope) => [...(scope || document).querySelectorAll(selector)];
 
+// A JSON answer, or its status as the reason it failed.
+export const json = (response) => (response.ok ? response.json() : Promise.reject(response.status));
+
 // A one-line reason in the console when the banner cannot do its job (no personal data).
 export const warn = (reason) => console.warn('consent-server: ' + reason);
 

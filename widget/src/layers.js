@@ -2,7 +2,7 @@
 // floating "change consent" button that brings it back (C-08), and the way to the settings
 // layer, which is loaded when it is first wanted (settings.js: not needed to show the banner).
 import { choose, everything } from './choice.js';
-import { addStyles, button, element, focusFirst, warn } from './dom.js';
+import { addStyles, button, element, focusFirst, json, warn } from './dom.js';
 import { state } from './state.js';
 
 // The stylesheet (built from src/consent.css), given by the build.
@@ -89,7 +89,7 @@ export const openBanner = (from) => {
 const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([
   import(new URL('widget-settings.js', state.script.src)),
   fetch(new URL('config?lang=' + state.config.language, state.api))
-    .then((response) => (response.ok ? response.json() : Promise.reject(response.status))),
+    .then(json),
 ]).then(([module, config]) => module.default({ state, config, root, all, choose }),
 (error) => {
   settingsLayer = null;

@@ -2,6 +2,7 @@
 // (or in memory where the page may not use it) and is sent again on the next page, with the
 // same event id, so a retry never records it twice.
 import { cookieDomain, readCookie, writeCookie } from './cookie.js';
+import { json } from './dom.js';
 import { state } from './state.js';
 
 const PENDING = 'consent-server:pending';
@@ -32,10 +33,9 @@ const keepReceipt = (receipt) => {
   } catch (error) { /* only the server keeps it then */ }
 };
 
-// A version 4 UUID; crypto.randomUUID exists only in secure contexts.
-const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
-  : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-    (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
+// A version 4 UUID, random, made by the browser for a blob URL (crypto.randomUUID exists only in
+// secure contexts; this works in every page).
+const uuid = () => URL.createObjectURL(new Blob()).slice(-36);
 
 export const queueChoice = (choices, source) => {
   const optional = { ...choices };
@@ -62,7 +62,7 @@ export const flush = () => {
     headers: { 'Content-Type': 'text/plain' },
     credentials: serverSetsCookie ? 'include' : 'same-origin',
   })
-    .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+    .then(json)
     .then((record) => {
       keepReceipt(record.receipt);
       state.stored = readCookie() || state.stored;

@@ -2,7 +2,7 @@
 // trip), then the banner from the config the server sent with this script.
 import { apply, choose, everything, onChange } from './choice.js';
 import { maxAgeMs, readCookie, removeDuplicates, removeRefusedCookies } from './cookie.js';
-import { warn } from './dom.js';
+import { json, warn } from './dom.js';
 import { showBanner, showFloatingButton, openBanner, openSettings } from './layers.js';
 import { activate } from './blocking.js';
 import { flush } from './ledger.js';
@@ -46,7 +46,7 @@ const showConfig = (config) => {
 };
 
 export const start = (settings) => {
-  const script = document.currentScript || document.querySelector('script[src*="/widget.js"]');
+  const script = document.currentScript; // a classic script, also when async
   if (!script || window.ConsentServer) return;
   const src = new URL(script.src, location.href);
   Object.assign(state, { settings, script, api: new URL('api/v1/', src),
@@ -88,6 +88,6 @@ export const start = (settings) => {
   if (language === settings.language) return showConfig(settings);
   // Another language than the script was served in: its config, then the banner.
   fetch(new URL('config?lang=' + language, state.api))
-    .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+    .then(json)
     .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
 };
