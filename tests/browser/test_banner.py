@@ -911,3 +911,45 @@ def test_no_consent_id_before_a_choice(page, site, server):
     button(page, "Settings").click()
     expect(page.locator(DIALOG)).to_be_visible()
     assert page.locator(f"{DIALOG} .csw-id").count() == 0
+
+
+def test_microsoft_uet_and_clarity_get_the_same_choice(page, site, server):
+    """REQ W-08: beside Google Consent Mode, Microsoft UET's consent mode (default denied first,
+    then an update per choice) and Clarity's consent API get the choice, from the same purpose
+    map: ad_storage from marketing, analytics_Storage from analytics."""
+    load(page, site, server, clarity=1)
+    uet = "() => window.uetq"
+    assert page.evaluate(uet) == ["consent", "default", {"ad_storage": "denied"}]
+    assert page.evaluate("window.clarity.q") is None  # nothing before a choice
+    button(page, "Settings").click()
+    page.get_by_role("switch", name="Statistics").check()
+    button(page, "Save settings").click()
+    page.wait_for_function("window.order.length === 2")
+    assert page.evaluate(uet)[3:] == ["consent", "update", {"ad_storage": "denied"}]
+    assert page.evaluate("window.clarity.q")[-1] == [
+        "consentv2", {"ad_Storage": "denied", "analytics_Storage": "granted"}]
+    page.evaluate("ConsentServer.acceptAll()")
+    page.wait_for_function("window.order.length === 4")
+    assert page.evaluate(uet)[-3:] == ["consent", "update", {"ad_storage": "granted"}]
+    assert page.evaluate("window.clarity.q")[-1] == [
+        "consentv2", {"ad_Storage": "granted", "analytics_Storage": "granted"}]
+    page.reload()  # a stored choice: told again on every page
+    page.wait_for_function("window.order.length === 4")
+    assert page.evaluate(uet) == ["consent", "default", {"ad_storage": "denied"},
+                                  "consent", "update", {"ad_storage": "granted"}]
+    assert page.evaluate("window.clarity.q")[-1][1]["ad_Storage"] == "granted"
+
+
+def test_a_site_not_allowed_gets_a_reason_in_the_console(page, site, server):
+    """A page whose origin is not in CONSENT_ALLOWED_ORIGINS gets no banner, and the console
+    says why in one line; Consent Mode still starts denied."""
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    refused = site.origin.replace("localhost", "127.0.0.1")
+    page.goto(f"{refused}/")
+    page.wait_for_function("window.ConsentServer")
+    page.wait_for_timeout(300)
+    assert page.locator(BANNER).count() == 0
+    assert warnings == [f"consent-server: {refused} is not in CONSENT_ALLOWED_ORIGINS: "
+                        "no banner here"]
+    assert consent_commands(page)[0][0] == "default"
