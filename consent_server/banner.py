@@ -1,5 +1,11 @@
-"""What the banner is configured with: /api/v1/config, and its first layer inside widget.js."""
+"""What the banner is configured with: /api/v1/config, and its first layer inside widget.js;
+and the consent cookie the server sets itself under CONSENT_COOKIE_DOMAIN."""
+import json
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
 from sqlalchemy.orm import Session
+from werkzeug.http import dump_cookie
 
 from . import policy, purposes, texts
 from .site import Site
@@ -22,7 +28,7 @@ def config(session: Session, site: Site, app_config, lang: str) -> dict:
         f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
         "cookie": {"name": app_config["COOKIE_NAME"],
                    "max_age_days": int(app_config["MAX_AGE_DAYS"]),
-                   "domain": app_config["COOKIE_DOMAIN"] or None},
+                   "domain": cookie_domain(app_config)},
         "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
     }
 
@@ -38,3 +44,33 @@ def first_layer(full: dict, site: Site, app_config) -> dict:
                          for p in full["purposes"]],
             "texts": texts.banner_texts(site.controller, first_layer_only=True),
             "origins": list(app_config["ALLOWED_ORIGINS"])}
+
+
+def cookie_domain(app_config) -> str | None:
+    """CONSENT_COOKIE_DOMAIN as a bare domain ("example.no"), or None."""
+    return (app_config.get("COOKIE_DOMAIN") or "").strip().lstrip(".").lower() or None
+
+
+def consent_cookie(answer: dict, gpc: bool, origin: str | None, app_config) -> str | None:
+    """The Set-Cookie header for a recorded choice, when the page that sent it lies under
+    CONSENT_COOKIE_DOMAIN and is allowed: the same value the banner writes, on the shared
+    domain. A cookie from a server's answer is kept for its whole lifetime by Safari, which
+    keeps cookies written by script for 7 days only (W-06)."""
+    domain = cookie_domain(app_config)
+    if not domain or not origin or origin.rstrip("/") not in app_config["ALLOWED_ORIGINS"]:
+        return None
+    url = urlsplit(origin)
+    host = (url.hostname or "").lower()
+    if host != domain and not host.endswith("." + domain):
+        return None
+    recorded_at: datetime = answer["recorded_at"]
+    if recorded_at.tzinfo is None:  # SQLite keeps no zone; the ledger's times are UTC
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    value = {"id": answer["consent_id"], "choices": answer["choices"],
+             "version": answer["policy_version"], "time": int(recorded_at.timestamp() * 1000),
+             "gpc": gpc, "domain": domain}
+    # As the banner's encodeURIComponent(JSON.stringify(...)), so that either can read it.
+    encoded = quote(json.dumps(value, separators=(",", ":")), safe="!'()*-._~")
+    return dump_cookie(app_config["COOKIE_NAME"], encoded, max_age=int(app_config["MAX_AGE_DAYS"]) * 86400,
+                       domain=domain, path="/", secure=url.scheme == "https", httponly=False,
+                       samesite="Lax")

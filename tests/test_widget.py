@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,53 @@ def test_a_bad_privacy_url_is_named(tmp_path, addition, message):
 
     with pytest.raises(SiteFileError, match=message):
         load(site_file(tmp_path, addition))
+
+
+CHOICE = {"choices": {"analytics": True, "marketing": False}, "policy_version": "1",
+          "language": "nb"}
+
+
+def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory):
+    """REQ W-06: with CONSENT_COOKIE_DOMAIN, a choice sent by an allowed site under that domain
+    gets the consent cookie from the server (a credentialed CORS answer), the value the banner
+    writes, on the parent domain: one cookie for every subdomain."""
+    app = app_factory(COOKIE_DOMAIN=".Example.no",
+                      ALLOWED_ORIGINS="https://www.example.no,https://shop.example")
+    publish(app)
+    client = app.test_client()
+    assert client.get("/api/v1/config").json["cookie"]["domain"] == "example.no"
+    resp = client.post("/api/v1/consents", json=CHOICE,
+                       headers={"Origin": "https://www.example.no"})
+    assert resp.status_code == 201
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://www.example.no"
+    assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+    [cookie] = resp.headers.getlist("Set-Cookie")
+    name_value, *attributes = cookie.split("; ")
+    assert {"Domain=example.no", "Path=/", "SameSite=Lax", "Secure",
+            f"Max-Age={365 * 86400}"} <= set(attributes)
+    assert "HttpOnly" not in attributes  # the banner reads it
+    name, value = name_value.split("=", 1)
+    stored = json.loads(urllib.parse.unquote(value))
+    assert name == "consent" and stored["id"] == resp.json["consent_id"]
+    assert stored["choices"] == {"necessary": True, "analytics": True, "marketing": False}
+    assert stored["version"] == "1" and stored["gpc"] is False and stored["domain"] == "example.no"
+    assert isinstance(stored["time"], int)
+
+
+@pytest.mark.parametrize("settings, origin", [
+    ({"COOKIE_DOMAIN": "example.no"}, "https://shop.example"),  # allowed, another domain
+    ({"COOKIE_DOMAIN": "example.no"}, None),  # not from a browser page
+    ({}, "https://www.example.no"),  # no CONSENT_COOKIE_DOMAIN
+    ({"COOKIE_DOMAIN": "example.no"}, "https://www.notexample.no"),
+])
+def test_no_server_cookie_for_other_sites(app_factory, settings, origin):
+    """The server sets the cookie for allowed sites under the domain only; everything else
+    keeps the banner's own cookie (and a page of a site not allowed is refused anyway)."""
+    app = app_factory(ALLOWED_ORIGINS="https://www.example.no,https://shop.example,"
+                                      "https://www.notexample.no", **settings)
+    publish(app)
+    headers = {"Origin": origin} if origin else {}
+    resp = app.test_client().post("/api/v1/consents", json=CHOICE, headers=headers)
+    assert resp.status_code == 201
+    assert "Set-Cookie" not in resp.headers
+    assert "Access-Control-Allow-Credentials" not in resp.headers

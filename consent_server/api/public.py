@@ -78,12 +78,19 @@ def current_policy(_args):
 def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal)."""
     event_id = body.get("event_id")
-    return consents.record(
+    answer = consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
         language=body["language"], source=body["source"], gpc=body["gpc"],
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
         max_age_days=_max_age())
+    # Under CONSENT_COOKIE_DOMAIN the server sets the consent cookie too (a credentialed
+    # request from an allowed site under that domain).
+    cookie = banner.consent_cookie(answer, body["gpc"], request.headers.get("Origin"),
+                                   current_app.config)
+    if cookie is None:
+        return answer
+    return answer, 201, {"Set-Cookie": cookie, "Access-Control-Allow-Credentials": "true"}
 
 
 @blp.route("/consents/<consent_id>")

@@ -139,8 +139,8 @@ class HostSite:
 class ConsentServer:
     """The consent server from the app factory, in a thread."""
 
-    def __init__(self, database_url, allowed_origin):
-        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin)
+    def __init__(self, database_url, allowed_origin, **settings):
+        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin, **settings)
         publish(self.app)
         self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
@@ -177,11 +177,16 @@ def server(database_url, site):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -953,3 +958,78 @@ def test_a_site_not_allowed_gets_a_reason_in_the_console(page, site, server):
     assert warnings == [f"consent-server: {refused} is not in CONSENT_ALLOWED_ORIGINS: "
                         "no banner here"]
     assert consent_commands(page)[0][0] == "default"
+
+
+# ---- the consent server on a subdomain of the site (Safari's 7-day limit on script cookies) ---
+
+@pytest.fixture(scope="module")
+def subdomains(database_url, playwright):
+    """The site on www.shop.localtest, the consent server on consent.shop.localtest (both
+    loopback, by Chromium's host resolver rules), CONSENT_COOKIE_DOMAIN = shop.localtest."""
+    host = HostSite()
+    port = host.httpd.server_port
+    consent = ConsentServer(database_url, f"http://www.shop.localtest:{port}",
+                            COOKIE_DOMAIN="shop.localtest")
+    consent.url = consent.url.replace("127.0.0.1", "consent.shop.localtest")
+    consent.app.config["PUBLIC_URL"] = consent.url
+    host.server_url = consent.url
+    host.origin = f"http://www.shop.localtest:{port}"
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + [
+        "--host-resolver-rules=MAP *.shop.localtest 127.0.0.1"])
+    yield host, consent, chromium
+    chromium.close()
+    consent.close()
+    host.close()
+
+
+def consent_cookies(ctx):
+    return [c for c in ctx.cookies() if c["name"] == "consent"]
+
+
+def test_the_server_sets_one_cookie_for_all_subdomains(subdomains):
+    """REQ W-06, C-09: with the consent server on a subdomain and CONSENT_COOKIE_DOMAIN, the
+    choice's cookie comes from the server's answer (which Safari keeps for its whole lifetime,
+    unlike a cookie written by script), on the shared domain: one cookie, seen by every
+    subdomain; a host-only copy from before the setting is moved, not left beside it, and it
+    moves back when the setting is removed."""
+    site, server, chromium = subdomains
+    ctx = chromium.new_context()
+    try:
+        earlier = {"id": None, "choices": {"necessary": True, "analytics": False,
+                                           "marketing": False}, "version": "1",
+                   "time": int(time.time() * 1000)}
+        ctx.add_cookies([{"name": "consent", "url": site.origin,  # host-only, as before
+                          "value": urllib.parse.quote(json.dumps(earlier))}])
+        page = ctx.new_page()
+        page.goto(f"{site.origin}/")
+        page.wait_for_selector(".csw-fab")
+        [moved] = consent_cookies(ctx)
+        assert moved["domain"] == ".shop.localtest"
+        assert json.loads(urllib.parse.unquote(moved["value"]))["choices"] == earlier["choices"]
+        page.evaluate("ConsentServer.open()")
+        with page.expect_response(f"{server.url}/api/v1/consents") as answer:
+            button(page, "Accept all").click()
+        headers = answer.value.all_headers()
+        assert "Domain=shop.localtest" in headers["set-cookie"]
+        assert headers["access-control-allow-credentials"] == "true"
+        _, value = stored(page)
+        [cookie] = consent_cookies(ctx)
+        assert cookie["domain"] == ".shop.localtest" and cookie["sameSite"] == "Lax"
+        assert server.consent(value["id"])["choices"]["marketing"] is True
+        assert 360 * 86400 < cookie["expires"] - time.time() <= 365 * 86400
+        assert [c["name"] for c in ctx.cookies(server.url)].count("consent") == 1
+        page.reload()
+        page.wait_for_function("window.order.length === 4")
+        assert page.locator(BANNER).count() == 0 and len(consent_cookies(ctx)) == 1
+        # The setting is removed: the cookie moves back to the site's own host, once.
+        server.app.config["COOKIE_DOMAIN"] = None
+        server.app.extensions.pop("consent_widget")
+        page.goto(f"{site.origin}/?src_lang=en")  # another URL: not the script in the cache
+        page.wait_for_function("window.order.length === 4")
+        [back] = consent_cookies(ctx)
+        assert back["domain"] == "www.shop.localtest"
+        assert json.loads(urllib.parse.unquote(back["value"]))["id"] == value["id"]
+    finally:
+        server.app.config["COOKIE_DOMAIN"] = "shop.localtest"
+        server.app.extensions.pop("consent_widget", None)
+        ctx.close()

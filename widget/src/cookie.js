@@ -18,12 +18,13 @@ export const cookieDomain = () => {
 
 const named = (name) => document.cookie.split('; ').filter((pair) => pair.startsWith(name + '='));
 
-// The stored value, or null: also where cookies cannot be read (a sandboxed iframe).
+// The stored value, or null: also where cookies cannot be read (a sandboxed iframe). Of two
+// copies (another domain's, left by an earlier setting), the later choice.
 export const readCookie = () => {
   const name = settings().name;
   try {
-    const pair = named(name)[0];
-    return pair ? JSON.parse(decodeURIComponent(pair.slice(name.length + 1))) : null;
+    return named(name).map((pair) => JSON.parse(decodeURIComponent(pair.slice(name.length + 1))))
+      .reduce((latest, value) => (latest && latest.time > value.time ? latest : value), null);
   } catch (error) {
     return null;
   }
@@ -43,17 +44,18 @@ export const forget = (name, keep) => {
   }
 };
 
-// Copies of the consent cookie on another domain (left by an earlier CONSENT_COOKIE_DOMAIN).
-export const removeDuplicates = () => {
-  const domain = cookieDomain();
-  if (domain || named(settings().name).length > 1) forget(settings().name, domain);
+// The cookie moves when CONSENT_COOKIE_DOMAIN changes (it records the domain it was written
+// on), and copies elsewhere go: one cookie, never two (W-06).
+export const moveCookie = () => {
+  if ((state.stored.domain || '') !== cookieDomain() || named(settings().name).length > 1) writeCookie();
 };
 
 export const writeCookie = () => {
   const { stored } = state;
   const domain = cookieDomain();
   const seconds = Math.round((stored.time + maxAgeMs() - Date.now()) / 1e3);
-  removeDuplicates();
+  stored.domain = domain;
+  forget(settings().name, domain);
   document.cookie = settings().name + '=' + encodeURIComponent(JSON.stringify(stored)) +
     '; Max-Age=' + seconds + '; Path=/; SameSite=Lax' + (domain ? '; Domain=' + domain : '') +
     (location.protocol === 'https:' ? '; Secure' : '');

@@ -1,7 +1,7 @@
 // Starting on a page: Consent Mode's default first, then the stored choice at once (no round
 // trip), then the banner from the config the server sent with this script.
 import { apply, choose, everything, onChange } from './choice.js';
-import { maxAgeMs, readCookie, removeDuplicates, removeRefusedCookies } from './cookie.js';
+import { maxAgeMs, moveCookie, readCookie, removeRefusedCookies } from './cookie.js';
 import { json, warn } from './dom.js';
 import { showBanner, showFloatingButton, openBanner, openSettings } from './layers.js';
 import { activate } from './blocking.js';
@@ -56,7 +56,7 @@ export const start = (settings) => {
   // An expired or outdated choice keeps its consent id (one history per device) but applies nothing.
   state.stored = readCookie();
   const { stored } = state;
-  if (stored) removeDuplicates();
+  if (stored) moveCookie();
   if (stored && stored.choices && Date.now() - stored.time < maxAgeMs() &&
       validVersion(stored.version, settings.valid_policy_versions)) {
     state.choices = { ...stored.choices, necessary: true };
