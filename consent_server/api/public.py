@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import banner, consents, policy
+from .. import banner, consents, policy, receipts
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -76,7 +76,7 @@ def current_policy(_args):
 @blp.arguments(ConsentCreateSchema())
 @blp.response(201, ConsentSchema)
 def create_consent(body):
-    """Record a device's choice (a grant, an update or a withdrawal)."""
+    """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
     event_id = body.get("event_id")
     answer = consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
@@ -84,6 +84,8 @@ def create_consent(body):
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
         max_age_days=_max_age())
+    answer["receipt"] = receipts.issue(current_app.extensions["consent_signing_key"],
+                                       current_app.config["PUBLIC_URL"], answer)
     # Under CONSENT_COOKIE_DOMAIN the server sets the consent cookie too (a credentialed
     # request from an allowed site under that domain).
     cookie = banner.consent_cookie(answer, body["gpc"], request.headers.get("Origin"),
