@@ -10,7 +10,8 @@ DEV_LOCK := requirements-dev.lock
 UV := uv==0.13.9
 # The keys `make run` made in instance/ (kept between runs).
 KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
-	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key)
+	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key) \
+	CONSENT_SIGNING_KEY=$$(cat $(INSTANCE)/signing_key)
 
 .PHONY: install run test bench translations lock wheel
 
@@ -43,6 +44,8 @@ run: install
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
 	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
+	@test -s $(INSTANCE)/signing_key || (umask 077 && $(BIN)/python -c \
+		'from consent_server.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000

@@ -21,9 +21,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     _derive_config(app)
 
-    from . import site
+    from . import signing, site
 
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
+    signing.init_app(app)
     errors.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)

@@ -41,6 +41,7 @@ def _answer(event, max_age_days: int) -> dict:
         "action": event["action"], "recorded_at": recorded_at,
         "expires_at": recorded_at + timedelta(days=max_age_days),
         "event_id": event["event_id"], "hash": event["hash"],
+        "seq": event["seq"], "text_hash": event["text_hash"],  # for the receipt; not shown
     }
 
 
@@ -61,7 +62,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     if previous is None or previous.subject_type != "device":
         consent_id, previous = new_consent_id(), None
     event = ledger.new_event(
-        subject=consent_id, subject_type="device", action=_action(previous, full),
+        subject=consent_id, subject_type="device", action=None,  # decided under the lock
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
         source=source, gpc=gpc, ip=truncate_ip(ip),
         user_agent=user_agent[:512] if user_agent else None, event_id=event_id)
@@ -78,15 +79,6 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
                           {"event_id": ["Already used for another consent."]}) from None
         event = done._mapping
     return _answer(event, max_age_days)
-
-
-def _action(state, choices: dict) -> str:
-    if state is None:
-        return "grant"
-    before = json.loads(state.choices)
-    had_optional = any(v for k, v in before.items() if not purposes.BY_KEY[k].required)
-    has_optional = any(v for k, v in choices.items() if not purposes.BY_KEY[k].required)
-    return "withdraw" if had_optional and not has_optional else "update"
 
 
 def current(session: Session, consent_id: str, max_age_days: int) -> dict:

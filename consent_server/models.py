@@ -36,6 +36,7 @@ class ConsentEvent(db.Model):
     __tablename__ = "consent_event"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    v: Mapped[int] = mapped_column(Integer, default=2)  # the hashed form's version (chain.py)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     subject_type: Mapped[str] = mapped_column(String(8))  # device | person
@@ -49,9 +50,11 @@ class ConsentEvent(db.Model):
     gpc: Mapped[bool] = mapped_column(Boolean, default=False)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
-    pii_salt: Mapped[str] = mapped_column(String(32))
+    pii_salt: Mapped[str | None] = mapped_column(String(32))  # not hashed (v2); erasure deletes it
     ip_digest: Mapped[str | None] = mapped_column(String(64))
     ua_digest: Mapped[str | None] = mapped_column(String(64))
+    basis: Mapped[str | None] = mapped_column(String(16))  # a person's marketing: consent | customer
+    details: Mapped[str | None] = mapped_column(Text)  # canonical JSON, no personal data
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

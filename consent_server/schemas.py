@@ -2,6 +2,8 @@
 from flask import current_app
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from .exports import ACTIONS, FORMATS, instant
+
 SOURCES_PUBLIC = ("banner", "preferences", "api")
 
 
@@ -43,11 +45,34 @@ class ConsentSchema(Schema):
     hash = fields.String()
     erased = fields.Boolean()
     outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
+    receipt = fields.String(metadata={
+        "description": "a compact JWS (EdDSA) of the recorded event; POST answers only"})
+
+
+class PublicEventSchema(Schema):
+    """One event as its subject sees it (R-01): choices, times, versions, sources, hashes; never
+    IP, user agent, salts or digests (the auditors' export has those)."""
+
+    v = fields.Integer()
+    seq = fields.Integer()
+    event_id = fields.String()
+    recorded_at = fields.DateTime()
+    action = fields.String()
+    choices = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    policy_version = fields.String()
+    language = fields.String()
+    text_hash = fields.String(allow_none=True)
+    source = fields.String()
+    gpc = fields.Boolean()
+    basis = fields.String(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
 
 
 class EventSchema(Schema):
     """One ledger event, every field."""
 
+    v = fields.Integer()
     seq = fields.Integer()
     event_id = fields.String()
     recorded_at = fields.DateTime()
@@ -65,13 +90,15 @@ class EventSchema(Schema):
     pii_salt = fields.String()
     ip_digest = fields.String(allow_none=True)
     ua_digest = fields.String(allow_none=True)
+    basis = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
     prev_hash = fields.String()
     hash = fields.String()
 
 
 class ConsentEventsSchema(Schema):
     consent_id = fields.String()
-    events = fields.List(fields.Nested(EventSchema))
+    events = fields.List(fields.Nested(PublicEventSchema))
 
 
 class CookieSchema(Schema):
@@ -134,3 +161,124 @@ class VerifySchema(Schema):
     head_seq = fields.Integer()
     first_bad_seq = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    state_ok = fields.Boolean(metadata={"description": "the state table is the ledger's projection"})
+    bad_subjects = fields.List(fields.String(), metadata={
+        "description": "the first subjects whose state row differs from the ledger"})
+
+
+class Instant(fields.Field):
+    """An ISO 8601 date or date-time; without a zone it is UTC, a date is its midnight UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return instant(value)
+        except ValueError:
+            raise ValidationError("Not an ISO 8601 date or date-time.") from None
+
+
+class AuditRangeArgsSchema(StrictSchema):
+    """?since=&until=: ISO 8601, inclusive / exclusive."""
+
+    since = Instant()
+    until = Instant()
+
+
+class AuditEventsArgsSchema(AuditRangeArgsSchema):
+    """Which events to export, and as what."""
+
+    format = fields.String(load_default="ndjson", validate=validate.OneOf(list(FORMATS)))
+    purpose = fields.String(validate=validate.Length(max=32))
+    action = fields.String(validate=validate.OneOf(ACTIONS))
+    subject = fields.String(validate=validate.Length(min=1, max=320),
+                            metadata={"description": "a consent id, or an e-mail address"})
+    from_seq = fields.Integer(validate=validate.Range(min=1))
+
+
+class JwkSchema(Schema):
+    kty = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    kid = fields.String()
+    alg = fields.String()
+    use = fields.String()
+
+
+class KeysSchema(Schema):
+    """The public keys that sign checkpoints and receipts (a JWK set)."""
+
+    keys = fields.List(fields.Nested(JwkSchema))
+
+
+class CheckpointSchema(Schema):
+    """A signed statement of the ledger's head: Ed25519 over the canonical JSON of seq, hash,
+    time and kid (base64url, no padding)."""
+
+    seq = fields.Integer()
+    hash = fields.String()
+    time = fields.String()
+    kid = fields.String()
+    signature = fields.String()
+
+
+class ReceiptVerifySchema(StrictSchema):
+    """A receipt to check."""
+
+    receipt = fields.String(required=True, validate=validate.Length(min=1, max=8192))
+
+
+class ReceiptCheckSchema(Schema):
+    """Whether a receipt is genuine and its event is in the ledger as signed."""
+
+    valid = fields.Boolean()
+    signature_ok = fields.Boolean()
+    in_ledger = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    claims = fields.Dict()
+
+
+class SubjectEventSchema(EventSchema):
+    hash_ok = fields.Boolean(metadata={"description": "the event matches its own hash"})
+
+
+class NoticeTextSchema(Schema):
+    version = fields.String()
+    language = fields.String()
+    published_at = fields.DateTime()
+    material = fields.Boolean()
+    text = fields.String()
+
+
+class SubjectHistorySchema(Schema):
+    """One subject's whole history; `notices` maps each text hash shown to its notice text."""
+
+    subject = fields.String()
+    subject_type = fields.String()
+    current = fields.Dict(allow_none=True)
+    events = fields.List(fields.Nested(SubjectEventSchema))
+    notices = fields.Dict(keys=fields.String(), values=fields.Nested(NoticeTextSchema))
+
+
+class StatsPurposeSchema(Schema):
+    day = fields.String()
+    purpose = fields.String()
+    granted = fields.Integer()
+    refused = fields.Integer()
+    withdrawn = fields.Integer()
+
+
+class StatsDaySchema(Schema):
+    day = fields.String()
+    choices = fields.Integer()
+    accept_all = fields.Integer()
+    reject_all = fields.Integer()
+    per_purpose = fields.Integer()
+    share = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class StatsSchema(Schema):
+    """Per day (UTC) and purpose: grants, refusals, withdrawals; per day the kinds of choice."""
+
+    since = fields.DateTime(allow_none=True)
+    until = fields.DateTime(allow_none=True)
+    purposes = fields.List(fields.Nested(StatsPurposeSchema))
+    days = fields.List(fields.Nested(StatsDaySchema))

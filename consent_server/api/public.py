@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import consents, policy, purposes, texts
+from .. import consents, policy, purposes, receipts, texts
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -89,14 +89,17 @@ def current_policy(_args):
 @blp.arguments(ConsentCreateSchema())
 @blp.response(201, ConsentSchema)
 def create_consent(body):
-    """Record a device's choice (a grant, an update or a withdrawal)."""
+    """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
     event_id = body.get("event_id")
-    return consents.record(
+    answer = consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
         language=body["language"], source=body["source"], gpc=body["gpc"],
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
         max_age_days=_max_age())
+    answer["receipt"] = receipts.issue(current_app.extensions["consent_signing_key"],
+                                       current_app.config["PUBLIC_URL"], answer)
+    return answer
 
 
 @blp.route("/consents/<consent_id>")
