@@ -46,3 +46,14 @@ def latest(session: Session, limit: int = 500) -> list[Entry]:
         .outerjoin(StaffUser, AccessLogEntry.user_id == StaffUser.id)
         .order_by(AccessLogEntry.id.desc()).limit(limit))
     return [Entry(e.at, email, e.action, e.detail, e.rows) for e, email in rows]
+
+
+def last(session: Session, action: str) -> Entry | None:
+    """The newest entry of one kind, or None."""
+    found = session.execute(
+        select(AccessLogEntry, StaffUser.email)
+        .outerjoin(StaffUser, AccessLogEntry.user_id == StaffUser.id)
+        .where(AccessLogEntry.action == action)
+        .order_by(AccessLogEntry.id.desc()).limit(1)).first()
+    return Entry(found[0].at, found[1], found[0].action, found[0].detail, found[0].rows) \
+        if found else None

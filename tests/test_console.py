@@ -16,6 +16,9 @@ PASSWORD = "correct horse battery"
 # Every page a GET opens, and which roles may open it (admin may open all).
 PAGES = {"/console/": ("marketing", "auditor", "admin"),
          "/console/audit": ("auditor", "admin"),
+         "/console/audit/export": ("auditor", "admin"),
+         "/console/audit/subject": ("auditor", "admin"),
+         "/console/audit/charts": ("auditor", "admin"),
          "/console/admin/keys": ("admin",),
          "/console/admin/users": ("admin",),
          "/console/admin/notices": ("admin",),

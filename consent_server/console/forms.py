@@ -1,9 +1,11 @@
 """The console's forms (Flask-WTF): each carries its CSRF token."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectChoice,
+                     SelectField, StringField)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from .. import exports, purposes
 from ..keys import ROLES
 from ..users import MAX_PASSWORD, MIN_PASSWORD
 
@@ -11,7 +13,7 @@ ROLE_LABELS = {"marketing": _l("Marketing"), "auditor": _l("Auditor"), "admin": 
 
 
 def role_choices():
-    return [(role, ROLE_LABELS[role]) for role in ROLES]
+    return [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class SignInForm(FlaskForm):
@@ -50,3 +52,25 @@ class UserForm(FlaskForm):
 class PublishForm(FlaskForm):
     material = BooleanField(_l("Material change: ask everyone for consent again"))
     expected = HiddenField(validators=[DataRequired()])
+
+
+class ExportForm(FlaskForm):
+    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+    purpose = SelectField(_l("Purpose"), choices=lambda: [SelectChoice("", _l("all"))] + [
+        SelectChoice(p.key, p.name) for p in purposes.PURPOSES])
+    action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("all"))] + [
+        SelectChoice(a, a) for a in exports.ACTIONS])
+    format = SelectField(_l("Format"), choices=[SelectChoice("ndjson", "NDJSON"),
+                                                SelectChoice("csv", "CSV"),
+                                                SelectChoice("json", "JSON")])
+
+
+class SubjectForm(FlaskForm):
+    subject = StringField(_l("Consent id or e-mail address"),
+                          validators=[DataRequired(), Length(max=320)])
+
+
+class ChartRangeForm(FlaskForm):
+    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
