@@ -1,5 +1,6 @@
 """consent-server: the application factory."""
 import os
+from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -45,9 +46,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.register_blueprint(subscriptions.blp)
     rest_api.register_blueprint(marketing.blp)
 
-    from . import cli, logs, web
+    from . import cli, console, logs, web
 
     web.init_app(app)
+    console.init_app(app)
     logs.install()
 
     app.cli.add_command(cli.consent)
@@ -71,6 +73,8 @@ def _derive_config(app: Flask) -> None:
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
     cfg.setdefault("POLICY_VERSION", "1")
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(cfg["CONSOLE_IDLE_MINUTES"]))
+    cfg["SESSION_COOKIE_SECURE"] = str(cfg["PUBLIC_URL"]).startswith("https://")
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

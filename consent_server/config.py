@@ -29,6 +29,9 @@ class Config:
     PUBLIC_MAX_BODY = 16 * 1024
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
+    # The site's parent domain when this server runs on a subdomain of it (consent.example.no
+    # for www.example.no): the server then sets the consent cookie on it (see README).
+    COOKIE_DOMAIN = None
     SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
     DOUBLE_OPT_IN = True  # a sign-up is pending until the confirmation link is used (M-02)
     CONFIRM_MAX_AGE_HOURS = 48  # confirmation and access links expire; unsubscribe links never
@@ -44,6 +47,17 @@ class Config:
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
+
+    # The staff console's session cookie (REQ S-05): only sent to /console, never cross-site,
+    # never to scripts; Secure when PUBLIC_URL is https. It ends after CONSOLE_IDLE_MINUTES
+    # without a request (the signed cookie's age is checked on every request).
+    CONSOLE_IDLE_MINUTES = 30
+    SESSION_COOKIE_NAME = "console_session"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    # CSRF is checked by the console on its own forms; the JSON APIs take no cookies.
+    WTF_CSRF_CHECK_DEFAULT = False
 
     BABEL_DEFAULT_LOCALE = "nb"
     BABEL_TRANSLATION_DIRECTORIES = str(resource("translations"))

@@ -166,8 +166,12 @@ class VerifySchema(Schema):
         "description": "the first subjects whose state row differs from the ledger"})
 
 
-class Instant(fields.Field):
+class Instant(fields.String):
     """An ISO 8601 date or date-time; without a zone it is UTC, a date is its midnight UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(metadata={"description": "ISO 8601 date or date-time (UTC if no zone)"},
+                         **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
