@@ -267,7 +267,8 @@ def test_pages_carry_security_headers_and_no_inline_script_or_style(app, client,
         assert resp.headers["Cache-Control"] == "no-store"
         html = resp.get_data(as_text=True)
         assert "<script" not in html and "<style" not in html and " style=" not in html
-        assert re.search(r'<link rel="stylesheet" href="/console/static/console\.css', html)
+        assert re.search(r'<link rel="stylesheet" href="/console/static/console\.css">', html)
+        assert 'required="None"' not in html
         assert "http://" not in html.replace(app.config["PUBLIC_URL"], "") \
             and "https://" not in html
 

@@ -81,6 +81,8 @@ def headers(response):
 @bp.url_defaults
 def keep_language(endpoint, values):
     """A language chosen with ?lang= stays on every console link and form."""
+    if endpoint == "console.static":
+        return
     if "lang" not in values and (lang := normalise(request.args.get("lang"))):
         values["lang"] = lang
 
