@@ -38,11 +38,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
 
-    from .api import audit, public
+    from .api import audit, marketing, public, subscriptions
 
     rest_api.register_blueprint(public.blp)
     rest_api.register_blueprint(public.health)
     rest_api.register_blueprint(audit.blp)
+    rest_api.register_blueprint(subscriptions.blp)
+    rest_api.register_blueprint(marketing.blp)
 
     from . import cli, console, logs, web
 

@@ -29,7 +29,22 @@ class Config:
     PUBLIC_MAX_BODY = 16 * 1024
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
+    # The site's parent domain when this server runs on a subdomain of it (consent.example.no
+    # for www.example.no): the server then sets the consent cookie on it (see README).
+    COOKIE_DOMAIN = None
     SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
+    DOUBLE_OPT_IN = True  # a sign-up is pending until the confirmation link is used (M-02)
+    CONFIRM_MAX_AGE_HOURS = 48  # confirmation and access links expire; unsubscribe links never
+    CONFIRM_RESEND_MINUTES = 10  # at most one confirmation mail per address in this time
+    SMTP_HOST = None  # none: mails are written to MAIL_OUTBOX as .eml files (development)
+    SMTP_PORT = 587
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    SMTP_STARTTLS = True
+    SMTP_TIMEOUT = 10  # seconds
+    MAIL_FROM = "Exentri <no-reply@localhost>"
+    MAIL_OUTBOX = None  # default: instance/outbox
+    CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

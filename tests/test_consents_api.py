@@ -287,7 +287,7 @@ def test_config_lists_purposes_cookie_and_consent_mode(client):
     assert [p["key"] for p in body["purposes"]] == ["necessary", "analytics", "marketing"]
     assert [p["required"] for p in body["purposes"]] == [True, False, False]
     assert all(p["name"] and p["description"] for p in body["purposes"])
-    assert body["cookie"] == {"name": "consent", "max_age_days": 365}
+    assert body["cookie"] == {"name": "consent", "max_age_days": 365, "domain": None}
     assert body["consent_mode"]["analytics"] == ["analytics_storage"]
     assert body["consent_mode"]["marketing"] == ["ad_storage", "ad_user_data",
                                                  "ad_personalization"]
