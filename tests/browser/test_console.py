@@ -10,7 +10,7 @@ from test_banner import ARGS, CHROMIUM, REPO, axe_script  # noqa: F401  (a fixtu
 from test_exports import run_snippet
 from werkzeug.serving import make_server
 
-from consent_server import ledger, users
+from consent_server import ledger, marketing, users
 from consent_server.extensions import db
 from consent_server.models import utcnow
 
@@ -26,13 +26,15 @@ pytestmark = [
 ]
 PASSWORD = "correct horse battery"
 DOCS = REPO / "docs"
-PAGES = {"marketing": ["/console/"],
+MARKETING = ["/console/marketing/check", "/console/marketing/audience",
+             "/console/marketing/lookup", "/console/marketing/customers"]
+PAGES = {"marketing": ["/console/", *MARKETING],
          "auditor": ["/console/", "/console/audit", "/console/audit/export",
                      "/console/audit/subject", "/console/audit/charts"],
          "admin": ["/console/", "/console/audit", "/console/audit/export",
                    "/console/audit/subject", "/console/audit/charts", "/console/admin/keys",
                    "/console/admin/users", "/console/admin/notices",
-                   "/console/admin/access-log"]}
+                   "/console/admin/access-log", *MARKETING]}
 
 
 class ConsoleServer:
@@ -49,6 +51,10 @@ class ConsoleServer:
         client.post("/api/v1/consents", json={**CHOICE, "consent_id": self.consent_id,
                                                "choices": {"analytics": False,
                                                            "marketing": True}})
+        with self.app.app_context():
+            marketing.record_customers(db.session, [{
+                "email": "kunde@example.no", "sale_date": utcnow().date(),
+                "product_category": "sko", "opt_out_offered": True}], "nb", utcnow())
         for choices in ({"analytics": True, "marketing": True},
                         {"analytics": False, "marketing": False}):
             client.post("/api/v1/consents", json={**CHOICE, "choices": choices})
@@ -205,6 +211,40 @@ def test_admin_creates_and_revokes_a_key(context, server):
     expect(page.get_by_role("status")).to_contain_text("revisjonsskript")
     assert secret not in page.content()
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 401
+
+
+CHECK_CSV = "name,email\nKunde,kunde@example.no\nUkjent,ukjent@example.no\nFeil,ikke en adresse\n"
+
+
+@pytest.mark.parametrize("scripts", [True, False])
+def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_path, scripts):
+    """REQ M-01: the marketer's file comes back with status and reason per row: through the
+    page's script (progress, then the download) or, without scripts, the plain form."""
+    ctx = browser.new_context(accept_downloads=True, java_script_enabled=scripts)
+    try:
+        page = ctx.new_page()
+        sign_in(page, server, "marketing")
+        page.get_by_role("navigation").get_by_role("link", name="Kontroll").click()
+        source = tmp_path / "mottakere.csv"
+        source.write_text(CHECK_CSV, encoding="utf-8")
+        page.get_by_label("CSV-fil med en kolonne som heter email").set_input_files(str(source))
+        page.get_by_label("Formål").select_option("marketing")
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Kontroller filen").click()
+        download = info.value
+        assert download.suggested_filename == "checked-marketing.csv"
+        lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+        assert lines == ["name,email,status,reason", "Kunde,kunde@example.no,allowed,customer",
+                         "Ukjent,ukjent@example.no,denied,no_consent",
+                         "Feil,ikke en adresse,denied,invalid"]
+        if scripts:
+            expect(page.get_by_role("status")).to_have_text(
+                "Ferdig: den kontrollerte filen er lastet ned.")
+            expect(page.locator("#check-result")).to_be_visible()
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "console-check.nb.png"), full_page=True)
+    finally:
+        ctx.close()
 
 
 def test_screenshots_for_the_readme(context, server):
