@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
+from .sessions import ConsoleSessions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
@@ -16,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance = os.environ.get("CONSENT_INSTANCE_PATH") or (
         str(CHECKOUT / "instance") if CHECKOUT else os.path.join(os.getcwd(), "instance"))
     app = Flask(__name__, instance_path=instance)
+    app.session_interface = ConsoleSessions()
     app.config.from_object(Config)
     app.config.from_prefixed_env("CONSENT")
     app.config.update(overrides or {})
