@@ -1030,3 +1030,15 @@ def test_the_server_sets_one_cookie_for_all_subdomains(subdomains):
         server.app.config["COOKIE_DOMAIN"] = "shop.localtest"
         server.app.extensions.pop("consent_widget", None)
         ctx.close()
+
+
+def test_opened_twice_one_banner_and_one_spacer(page, site, server):
+    """ConsentServer.open() twice shows one banner, with one spacer at the end of the page, and
+    both go with the choice."""
+    load(page, site, server)
+    page.evaluate("ConsentServer.open(); ConsentServer.open()")
+    spacers = "document.querySelectorAll('body > div[aria-hidden=true]').length"
+    assert page.locator(BANNER).count() == 1 and page.evaluate(spacers) == 1
+    button(page, "Reject all").click()
+    expect(page.locator(BANNER)).to_have_count(0)
+    assert page.evaluate(spacers) == 0
