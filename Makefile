@@ -48,6 +48,8 @@ run: install
 		'from consent_server.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
+	@test -n "$$CONSENT_SMTP_HOST" || echo "no CONSENT_SMTP_HOST: e-mails (sign-up confirmations, \
+	access links) are written to $(INSTANCE)/outbox/ as .eml files"
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install

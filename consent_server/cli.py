@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, exports, keys, ledger, policy, signing, storage
+from . import catalogs, consents, exports, keys, ledger, policy, signing, storage, users
 from .extensions import db
 from .models import utcnow
 
@@ -52,6 +52,42 @@ def revoke_key(key):
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"key {revoked.id} ({revoked.name}) revoked at {revoked.revoked_at:%Y-%m-%d %H:%M}Z")
+
+
+@consent.command("create-user")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+@click.option("--role", type=click.Choice(keys.ROLES), required=True)
+@click.option("--link", is_flag=True,
+              help="Print a one-time set-password link instead of asking for a password.")
+@with_appcontext
+def create_user(email, role, link):
+    """Create a staff account for the console: asks for its password, or prints a link."""
+    password = None if link else click.prompt("Password", hide_input=True,
+                                              confirmation_prompt=True)
+    try:
+        user = users.create_user(db.session, email, role, password, utcnow())
+    except users.Invalid as error:
+        db.session.rollback()
+        details = "; ".join(m for ms in (error.errors or {}).values() for m in ms)
+        raise click.ClickException(f"{error.detail} {details}".strip()) from error
+    click.echo(f"user {user.id} ({user.role}, {user.email}) created", err=True)
+    if link:
+        from .console.operator import set_password_link
+
+        click.echo("send this one-time link to its owner (valid 48 hours):", err=True)
+        click.echo(set_password_link(user))
+
+
+@consent.command("disable-user")
+@click.argument("user")
+@with_appcontext
+def disable_user(user):
+    """Disable a staff account, named by its id or e-mail address; its sessions end."""
+    try:
+        disabled = users.disable_user(db.session, user, utcnow())
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"user {disabled.id} ({disabled.email}) disabled")
 
 
 @consent.command("verify")
@@ -198,3 +234,52 @@ def i18n_update():
 def i18n_compile(directory):
     """Compile the catalogs into the .mo files the server reads."""
     catalogs.compile_all(directory or catalogs.SOURCE)
+
+
+@consent.command("send-pending")
+@with_appcontext
+def send_pending():
+    """Send every confirmation mail still due (a sign-up whose mail failed); exit 1 if any
+    still fails."""
+    from . import subscriptions
+
+    sent, failed = subscriptions.send_pending(db.session, utcnow())
+    click.echo(f"sent {sent} confirmation mails, {failed} still failing")
+    if failed:
+        sys.exit(1)
+
+
+@consent.command("check")
+@click.option("--purpose", required=True, help="newsletter or marketing")
+@click.option("--product-category", default=None, help="For the customer basis (marketing).")
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write the result CSV (default: standard output).")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def check(purpose, product_category, out, file):
+    """Check a CSV with an `email` column: the same CSV comes back with status and reason."""
+    import csv
+
+    from . import marketing
+    from .errors import DomainError
+
+    reader = csv.DictReader(file)
+    header = list(reader.fieldnames or [])
+    if "email" not in header:
+        raise click.ClickException("the CSV needs an `email` column")
+    rows = list(reader)
+    try:
+        marketing.limit(len(rows), int(current_app.config["CHECK_MAX_ADDRESSES"]))
+        with click.progressbar(length=len(rows), label="checking", file=sys.stderr) as bar:
+            results = marketing.check(db.session, purpose, [r["email"] for r in rows],
+                                      product_category, progress=bar.update)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    columns = header + [c for c in ("status", "reason") if c not in header]
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    allowed = 0
+    for row, (status, reason) in zip(rows, results):
+        writer.writerow({**row, "status": status, "reason": reason})
+        allowed += status == "allowed"
+    click.echo(f"{allowed} of {len(rows)} allowed for {purpose}", err=True)

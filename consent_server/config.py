@@ -33,8 +33,31 @@ class Config:
     # for www.example.no): the server then sets the consent cookie on it (see README).
     COOKIE_DOMAIN = None
     SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
+    DOUBLE_OPT_IN = True  # a sign-up is pending until the confirmation link is used (M-02)
+    CONFIRM_MAX_AGE_HOURS = 48  # confirmation and access links expire; unsubscribe links never
+    CONFIRM_RESEND_MINUTES = 10  # at most one confirmation mail per address in this time
+    SMTP_HOST = None  # none: mails are written to MAIL_OUTBOX as .eml files (development)
+    SMTP_PORT = 587
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    SMTP_STARTTLS = True
+    SMTP_TIMEOUT = 10  # seconds
+    MAIL_FROM = "Exentri <no-reply@localhost>"
+    MAIL_OUTBOX = None  # default: instance/outbox
+    CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
+
+    # The staff console's session cookie (REQ S-05): only sent to /console, never cross-site,
+    # never to scripts; Secure when PUBLIC_URL is https. It ends after CONSOLE_IDLE_MINUTES
+    # without a request (the signed cookie's age is checked on every request).
+    CONSOLE_IDLE_MINUTES = 30
+    SESSION_COOKIE_NAME = "console_session"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    # CSRF is checked by the console on its own forms; the JSON APIs take no cookies.
+    WTF_CSRF_CHECK_DEFAULT = False
 
     BABEL_DEFAULT_LOCALE = "nb"
     BABEL_TRANSLATION_DIRECTORIES = str(resource("translations"))

@@ -5,6 +5,7 @@ own, up to the head as it was when the export began: memory stays flat whatever 
 size, and no lock or long snapshot holds up consent recording on either database. Every field is
 exported, `seq`, `prev_hash` and `hash` included, so the file alone re-verifies (README).
 """
+import codecs
 import csv
 import io
 import json
@@ -15,7 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Engine
 
-from . import addresses, chain, purposes
+from . import addresses, chain, purposes, reading
 from .errors import Invalid
 from .models import ChainHead, ConsentEvent
 
@@ -90,12 +91,14 @@ def count(engine: Engine, where: Filters) -> int:
         return conn.execute(select(func.count()).select_from(EVENTS).where(where.where())).scalar()
 
 
-def rows(engine: Engine, where: Filters, chunk: int = CHUNK) -> Iterator[list]:
-    """Chunks of matching events (tuples in COLUMNS order), in sequence order, up to the head."""
+def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
+         text_booleans: bool = False) -> Iterator[list]:
+    """Chunks of matching events (tuples in COLUMNS order, the time in its hashed form), in
+    sequence order, up to the head as it was when the export began."""
     with engine.connect() as conn:
         head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
     last = (where.from_seq or 1) - 1
-    query = (select(*EVENTS.columns).where(where.where(),
+    query = (select(*reading.columns(engine.dialect.name, text_booleans)).where(where.where(),
                                            EVENTS.c.seq > bindparam("last", type_=EVENTS.c.seq.type),
                                            EVENTS.c.seq <= head)
              .order_by(EVENTS.c.seq).limit(chunk))
@@ -110,15 +113,7 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK) -> Iterator[list]:
             return
 
 
-SEQ, AT = COLUMNS.index("seq"), COLUMNS.index("recorded_at")
 JSON_COLUMNS = [COLUMNS.index(name) for name in chain.JSON_TEXT if name in COLUMNS]
-
-
-def _plain(row) -> list:
-    """A row with its time in the hashed form (UTC, microseconds, Z)."""
-    values = list(row)
-    values[AT] = chain.timestamp(values[AT])
-    return values
 
 
 def csv_chunks(batches) -> Iterator[tuple[int, str]]:
@@ -128,21 +123,16 @@ def csv_chunks(batches) -> Iterator[tuple[int, str]]:
     out = csv.writer(buffer, lineterminator="\r\n")
     out.writerow(COLUMNS)
     yield 0, buffer.getvalue()
-    bools = [i for i, c in enumerate(EVENTS.columns) if c.type.python_type is bool]
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
-        for row in batch:
-            values = _plain(row)
-            for i in bools:
-                values[i] = "true" if values[i] else "false"
-            out.writerow(values)
+        out.writerows(batch)
         yield len(batch), buffer.getvalue()
 
 
 def _json_line(row) -> str:
     """One event as a JSON object; choices and details as objects (their stored canonical text)."""
-    values = _plain(row)
+    values = row
     record = {name: value for i, (name, value) in enumerate(zip(COLUMNS, values))
               if i not in JSON_COLUMNS}
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
@@ -172,4 +162,36 @@ WRITERS = {"ndjson": ndjson_chunks, "csv": csv_chunks, "json": json_chunks}
 
 def export(engine: Engine, where: Filters, fmt: str) -> Iterator[tuple[int, str]]:
     """The export as (events in this piece, text) pieces."""
-    return WRITERS[fmt](rows(engine, where))
+    if fmt == "csv" and engine.dialect.name == "postgresql":
+        return pg_copy_csv(engine, where)
+    return WRITERS[fmt](rows(engine, where, text_booleans=fmt == "csv"))
+
+
+def pg_copy_csv(engine: Engine, where: Filters) -> Iterator[tuple[int, str]]:
+    """PostgreSQL: the same CSV written by the server (COPY ... TO STDOUT), passed through.
+
+    Why: parsing every value into Python and formatting it again cost four fifths of an
+    export's time. COPY quotes as RFC 4180 does (fields with a comma, quote, CR or LF); its
+    records end in LF, not CRLF. COPY takes no bound parameters, so psycopg's client-side
+    cursor writes the filter values into the statement, quoted as literals.
+    """
+    import psycopg
+
+    with engine.connect() as conn:
+        head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
+    query = (select(*reading.columns("postgresql", text_booleans=True))
+             .where(where.where(), EVENTS.c.seq <= head).order_by(EVENTS.c.seq))
+    compiled = query.compile(dialect=engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        statement = psycopg.ClientCursor(driver).mogrify(str(compiled), compiled.params)
+        decode = codecs.getincrementaldecoder("utf-8")().decode
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY ({statement}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+            for data in copy:
+                text = decode(bytes(data))
+                yield text.count("\n"), text  # the count is for progress bars: near enough
+        driver.commit()
+    finally:
+        raw.close()

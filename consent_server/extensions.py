@@ -1,8 +1,10 @@
 """Flask extensions, created unbound and bound in create_app."""
 from flask_babel import Babel
 from flask_cors import CORS
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,3 +28,5 @@ migrate = Migrate()
 babel = Babel()
 cors = CORS()
 api = ProblemApi()
+login_manager = LoginManager()
+csrf = CSRFProtect()

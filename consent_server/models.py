@@ -1,7 +1,8 @@
-"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys."""
-from datetime import datetime, timezone
+"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people, staff."""
+from datetime import date, datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -133,3 +134,86 @@ class PolicyText(db.Model):
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+
+
+class Person(db.Model):
+    """A person subject: the one table that holds an e-mail address (erasure clears it).
+
+    `subject` is the person's id in ledger and state (the keyed hash of the first address) and
+    never changes; `address_hash` is the keyed hash of the current address, what look-ups match.
+    It stays after erasure, so an erased address stays suppressed.
+    """
+
+    __tablename__ = "person"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8))
+    consent_id: Mapped[str | None] = mapped_column(String(64))  # the device it signed up from
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A sign-up waiting for its confirmation: the purposes asked for (canonical JSON), the notice
+    # shown, when and from where (truncated IP), and the nonce that makes the link single-use.
+    pending: Mapped[str | None] = mapped_column(Text)
+    pending_policy_version: Mapped[str | None] = mapped_column(String(32))
+    signup_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signup_ip: Mapped[str | None] = mapped_column(String(64))
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    mail_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    mail_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {purpose: time} of every withdrawal (canonical JSON): withdrawn, not "no consent"; and an
+    # objection to marketing that no customer relationship overrides (M-07).
+    withdrawn: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class CustomerBasis(db.Model):
+    """An existing customer relationship (markedsføringsloven § 15 (2)): the address was
+    collected at a sale of a product category, with the opt-out offered."""
+
+    __tablename__ = "customer_basis"
+
+    subject: Mapped[str] = mapped_column(ForeignKey("person.subject"), primary_key=True)
+    product_category: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" if none
+    sale_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffUser(UserMixin, db.Model):
+    """A staff account of the console: an e-mail, a role, a password hash (none until set)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a disabled account's session ends at once
+        return self.disabled_at is None
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins per account or per IP, both as a keyed hash (an unknown address counts
+    like a known one, so the throttle tells nobody which addresses exist)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "account:<hmac>", "ip:<hmac>"
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessLogEntry(db.Model):
+    """Who in the staff did what, when, on how many rows: never anything of a subject."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(255))
+    rows: Mapped[int | None] = mapped_column(Integer)

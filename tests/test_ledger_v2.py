@@ -232,9 +232,31 @@ def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
             ConsentEvent.event_id == new["event_id"])).scalar_one() == 2
         consents.erase(db.session, old, 365)
         assert ledger.verify(db.session).ok
-        db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2)
-                           .values(policy_version="0"))
-        db.session.commit()
-        assert ledger.verify(db.session).first_bad_seq == 2
+        original = events[1].policy_version
+        for change in ({"basis": "customer"}, {"details": '{"sale_date":"2020-01-01"}'},
+                       {"policy_version": "0"}):
+            db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2).values(change))
+            db.session.commit()
+            assert ledger.verify(db.session).first_bad_seq == 2, change
+            db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == 2).values(
+                basis=None, details=None, policy_version=original))
+            db.session.commit()
+        assert ledger.verify(db.session).ok
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_event_at_a_whole_second_verifies_and_exports(app):
+    """SQLite keeps such a time without its fraction; the fast readers still give the hashed
+    form (chain.timestamp)."""
+    from consent_server import exports
+
+    with app.app_context():
+        at = datetime(2026, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
+        with ledger.writing(db.session) as writer:
+            writer.append(ledger.new_event(subject="s", subject_type="device", action="grant",
+                                           choices={"analytics": True}, policy_version="1",
+                                           language="nb", text_hash=None, source="api"), now=at)
+        assert ledger.verify(db.session).ok
+        (line,) = "".join(t for _, t in exports.export(db.engine, exports.Filters(), "ndjson")).splitlines()
+        assert json.loads(line)["recorded_at"] == "2026-03-01T12:00:05.000000Z"

@@ -239,3 +239,27 @@ def test_every_audit_route_needs_an_auditor_or_admin_key(app, client, method, pa
         resp = call(path, headers={"Authorization": f"Bearer {secret}"}, **kwargs)
         assert resp.status_code in (200, 404), resp.get_data(as_text=True)
         assert resp.status_code == (404 if "unknown-id" in path else 200)
+
+
+def test_the_readme_checks_a_checkpoints_signature_offline(app, client, auditor, tmp_path):
+    """REQ L-07: the README's few lines with `cryptography` check a checkpoint against the
+    published key, and refuse an altered one."""
+    import re
+    import subprocess
+    import sys
+
+    from test_exports import README
+
+    text = README.read_text()
+    snippet = re.search(r"Checking the signature offline.*?```python\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "check.py").write_text(snippet)
+    seed(app)
+    cp = client.get("/api/v1/audit/checkpoint", headers=auditor).json
+    (tmp_path / "keys.json").write_text(client.get("/api/v1/audit/keys", headers=auditor).get_data(as_text=True))
+    for checkpoint, ok in ((cp, True), ({**cp, "seq": cp["seq"] - 1}, False)):
+        (tmp_path / "checkpoint.json").write_text(json.dumps(checkpoint))
+        done = subprocess.run([sys.executable, "check.py"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60)
+        assert (done.returncode == 0) is ok, done.stderr
+        if not ok:
+            assert "InvalidSignature" in done.stderr
