@@ -1,5 +1,6 @@
 """The public API the banner uses: config, consents, health. No key; CORS for allowed origins."""
 import gzip
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask.views import MethodView
@@ -20,13 +21,22 @@ GZIP_ABOVE = 1024  # bytes; smaller answers gain less than the header costs
 
 @blp.before_request
 def _guard():
-    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed."""
+    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed.
+
+    Allowed are the server's own pages (CONSENT_PUBLIC_URL) and CONSENT_ALLOWED_ORIGINS, never
+    whatever the request's Host says: a client chooses its Host as freely as its Origin.
+    """
     request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
     origin = request.headers.get("Origin")
-    if (request.method in ("POST", "DELETE") and origin
-            and origin.rstrip("/") != request.host_url.rstrip("/")
-            and origin.rstrip("/") not in current_app.config["ALLOWED_ORIGINS"]):
+    if (request.method in ("POST", "DELETE") and origin is not None
+            and origin.rstrip("/") not in allowed_write_origins(current_app.config)):
         abort(403, message="This origin is not allowed to record consents here.")
+
+
+def allowed_write_origins(cfg) -> set[str]:
+    """The origins whose pages may write: the public URL's and CONSENT_ALLOWED_ORIGINS."""
+    public = urlsplit(cfg["PUBLIC_URL"])
+    return {f"{public.scheme}://{public.netloc}", *cfg["ALLOWED_ORIGINS"]}
 
 
 def _max_age() -> int:
