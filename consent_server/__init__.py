@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import errors
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .extensions import api as rest_api
-from .extensions import babel, cors, db, migrate
+from .extensions import babel, cors, db, limiter, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -24,6 +24,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     errors.init_app(app)
+    from . import security
+
+    security.configure(app)
+    limiter.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     from .i18n import select_locale
@@ -46,6 +50,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     web.init_app(app)
     logs.install()
+    app.after_request(logs.remember_route)
 
     app.cli.add_command(cli.consent)
 

@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound in create_app."""
 from flask_babel import Babel
 from flask_cors import CORS
+from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -26,3 +27,12 @@ migrate = Migrate()
 babel = Babel()
 cors = CORS()
 api = ProblemApi()
+
+
+def _client_network() -> str:
+    from .security import client_network
+
+    return client_network()
+
+
+limiter = Limiter(_client_network)

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import consents, policy, purposes, texts
+from .. import consents, policy, purposes, security, texts
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -15,6 +15,7 @@ from ..storage import database_ok
 from . import Blueprint
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
+security.limit_public_writes(blp)
 health = Blueprint("health", __name__, description="Service health")
 GZIP_ABOVE = 1024  # bytes; smaller answers gain less than the header costs
 
@@ -100,6 +101,7 @@ def current_policy(_args):
 @blp.response(201, ConsentSchema)
 def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal)."""
+    security.limit_per_consent(body.get("consent_id"))
     event_id = body.get("event_id")
     return consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
@@ -119,6 +121,7 @@ class Consent(MethodView):
     @blp.response(200, ConsentSchema)
     def delete(self, consent_id):
         """Withdraw every optional purpose and erase the device's personal data."""
+        security.limit_per_consent(consent_id)
         return consents.erase(db.session, consent_id, _max_age())
 
 

@@ -1,0 +1,54 @@
+"""Rate limits on public writes (S-03), and the security headers on every response (S-05)."""
+import ipaddress
+import time
+
+from flask import Flask, current_app, request
+from flask_smorest import abort
+from limits import parse
+
+from .extensions import limiter
+
+PUBLIC_WRITES = ["POST", "DELETE"]
+
+
+def client_network() -> str:
+    """The key of a client's per-IP limit: its address, or its /64 for IPv6 (one household's
+    prefix holds more addresses than anyone could count through)."""
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+    return str(ip)
+
+
+def limit_public_writes(blueprint) -> None:
+    """Every POST and DELETE of a public blueprint draws on one budget per client network,
+    CONSENT_RATELIMIT_PUBLIC (shared by every public write, whatever its route)."""
+    limiter.shared_limit(lambda: current_app.config["RATELIMIT_PUBLIC"], scope="public-write",
+                         methods=PUBLIC_WRITES)(blueprint)
+
+
+def limit_per_consent(consent_id: str | None) -> None:
+    """A second budget per consent id, CONSENT_RATELIMIT_PER_CONSENT: one device cannot be
+    written into from many addresses at once. A 429 problem with Retry-After when spent."""
+    if not consent_id or not limiter.enabled:
+        return
+    item = parse(current_app.config["RATELIMIT_PER_CONSENT"])
+    if not limiter.limiter.hit(item, "consent", consent_id):
+        reset = limiter.limiter.get_window_stats(item, "consent", consent_id).reset_time
+        abort(429, message="Too many writes for this consent; try again later.",
+              headers={"Retry-After": str(max(1, int(reset - time.time())))})
+
+
+def configure(app: Flask) -> None:
+    """Flask-Limiter's settings from ours, before its init_app."""
+    cfg = app.config
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URL"]
+    cfg.setdefault("RATELIMIT_KEY_PREFIX", "consent")
+    cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    cfg.setdefault("RATELIMIT_HEADER_RETRY_AFTER_VALUE", "delta-seconds")
