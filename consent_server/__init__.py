@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     security.configure(app)
     limiter.init_app(app)
+    security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     from .i18n import select_locale
