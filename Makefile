@@ -8,7 +8,7 @@ export FLASK_APP := wsgi
 KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
 	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key)
 
-.PHONY: install run test bench translations
+.PHONY: install run serve keys test bench translations
 
 install: $(VENV)/.installed translations
 
@@ -23,15 +23,24 @@ translations: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
 		$(BIN)/pybabel -q compile -d translations; fi
 
-run: install
+# The keys the server needs, made once in instance/ and kept between runs.
+keys: install
 	@mkdir -p $(INSTANCE)
 	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
 	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
+
+run: keys
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production: gunicorn with gunicorn.conf.py (threaded workers, limits, logs without personal
+# data) on CONSENT_BIND (default 127.0.0.1:8000). Set CONSENT_PUBLIC_URL and the keys for real.
+serve: keys
+	$(KEYS) $(BIN)/flask consent init-db
+	$(KEYS) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -7,9 +7,10 @@ from gunicorn.glogging import Logger as GunicornBaseLogger
 
 from .consents import truncate_ip
 
-# Anything that may be an IPv4 or IPv6 address inside a message (checked by truncate_ip).
-ADDRESS = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
-                     r"(?:\d{1,3}(?:\.\d{1,3}){3})?)(?![\w.:])")
+# Anything that may be an IPv4 or IPv6 address inside a message (truncate_ip checks it).
+ADDRESS = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)"
+                     r"|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}"
+                     r"(?![\w:]|\.\d))")
 ROUTE = "consent.route"  # the environ key the app leaves the matched URL rule in
 
 
@@ -20,9 +21,18 @@ def truncate_addresses(message: str) -> str:
 
 class TruncatedAddresses(logging.Filter):
     """A filter that cuts every address in a record's message (werkzeug writes
-    `<address> - - [time] "request" status size`; gunicorn's error log names ip=...)."""
+    `<address> - - [time] "request" status size`; gunicorn's error log names ip=...).
+
+    With min_level, records below it pass untouched (gunicorn's own "Listening at" lines).
+    """
+
+    def __init__(self, min_level: int = logging.NOTSET):
+        super().__init__()
+        self.min_level = min_level
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < self.min_level:
+            return True
         message = record.getMessage()
         cut = truncate_addresses(message)
         if cut != message:
@@ -58,9 +68,9 @@ class GunicornLogger(GunicornBaseLogger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        for log in (self.error_log, self.access_log):
+        for log, level in ((self.error_log, logging.WARNING), (self.access_log, logging.NOTSET)):
             if not any(isinstance(f, TruncatedAddresses) for f in log.filters):
-                log.addFilter(TruncatedAddresses())
+                log.addFilter(TruncatedAddresses(level))
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status

@@ -21,7 +21,9 @@ def free_port() -> int:
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a free port; its output goes to log_path."""
 
-    def __init__(self, database_url: str, log_path: Path, workers: int = 1, **env: str):
+    def __init__(self, database_url: str, log_path: Path, workers: int = 1,
+                 args: tuple[str, ...] = (), **env: str):
+        self.args = args  # extra command line options, which win over the file
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -35,7 +37,8 @@ class Gunicorn:
     def start(self, wait: float = 30) -> "Gunicorn":
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"], cwd=ROOT,
+            [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *self.args, "wsgi:app"],
+            cwd=ROOT,
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + wait
