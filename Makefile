@@ -4,24 +4,38 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTANCE := instance
 export FLASK_APP := wsgi
+# The exact versions CI passed with: runtime (what the wheel needs) and runtime + tests.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV := uv==0.13.9
 # The keys `make run` made in instance/ (kept between runs).
 KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
 	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key)
 
-.PHONY: install run serve keys test bench translations
+.PHONY: install run serve keys test bench translations lock wheel
 
 install: $(VENV)/.installed translations
 
-$(VENV)/.installed: pyproject.toml
+# Everything from the lock (hashes checked), then the project itself without its dependencies.
+$(VENV)/.installed: $(DEV_LOCK) pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Re-resolve the ranges in pyproject.toml to the newest versions and pin them, with hashes.
+# Run it after changing a dependency, and now and then to take updates; then `make test`.
+lock: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet $(UV)
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --upgrade \
+		pyproject.toml -o $(LOCK)
+	$(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 --upgrade \
+		--extra test pyproject.toml -o $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 
 # Compile the .po catalogs into the .mo files Flask-Babel reads (not committed).
 translations: $(VENV)/.installed
-	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel -q compile -d translations; fi
+	$(BIN)/python -c 'from consent_server import catalogs; catalogs.compile_all(catalogs.SOURCE)'
 
 # The keys the server needs, made once in instance/ and kept between runs.
 keys: install
@@ -44,6 +58,10 @@ serve: keys
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The wheel, with the widget, the migrations and the compiled catalogs inside, in dist/.
+wheel: $(VENV)/.installed
+	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
 
 bench: install
 	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)

@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, keys, ledger, policy
+from . import catalogs, consents, keys, ledger, policy, storage
 from .extensions import db
 from .models import utcnow
 
@@ -20,8 +20,13 @@ def consent():
 @with_appcontext
 def init_db():
     """Create or upgrade the database schema (Alembic migrations)."""
+    before = storage.schema_revision(db.engine)
     upgrade(directory=current_app.extensions["migrate"].directory)
-    click.echo("database is up to date")
+    after = storage.schema_revision(db.engine)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"database upgraded from revision {before or 'none'} to {after}")
 
 
 @consent.command("create-key")

@@ -3,7 +3,7 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-PROBLEM = "application/problem+json"
+from .openapi import PROBLEM, ProblemResponses, ProblemSchema
 
 
 class DomainError(Exception):
@@ -76,7 +76,12 @@ def from_http_exception(error: HTTPException) -> Response:
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api, answering errors as problem+json."""
+    """flask-smorest's Api, answering errors as problem+json (and documenting them so)."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self):
+        super().__init__(spec_kwargs={"extra_plugins": [ProblemResponses()]})
 
     def handle_http_exception(self, error):
         return from_http_exception(error)

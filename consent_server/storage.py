@@ -4,6 +4,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, select
 from sqlalchemy.engine import Engine
 
@@ -91,6 +92,12 @@ def release_writer(info: dict) -> None:
     """Let the next writer process in (after commit or rollback): see configure_engine."""
     if info.pop(LOCKED, False):
         fcntl.flock(info[WRITER_LOCK], fcntl.LOCK_UN)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, or None before the first migration."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def database_ok(session) -> bool:

@@ -210,11 +210,6 @@ def test_purge_expired_ends_old_consents_with_an_expire_event(app, runner):
     assert "expired 0 consents" in again.output
 
 
-def test_init_db_is_idempotent(runner):
-    result = runner.invoke(args=["consent", "init-db"])
-    assert result.exit_code == 0 and "up to date" in result.output
-
-
 def test_hash_parts_rebuild_the_event_hash():
     """REQ L-02: PostgreSQL chains an event from the parts around prev_hash and seq; they must
     give exactly the hash that verify computes from the canonical form, also for odd values."""
