@@ -63,5 +63,7 @@ test: install
 wheel: $(VENV)/.installed
 	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
 
+# Throughput against the bare app (ratios), then load and faults (SIGKILL mid-load): see bench/.
 bench: install
 	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/load_and_kill.py $(FAULTS_ARGS)
