@@ -73,6 +73,8 @@ def _derive_config(app: Flask) -> None:
                                         "hide_parameters": True}  # no personal data in logs
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
+    # The proof period: the consent's lifetime plus three years (the limitation period).
+    cfg["RETENTION_DAYS"] = int(cfg["RETENTION_DAYS"] or cfg["MAX_AGE_DAYS"] + 3 * 365 + 1)
     cfg.setdefault("POLICY_VERSION", "1")
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])

@@ -170,3 +170,37 @@ def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int
         total += len(stale)
         if len(stale) < batch:
             return total
+
+
+ENDED = ("expire", "withdraw")
+
+
+def erase_ended(session: Session, retention_days: int, max_age_days: int, now: datetime,
+                batch: int = 500) -> int:
+    """Retention (L-05): erase the personal fields (IP, user agent) of every device whose
+    consent ended more than retention_days ago (expired or withdrawn then, or never renewed
+    and so over its max age then), with an erase event by the system, as a DELETE would; the
+    hashed ledger stays. Returns how many. Run before purge_expired, whose expire events
+    would restart the clock."""
+    cutoff = now - timedelta(days=retention_days)
+    lapsed = cutoff - timedelta(days=max_age_days)
+    total = 0
+    while True:
+        with ledger.writing(session) as writer:
+            ended = writer.conn.execute(
+                select(ConsentState.__table__)
+                .where(ConsentState.subject_type == "device",
+                       ((ConsentState.action.in_(ENDED) & (ConsentState.recorded_at < cutoff))
+                        | ((ConsentState.action != ERASED)
+                           & (ConsentState.recorded_at < lapsed))))
+                .limit(batch)).all()
+            for state in ended:
+                writer.erase_personal_fields(state.subject)
+                writer.append(ledger.new_event(
+                    subject=state.subject, subject_type="device", action=ERASED,
+                    choices=purposes.refused(), policy_version=state.policy_version,
+                    language=state.language, text_hash=state.text_hash, source="system"),
+                    now=now)
+        total += len(ended)
+        if len(ended) < batch:
+            return total
