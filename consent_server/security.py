@@ -1,5 +1,6 @@
 """Rate limits on public writes (S-03), and the security headers on every response (S-05)."""
 import ipaddress
+import logging
 import secrets
 import time
 
@@ -10,6 +11,7 @@ from limits import parse
 from .extensions import limiter
 
 PUBLIC_WRITES = ["POST", "DELETE"]
+log = logging.getLogger(__name__)
 
 
 def client_network() -> str:
@@ -40,8 +42,14 @@ def limit_per_consent(consent_id: str | None) -> None:
     if not consent_id or not limiter.enabled:
         return
     item = parse(current_app.config["RATELIMIT_PER_CONSENT"])
-    if not limiter.limiter.hit(item, "consent", consent_id):
-        reset = limiter.limiter.get_window_stats(item, "consent", consent_id).reset_time
+    try:
+        allowed = limiter.limiter.hit(item, "consent", consent_id)
+        reset = None if allowed else limiter.limiter.get_window_stats(
+            item, "consent", consent_id).reset_time
+    except Exception:  # the storage (Redis) is down: serve, as Flask-Limiter does (below)
+        log.warning("rate-limit storage unreachable; the per-consent limit is not applied")
+        return
+    if not allowed:
         abort(429, message="Too many writes for this consent; try again later.",
               headers={"Retry-After": str(max(1, int(reset - time.time())))})
 
@@ -53,6 +61,9 @@ def configure(app: Flask) -> None:
     cfg.setdefault("RATELIMIT_KEY_PREFIX", "consent")
     cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     cfg.setdefault("RATELIMIT_HEADER_RETRY_AFTER_VALUE", "delta-seconds")
+    # A Redis outage must not stop consents being recorded: count in memory meanwhile.
+    cfg.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
 
 
 # Our own pages: scripts and styles from us or carrying this response's nonce, nothing inline,

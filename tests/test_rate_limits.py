@@ -119,3 +119,15 @@ def test_two_processes_share_one_limit_through_redis(app, database_url, tmp_path
             assert headers["Content-Type"] == PROBLEM
     with app.app_context():
         assert ledger.verify(db.session).events == 4
+
+
+def test_a_storage_outage_does_not_stop_consents(app, app_factory, caplog):
+    """With Redis unreachable, writes are still recorded (limits count in memory meanwhile),
+    and the log says so without naming anyone."""
+    client = _limited(app_factory, RATELIMIT_STORAGE_URL="redis://127.0.0.1:1/0")
+    first = client.post("/api/v1/consents", json=CHOICE)
+    assert first.status_code == 201
+    again = client.post("/api/v1/consents",
+                        json={**CHOICE, "consent_id": first.json["consent_id"]})
+    assert again.status_code == 201
+    assert first.json["consent_id"] not in caplog.text and "127.0.0.1" not in caplog.text
