@@ -10,7 +10,8 @@ DEV_LOCK := requirements-dev.lock
 UV := uv==0.13.9
 # The keys `make run` made in instance/ (kept between runs).
 KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
-	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key)
+	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key) \
+	CONSENT_SIGNING_KEY=$$(cat $(INSTANCE)/signing_key)
 
 .PHONY: install run serve keys test bench translations lock wheel
 
@@ -44,10 +45,14 @@ keys: install
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
 	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
+	@test -s $(INSTANCE)/signing_key || (umask 077 && $(BIN)/python -c \
+		'from consent_server.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
 
 run: keys
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
+	@test -n "$$CONSENT_SMTP_HOST" || echo "no CONSENT_SMTP_HOST: e-mails (sign-up confirmations, \
+	access links) are written to $(INSTANCE)/outbox/ as .eml files"
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Production: gunicorn with gunicorn.conf.py (threaded workers, limits, logs without personal

@@ -20,9 +20,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     _derive_config(app)
 
-    from . import site
+    from . import signing, site
 
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
+    signing.init_app(app)
     errors.init_app(app)
     from . import security
 
@@ -41,11 +42,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
 
-    from .api import audit, public
+    from .api import audit, marketing, public, subscriptions
 
     rest_api.register_blueprint(public.blp)
     rest_api.register_blueprint(public.health)
     rest_api.register_blueprint(audit.blp)
+    rest_api.register_blueprint(subscriptions.blp)
+    rest_api.register_blueprint(marketing.blp)
 
     from . import cli, logs, web
 

@@ -1,4 +1,5 @@
 """`flask --app wsgi consent ...`: the operator's commands."""
+import json
 import sys
 
 import click
@@ -6,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, keys, ledger, policy, storage
+from . import catalogs, consents, exports, keys, ledger, policy, signing, storage
 from .extensions import db
 from .models import utcnow
 
@@ -54,16 +55,88 @@ def revoke_key(key):
 
 
 @consent.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
+              help="A checkpoint kept earlier: also prove that the ledger still extends it.")
 @with_appcontext
-def verify():
-    """Walk the ledger's hash chain; exit 1 and name the first bad sequence number if broken."""
+def verify(checkpoint_file):
+    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
     result = ledger.verify(db.session)
+    if result.ok and checkpoint_file is not None:
+        try:
+            given = signing.load_checkpoint(checkpoint_file.read())
+        except ValueError:
+            given = None
+        problem = signing.check_checkpoint(db.session, current_app.extensions[
+            "consent_signing_key"], given)
+        if problem:
+            click.echo(f"CHECKPOINT not extended: {problem}", err=True)
+            sys.exit(1)
+        click.echo(f"ok: {result.events} events, head {result.head}, "
+                   f"extends the checkpoint at seq {given['seq']}")
+        return
     if result.ok:
         click.echo(f"ok: {result.events} events, head {result.head}")
         return
-    click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} "
-               f"({result.events} events verified before it)", err=True)
+    if result.first_bad_seq is not None:
+        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason} "
+                   f"({result.events} events verified before it)", err=True)
+    if not result.state_ok:
+        click.echo(f"STATE differs from the ledger for: {', '.join(result.bad_subjects)} "
+                   "(`flask consent rebuild-state` rebuilds it)", err=True)
     sys.exit(1)
+
+
+class Instant(click.ParamType):
+    name = "ISO-8601"
+
+    def convert(self, value, param, ctx):
+        try:
+            return exports.instant(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date or date-time", param, ctx)
+
+
+@consent.command("export")
+@click.option("--format", "fmt", type=click.Choice(list(exports.FORMATS)), default="ndjson",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="The file to write.")
+@click.option("--since", type=Instant(), help="Events recorded at or after (ISO 8601).")
+@click.option("--until", type=Instant(), help="Events recorded before (ISO 8601).")
+@click.option("--purpose", help="Events whose choices name this purpose.")
+@click.option("--action", type=click.Choice(exports.ACTIONS))
+@click.option("--subject", help="A consent id, or an e-mail address (hashed before the look-up).")
+@click.option("--from-seq", type=click.IntRange(min=1), help="Events from this sequence number.")
+@with_appcontext
+def export(fmt, out, **filters):
+    """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
+    try:
+        where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"], **filters)
+    except exports.Invalid as error:
+        raise click.BadParameter(str(error.errors or error.detail)) from None
+    total = exports.count(db.engine, where)
+    with open(out, "w", encoding="utf-8", newline="") as file, click.progressbar(
+            length=total, label=f"exporting {total} events", file=sys.stderr) as bar:
+        for done, text in exports.export(db.engine, where, fmt):
+            file.write(text)
+            bar.update(done)
+    click.echo(f"exported {total} events to {out}", err=True)
+
+
+@consent.command("checkpoint")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write it to this file (default: standard output).")
+@with_appcontext
+def checkpoint(out):
+    """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
+    text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
+        "consent_signing_key"]), indent=2) + "\n"
+    if out:
+        with open(out, "w", encoding="utf-8") as file:
+            file.write(text)
+        click.echo(f"checkpoint written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @consent.command("rebuild-state")
@@ -129,3 +202,52 @@ def i18n_update():
 def i18n_compile(directory):
     """Compile the catalogs into the .mo files the server reads."""
     catalogs.compile_all(directory or catalogs.SOURCE)
+
+
+@consent.command("send-pending")
+@with_appcontext
+def send_pending():
+    """Send every confirmation mail still due (a sign-up whose mail failed); exit 1 if any
+    still fails."""
+    from . import subscriptions
+
+    sent, failed = subscriptions.send_pending(db.session, utcnow())
+    click.echo(f"sent {sent} confirmation mails, {failed} still failing")
+    if failed:
+        sys.exit(1)
+
+
+@consent.command("check")
+@click.option("--purpose", required=True, help="newsletter or marketing")
+@click.option("--product-category", default=None, help="For the customer basis (marketing).")
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write the result CSV (default: standard output).")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def check(purpose, product_category, out, file):
+    """Check a CSV with an `email` column: the same CSV comes back with status and reason."""
+    import csv
+
+    from . import marketing
+    from .errors import DomainError
+
+    reader = csv.DictReader(file)
+    header = list(reader.fieldnames or [])
+    if "email" not in header:
+        raise click.ClickException("the CSV needs an `email` column")
+    rows = list(reader)
+    try:
+        marketing.limit(len(rows), int(current_app.config["CHECK_MAX_ADDRESSES"]))
+        with click.progressbar(length=len(rows), label="checking", file=sys.stderr) as bar:
+            results = marketing.check(db.session, purpose, [r["email"] for r in rows],
+                                      product_category, progress=bar.update)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    columns = header + [c for c in ("status", "reason") if c not in header]
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    allowed = 0
+    for row, (status, reason) in zip(rows, results):
+        writer.writerow({**row, "status": status, "reason": reason})
+        allowed += status == "allowed"
+    click.echo(f"{allowed} of {len(rows)} allowed for {purpose}", err=True)

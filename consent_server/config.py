@@ -18,6 +18,7 @@ class Config:
     """Defaults for every setting. Secrets and the database URL come from the environment."""
 
     SECRET_KEY = None
+    SIGNING_KEY = None  # Ed25519 for checkpoints and receipts (signing.py); else instance/signing_key
     EMAIL_HASH_KEY = None  # keys the person subjects' HMAC (addresses.subject_hash); never rotate
     DATABASE_URL = None  # CONSENT_DATABASE_URL, or plain DATABASE_URL; default: SQLite in instance/
     ALLOWED_ORIGINS = ""  # comma separated, e.g. "https://www.exentri.no,https://exentri.no"
@@ -31,7 +32,22 @@ class Config:
     RATELIMIT_STORAGE_URL = "memory://"  # redis://host:6379 to share limits between instances
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
+    # The site's parent domain when this server runs on a subdomain of it (consent.example.no
+    # for www.example.no): the server then sets the consent cookie on it (see README).
+    COOKIE_DOMAIN = None
     SITE_FILE = None  # cookie declaration and notice additions (TOML); default: the demo shop
+    DOUBLE_OPT_IN = True  # a sign-up is pending until the confirmation link is used (M-02)
+    CONFIRM_MAX_AGE_HOURS = 48  # confirmation and access links expire; unsubscribe links never
+    CONFIRM_RESEND_MINUTES = 10  # at most one confirmation mail per address in this time
+    SMTP_HOST = None  # none: mails are written to MAIL_OUTBOX as .eml files (development)
+    SMTP_PORT = 587
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    SMTP_STARTTLS = True
+    SMTP_TIMEOUT = 10  # seconds
+    MAIL_FROM = "Exentri <no-reply@localhost>"
+    MAIL_OUTBOX = None  # default: instance/outbox
+    CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

@@ -41,6 +41,7 @@ def _answer(event, max_age_days: int) -> dict:
         "action": event["action"], "recorded_at": recorded_at,
         "expires_at": recorded_at + timedelta(days=max_age_days),
         "event_id": event["event_id"], "hash": event["hash"],
+        "seq": event["seq"], "text_hash": event["text_hash"],  # for the receipt; not shown
     }
 
 
@@ -64,7 +65,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         consent_id, previous = new_consent_id(), None
     ip, user_agent = truncate_ip(ip), user_agent[:512] if user_agent else None
     event = ledger.new_event(
-        subject=consent_id, subject_type="device", action=_action(previous, full),
+        subject=consent_id, subject_type="device", action=None,  # decided under the lock
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
         source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
@@ -99,15 +100,6 @@ def _replays(done, event: dict, previous) -> bool:
         return done["subject"] == event["subject"]
     return (done["action"] == "grant" and done["ip"] is not None
             and (done["ip"], done["user_agent"]) == (event["ip"], event["user_agent"]))
-
-
-def _action(state, choices: dict) -> str:
-    if state is None:
-        return "grant"
-    before = json.loads(state.choices)
-    had_optional = any(v for k, v in before.items() if not purposes.BY_KEY[k].required)
-    has_optional = any(v for k, v in choices.items() if not purposes.BY_KEY[k].required)
-    return "withdraw" if had_optional and not has_optional else "update"
 
 
 def current(session: Session, consent_id: str, max_age_days: int) -> dict:

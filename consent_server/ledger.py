@@ -4,81 +4,39 @@ Writers queue on the one chain-head row (SQLite: a file lock and BEGIN IMMEDIATE
 row lock of SELECT ... FOR UPDATE, or of the UPDATE that moves it in append_one), so appends from
 any number of processes form one chain with no gaps or forks.
 """
-import hashlib
 import json
 import secrets
 import sqlite3
 import uuid
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
 import psycopg
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
+from . import purposes, reading
+from .chain import GENESIS, VERSION, canonical, digest, event_hash, hash_parts, json_text
 from .models import ChainHead, ConsentEvent, ConsentState, utcnow
 from .storage import IMMEDIATE, release_writer, sqlite_writing
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "canonical", "digest", "event_hash", "hash_parts", "new_event",
+           "append_one", "writing", "Writer", "state", "event_by_id", "verify", "rebuild_state"]
 NO_HEAD = "the ledger has no head row: run `flask consent init-db`"
 EVENTS = ConsentEvent.__table__
 STATE = ConsentState.__table__
-# Every column that the hash covers. ip and user_agent enter only through their salted digests,
-# so erasing them (R-02) keeps the chain verifiable.
-HASHED = ("seq", "event_id", "recorded_at", "subject_type", "subject", "action", "choices",
-          "policy_version", "language", "text_hash", "source", "gpc", "pii_salt", "ip_digest",
-          "ua_digest", "prev_hash")
+# The hashed form is chain.py's; this module only stores and reads it.
 STATE_FIELDS = ("subject_type", "action", "choices", "policy_version", "language", "text_hash",
                 "source", "gpc", "ip", "user_agent", "recorded_at", "event_id", "seq", "hash")
-
-
-def canonical(value) -> bytes:
-    """The canonical JSON form: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def timestamp(moment: datetime) -> str:
-    """A UTC instant as the ledger hashes it: ISO 8601 to the microsecond, with Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def digest(salt: str, value: str | None) -> str | None:
-    """The salted SHA-256 of a personal field, or None when there is no value."""
-    if value is None:
-        return None
-    return hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()
-
-
-def event_hash(event) -> str:
-    """SHA-256 over the canonical JSON of an event's hashed fields."""
-    fields = {key: event[key] for key in HASHED}
-    fields["recorded_at"] = timestamp(fields["recorded_at"])
-    return hashlib.sha256(canonical(fields)).hexdigest()
+# Where a writer learns the state under the chain lock (action=None: decided there).
+STATE_UNDER_LOCK = {"sqlite": "SELECT choices FROM consent_state WHERE subject = :subject",
+                    "postgresql": "SELECT choices FROM consent_state WHERE subject = %(subject)s"}
 
 
 HEAD = ChainHead.__table__
 # Built once: the write path runs them on every consent, under the chain lock.
 LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-
-
-SEQ_MARK, PREV_MARK = -8_302_514_977, "@prev@"  # stand-ins, cut out of the canonical form
-
-
-def hash_parts(event) -> tuple[str, str, str]:
-    """An event's canonical form in three parts, around its prev_hash and seq.
-
-    sha256(pre + prev_hash + mid + str(seq) + post) equals event_hash(event), so PostgreSQL can
-    chain an event whose place it only learns under the lock. A key is the only unescaped
-    `"name":` in canonical JSON, so the cuts cannot land inside a value.
-    """
-    fields = {key: event[key] for key in HASHED if key not in ("seq", "prev_hash")}
-    fields["recorded_at"] = timestamp(event["recorded_at"])
-    text = canonical({**fields, "seq": SEQ_MARK, "prev_hash": PREV_MARK}).decode()
-    pre, _, rest = text.partition(f'"prev_hash":"{PREV_MARK}"')
-    mid, _, post = rest.partition(f'"seq":{SEQ_MARK}')
-    return pre + '"prev_hash":"', '"' + mid + '"seq":', post
 
 
 def _append_in_one_statement():
@@ -124,6 +82,7 @@ def _plain_pg():
 
 
 PG_APPEND_SQL, PG_APPEND_CONSTANTS = _plain_pg()
+PG_LOCK_HEAD = f"SELECT 1 FROM {HEAD.name} WHERE id = 1 FOR UPDATE"
 
 
 def _sqlite_statements():
@@ -151,22 +110,41 @@ EVENT_BY_ID = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
 STATE_BY_SUBJECT = select(STATE).where(STATE.c.subject == bindparam("subject"))
 
 
-def new_event(*, subject: str, subject_type: str, action: str, choices: dict,
-              policy_version: str, language: str, text_hash: str | None, source: str,
+def new_event(*, subject: str, subject_type: str, choices: dict, policy_version: str,
+              language: str, text_hash: str | None, source: str, action: str | None = None,
               gpc: bool = False, ip: str | None = None, user_agent: str | None = None,
-              event_id: str | None = None) -> dict:
+              event_id: str | None = None, basis: str | None = None,
+              details: dict | None = None) -> dict:
     """An event's fields but its place in the chain (seq, time, prev_hash, hash).
 
-    Built before the chain is locked, so that the lock is held as briefly as possible.
+    Built before the chain is locked, so that the lock is held as briefly as possible. With
+    action=None the writer decides grant, update or withdraw from the subject's state as it is
+    under the lock (see decide_action); any other action is kept as given. basis is a person's
+    legal basis for marketing (None, "consent" or "customer"); details a small JSON object
+    without personal data (e.g. a customer's sale date).
     """
-    salt = secrets.token_hex(8)
+    salt = secrets.token_hex(8) if ip is not None or user_agent is not None else None
     return {
-        "event_id": event_id or str(uuid.uuid4()), "subject_type": subject_type,
+        "v": VERSION, "event_id": event_id or str(uuid.uuid4()), "subject_type": subject_type,
         "subject": subject, "action": action, "choices": canonical(choices).decode(),
         "policy_version": policy_version, "language": language, "text_hash": text_hash,
         "source": source, "gpc": bool(gpc), "ip": ip, "user_agent": user_agent,
         "pii_salt": salt, "ip_digest": digest(salt, ip), "ua_digest": digest(salt, user_agent),
+        "basis": basis, "details": json_text(details),
     }
+
+
+def decide_action(previous_choices: str | None, choices: str) -> str:
+    """grant for a subject without state; withdraw when its last optional purpose goes; else
+    update. Both arguments are the ledger's JSON text of choices."""
+    if previous_choices is None:
+        return "grant"
+
+    def optional_on(text):
+        return any(on for key, on in json.loads(text).items()
+                   if key not in purposes.BY_KEY or not purposes.BY_KEY[key].required)
+
+    return "withdraw" if optional_on(previous_choices) and not optional_on(choices) else "update"
 
 
 def event_by_id(session: Session, event_id: str):
@@ -197,6 +175,11 @@ class Writer:
             run, pg = self.conn.exec_driver_sql, self.conn.dialect.name == "postgresql"
         else:
             run, pg = self.conn.execute, isinstance(self.conn, psycopg.Connection)
+        if event["action"] is None:  # decided here, under the lock (two tabs at once stay apart)
+            sql = STATE_UNDER_LOCK["postgresql" if pg else "sqlite"]
+            previous = run(sql, {"subject": event["subject"]}).fetchone()
+            event = {**event, "action": decide_action(previous[0] if previous else None,
+                                                      event["choices"])}
         if pg:
             event = {**event, "recorded_at": now or utcnow()}
             pre, mid, post = (part.encode() for part in hash_parts(event))
@@ -223,9 +206,16 @@ class Writer:
         return self.conn.execute(STATE_BY_SUBJECT, {"subject": subject}).first()
 
     def erase_personal_fields(self, subject: str) -> None:
-        """Blank IP and user agent in every event of a subject (the one edit the ledger allows)."""
+        """Blank IP and user agent in every event of a subject and delete the salts of their
+        digests (the one edit the ledger allows, R-02): the digests stay, so the chain verifies,
+        and without the salt nobody can test candidate addresses against them.
+
+        A version 1 event hashed its salt, so it keeps it (see README, "Format versions").
+        """
         self.conn.execute(update(EVENTS).where(EVENTS.c.subject == subject)
                           .values(ip=None, user_agent=None))
+        self.conn.execute(update(EVENTS).where(EVENTS.c.subject == subject, EVENTS.c.v >= 2)
+                          .values(pii_salt=None))
 
 
 def _own(session) -> Session:
@@ -272,7 +262,13 @@ def _append_psycopg(conn: Connection, event: dict) -> dict:
     raw = conn.connection.dbapi_connection
     raw.autocommit = True
     try:
-        return Writer(raw, seq=0, hash=GENESIS).append(event)
+        if event["action"] is not None:
+            return Writer(raw, seq=0, hash=GENESIS).append(event)
+        # The action depends on the state: lock the head first, read the state, then append
+        # (three round trips inside the lock instead of none, only for decided actions).
+        with raw.transaction():
+            raw.execute(PG_LOCK_HEAD)
+            return Writer(raw, seq=0, hash=GENESIS).append(event)
     except psycopg.IntegrityError as error:  # as SQLAlchemy would raise it
         raise IntegrityError(PG_APPEND_SQL, None, error) from error
     finally:
@@ -308,7 +304,7 @@ def writing(session: Session):
 
 @dataclass
 class Verification:
-    """What verify found."""
+    """What verify found: the chain, and whether the state table is its projection."""
 
     ok: bool
     events: int
@@ -316,15 +312,19 @@ class Verification:
     head_seq: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    state_ok: bool = True
+    bad_subjects: list[str] = field(default_factory=list)  # the first few, when state_ok is False
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "events": self.events, "head": self.head,
                 "head_seq": self.head_seq, "first_bad_seq": self.first_bad_seq,
-                "reason": self.reason}
+                "reason": self.reason, "state_ok": self.state_ok,
+                "bad_subjects": self.bad_subjects}
 
 
-def verify(session: Session) -> Verification:
+def verify(session: Session, state: bool = True) -> Verification:
     """Walk the chain in sequence order; name the first sequence number that does not hold.
+    Then (state=True) check that the state table is the ledger's projection.
 
     The head and the events are read in one snapshot (REPEATABLE READ on PostgreSQL; one read
     transaction on SQLite), so appends while it runs are not taken for a broken tail.
@@ -333,7 +333,14 @@ def verify(session: Session) -> Verification:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return _verify(conn)
+            result = _verify(conn)
+            if state:
+                result.bad_subjects = _state_mismatches(conn)
+                result.state_ok = not result.bad_subjects
+                if result.ok and not result.state_ok:
+                    result.ok = False
+                    result.reason = "the state table is not the ledger's projection"
+            return result
 
 
 def _verify(session) -> Verification:
@@ -346,8 +353,11 @@ def _verify(session) -> Verification:
     expected, prev, count = 1, GENESIS, 0
     blanked: dict[str, int] = {}  # subject -> first event whose personal fields were blanked
     last_erase: dict[str, int] = {}
-    with closing(_stream(session)) as rows:
-        for row in rows:
+    names = reading.NAMES
+    fast = select(*reading.columns(session.dialect.name)).order_by(EVENTS.c.seq)
+    with closing(session.execute(fast, execution_options={"yield_per": 5000})) as result:
+        for values in result:
+            row = dict(zip(names, values))
             found = _check(row, expected, prev, blanked, last_erase)
             if found:
                 return bad(*found, count)
@@ -361,9 +371,9 @@ def _verify(session) -> Verification:
     return Verification(True, count, head_hash, head_seq)
 
 
-def _stream(db):
+def _stream(db, query=None):
     """Every event in sequence order, streamed (server-side cursor on PostgreSQL)."""
-    return db.execute(select(EVENTS).order_by(EVENTS.c.seq),
+    return db.execute(query if query is not None else select(EVENTS).order_by(EVENTS.c.seq),
                       execution_options={"yield_per": 2000}).mappings()
 
 
@@ -374,17 +384,51 @@ def _check(row, expected: int, prev: str, blanked: dict, last_erase: dict):
         return expected, f"event {expected} is missing"
     if row["prev_hash"] != prev:
         return seq, "prev_hash does not match the previous event"
-    for field, digest_field in (("ip", "ip_digest"), ("user_agent", "ua_digest")):
-        value, stored = row[field], row[digest_field]
-        if value is not None and digest(row["pii_salt"], value) != stored:
-            return seq, f"{field} does not match its digest"
+    salt = row["pii_salt"]
+    for name, digest_field in (("ip", "ip_digest"), ("user_agent", "ua_digest")):
+        value, stored = row[name], row[digest_field]
+        if value is not None and (salt is None or digest(salt, value) != stored):
+            return seq, f"{name} does not match its digest"
         if value is None and stored is not None:
             blanked.setdefault(row["subject"], seq)
+    if salt is None and (row["ip_digest"] or row["ua_digest"]):
+        blanked.setdefault(row["subject"], seq)
+    if (row["v"] or 1) == 1 and (row["basis"] is not None or row["details"] is not None):
+        return seq, "a version 1 event cannot have basis or details (they would be unhashed)"
     if event_hash(row) != row["hash"]:
         return seq, "hash does not match the event"
     if row["action"] == "erase":
         last_erase[row["subject"]] = seq
     return None
+
+
+def _state_mismatches(conn, limit: int = 10) -> list[str]:
+    """Subjects whose state row is not what the ledger says (edited, deleted, invented, stale).
+
+    Two queries instead of a replay in memory: each state row against the event it names, and
+    each subject's last event and first time against its state row.
+    """
+    bad: list[str] = []
+    joined = (select(STATE, *[EVENTS.c[key].label(f"e_{key}") for key in ("subject", *STATE_FIELDS)])
+              .select_from(STATE.outerjoin(EVENTS, EVENTS.c.seq == STATE.c.seq))
+              .order_by(STATE.c.subject))
+    with closing(_stream(conn, joined)) as rows:
+        for row in rows:
+            if row["e_subject"] != row["subject"] or any(
+                    row[key] != row[f"e_{key}"] for key in STATE_FIELDS):
+                bad.append(row["subject"])
+                if len(bad) >= limit:
+                    return bad
+    per_subject = (select(EVENTS.c.subject, func.max(EVENTS.c.seq).label("last"),
+                          func.min(EVENTS.c.recorded_at).label("first"))
+                   .group_by(EVENTS.c.subject).subquery())
+    missing = (select(per_subject.c.subject)
+               .select_from(per_subject.outerjoin(STATE, STATE.c.subject == per_subject.c.subject))
+               .where(or_(STATE.c.subject.is_(None), STATE.c.seq != per_subject.c.last,
+                          STATE.c.first_at != per_subject.c.first))
+               .order_by(per_subject.c.subject).limit(limit - len(bad)))
+    bad += [subject for subject, in conn.execute(missing) if subject not in bad]
+    return bad[:limit]
 
 
 def rebuild_state(session: Session) -> int:

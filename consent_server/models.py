@@ -1,7 +1,7 @@
-"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys."""
-from datetime import datetime, timezone
+"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people."""
+from datetime import date, datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -35,6 +35,7 @@ class ConsentEvent(db.Model):
     __tablename__ = "consent_event"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    v: Mapped[int] = mapped_column(Integer, default=2)  # the hashed form's version (chain.py)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     subject_type: Mapped[str] = mapped_column(String(8))  # device | person
@@ -48,9 +49,11 @@ class ConsentEvent(db.Model):
     gpc: Mapped[bool] = mapped_column(Boolean, default=False)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
-    pii_salt: Mapped[str] = mapped_column(String(32))
+    pii_salt: Mapped[str | None] = mapped_column(String(32))  # not hashed (v2); erasure deletes it
     ip_digest: Mapped[str | None] = mapped_column(String(64))
     ua_digest: Mapped[str | None] = mapped_column(String(64))
+    basis: Mapped[str | None] = mapped_column(String(16))  # a person's marketing: consent | customer
+    details: Mapped[str | None] = mapped_column(Text)  # canonical JSON, no personal data
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -130,3 +133,45 @@ class PolicyText(db.Model):
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     text_hash: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+
+
+class Person(db.Model):
+    """A person subject: the one table that holds an e-mail address (erasure clears it).
+
+    `subject` is the person's id in ledger and state (the keyed hash of the first address) and
+    never changes; `address_hash` is the keyed hash of the current address, what look-ups match.
+    It stays after erasure, so an erased address stays suppressed.
+    """
+
+    __tablename__ = "person"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8))
+    consent_id: Mapped[str | None] = mapped_column(String(64))  # the device it signed up from
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A sign-up waiting for its confirmation: the purposes asked for (canonical JSON), the notice
+    # shown, when and from where (truncated IP), and the nonce that makes the link single-use.
+    pending: Mapped[str | None] = mapped_column(Text)
+    pending_policy_version: Mapped[str | None] = mapped_column(String(32))
+    signup_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signup_ip: Mapped[str | None] = mapped_column(String(64))
+    confirm_nonce: Mapped[str | None] = mapped_column(String(32))
+    mail_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    mail_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {purpose: time} of every withdrawal (canonical JSON): withdrawn, not "no consent"; and an
+    # objection to marketing that no customer relationship overrides (M-07).
+    withdrawn: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class CustomerBasis(db.Model):
+    """An existing customer relationship (markedsføringsloven § 15 (2)): the address was
+    collected at a sale of a product category, with the opt-out offered."""
+
+    __tablename__ = "customer_basis"
+
+    subject: Mapped[str] = mapped_column(ForeignKey("person.subject"), primary_key=True)
+    product_category: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" if none
+    sale_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,15 +17,18 @@ class Purpose:
 PURPOSES = (
     Purpose("necessary", True, ("device",), ("security_storage", "functionality_storage"),
             _l("Strictly necessary"),
-            _l("Needed for orders, payments, customer service and security. Always on.")),
+            _l("Needed for orders, payments, customer service and security.")),
     Purpose("analytics", False, ("device",), ("analytics_storage",),
             _l("Statistics"),
-            _l("Technical data (IP address, browser, time zone, location, operating system) "
-               "that helps us improve the website.")),
+            _l("Technical data (IP address, browser, time zone, approximate location, "
+               "operating system) that helps us improve the website.")),
     Purpose("marketing", False, ("device", "person"),
             ("ad_storage", "ad_user_data", "ad_personalization"),
             _l("Marketing"),
-            _l("Marketing cookies and personalised ads, and marketing messages to you.")),
+            # C-02: ads on the device and measuring them, by name; e-mail is the newsletter's.
+            _l("Ads from us on other websites and in social media, chosen for you, and "
+               "measuring how well they work, by Google and Meta. You can withdraw your "
+               "consent at any time under “Change consent”.")),
     Purpose("newsletter", False, ("person",), (),
             _l("Newsletter"),
             _l("Our newsletter by e-mail.")),

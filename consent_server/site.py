@@ -35,6 +35,11 @@ class Site:
     controller: str
     cookies: tuple[Cookie, ...]
     additions: tuple[Addition, ...]
+    privacy: dict[str, str] | None = None  # the site's own notice, per language
+
+    def privacy_url(self, language: str) -> str | None:
+        """The site's own privacy notice in one language, when the site file names it."""
+        return self.privacy[language] if self.privacy else None
 
     def cookies_for(self, purpose: str, language: str) -> list[dict]:
         """The declared cookies of one purpose, their texts in one language."""
@@ -65,9 +70,13 @@ def load(path: str | Path | None = None) -> Site:
         if not isinstance(controller, str) or not controller.strip():
             raise SiteFileError('controller must name who asks for consent, e.g. '
                                 'controller = "Exentri AS"')
+        privacy = data.get("privacy")
+        if privacy is not None:
+            privacy = _urls(privacy.get("url") if isinstance(privacy, dict) else None,
+                            "privacy.url")
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions)
+    return Site(controller, cookies, additions, privacy)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -76,6 +85,15 @@ def _text(value, where: str) -> dict[str, str]:
         raise SiteFileError(f"{where} must give a text for each language: "
                             "{ nb = \"...\", en = \"...\" }")
     return {lang: value[lang] for lang in LANGUAGES}
+
+
+def _urls(value, where: str) -> dict[str, str]:
+    """A web address per language: { nb = "https://...", en = "https://..." }."""
+    urls = _text(value, where)
+    for lang, url in urls.items():
+        if not url.startswith(("https://", "http://", "/")):
+            raise SiteFileError(f"{where}.{lang} must be a web address (https://...)")
+    return urls
 
 
 def _string(entry: dict, key: str, where: str) -> str:

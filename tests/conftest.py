@@ -9,8 +9,8 @@ from sqlalchemy import delete, text, update
 from consent_server import catalogs, create_app, policy
 from consent_server.extensions import db
 from consent_server.ledger import GENESIS
-from consent_server.models import (ApiKey, ChainHead, ConsentEvent, ConsentState, PolicyText,
-                                   PolicyVersion, utcnow)
+from consent_server.models import (ApiKey, ChainHead, ConsentEvent, ConsentState,
+                                   CustomerBasis, Person, PolicyText, PolicyVersion, utcnow)
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
 SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
@@ -67,7 +67,8 @@ def empty_and_close(app):
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for model in (ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion):
+            for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
+                          PolicyVersion):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

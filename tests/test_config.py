@@ -2,6 +2,7 @@
 import pytest
 
 from consent_server import create_app
+from consent_server.signing import generate
 
 
 def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkeypatch):
@@ -19,9 +20,25 @@ def test_without_an_email_hash_key_outside_testing_the_server_refuses_to_start(m
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
+def test_without_a_signing_key_outside_testing_the_server_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
+    monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "y")
+    monkeypatch.delenv("CONSENT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="CONSENT_SIGNING_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    (tmp_path / "signing_key").write_text(generate())  # what `make run` writes
+    assert create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).extensions["consent_signing_key"]
+    monkeypatch.setenv("CONSENT_SIGNING_KEY", "too-short")
+    with pytest.raises(ValueError, match="CONSENT_SIGNING_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
 def test_environment_variables_override_defaults(monkeypatch):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "from-env")
     monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "email-key-from-env")
+    monkeypatch.setenv("CONSENT_SIGNING_KEY", generate())
     monkeypatch.setenv("CONSENT_MAX_AGE_DAYS", "180")
     monkeypatch.setenv("CONSENT_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
     monkeypatch.setenv("CONSENT_PUBLIC_URL", "https://consent.example.no")
@@ -38,6 +55,7 @@ def test_environment_variables_override_defaults(monkeypatch):
 def test_plain_database_url_is_accepted(monkeypatch):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
     monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "y")
+    monkeypatch.setenv("CONSENT_SIGNING_KEY", generate())
     monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgres://u@db.example/consent")
     app = create_app()
@@ -47,6 +65,7 @@ def test_plain_database_url_is_accepted(monkeypatch):
 def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
     monkeypatch.setenv("CONSENT_EMAIL_HASH_KEY", "y")
+    monkeypatch.setenv("CONSENT_SIGNING_KEY", generate())
     monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path / "inst"))
@@ -58,17 +77,16 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
 def test_trusted_proxies_make_x_forwarded_for_count(app, app_factory):
     """Behind one proxy the visitor's address comes from X-Forwarded-For (then truncated)."""
     from conftest import CHOICE
+    from test_consents_api import stored_events
 
     client = app_factory(TRUSTED_PROXIES=1).test_client()
     resp = client.post("/api/v1/consents", json=CHOICE,
                        headers={"X-Forwarded-For": "203.0.113.9"})
-    events = client.get(f"/api/v1/consents/{resp.json['consent_id']}/events").json["events"]
-    assert events[0]["ip"] == "203.0.113.0"
+    assert stored_events(app, resp.json["consent_id"])[0].ip == "203.0.113.0"
     untrusted = app_factory().test_client()
     resp = untrusted.post("/api/v1/consents", json=CHOICE,
                           headers={"X-Forwarded-For": "203.0.113.9"})
-    events = untrusted.get(f"/api/v1/consents/{resp.json['consent_id']}/events").json["events"]
-    assert events[0]["ip"] == "127.0.0.0"
+    assert stored_events(app, resp.json["consent_id"])[0].ip == "127.0.0.0"
 
 
 def test_the_development_servers_access_log_truncates_addresses(app, caplog):

@@ -129,15 +129,17 @@ def test_page_shows_version_date_other_language_and_settings(client, lang, other
 
 
 def test_page_date_is_formatted_for_the_locale(client):
-    from datetime import date
-
+    """The date as its readers write it: "1. desember 2026", and "1 December 2026" (British
+    order, as in Norway), not "December 1, 2026"."""
     from babel.dates import format_date
 
-    today = date.today()
+    from consent_server.models import utcnow
+
+    today = utcnow().date()
     _, nb = page_text(client, "/privacy/nb")
     _, en = page_text(client, "/privacy/en")
     assert format_date(today, "long", locale="nb") in nb
-    assert format_date(today, "long", locale="en") in en
+    assert f"published {today.day} {format_date(today, 'MMMM', locale='en')} {today.year}" in en
 
 
 def test_cookie_declaration_is_on_the_notice_page(client):

@@ -1,8 +1,12 @@
 """GET /widget.js (size budget, caching, compression) and the /demo shop, without a browser."""
 import gzip
+import hashlib
+import json
 import re
 import shutil
 import subprocess
+import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -10,24 +14,68 @@ from conftest import publish
 
 from consent_server.web import widget
 
-SOURCE = (widget.SOURCE / "consent.js").read_text(encoding="utf-8")
+WIDGET = widget.DIST.parent
+SOURCES = {path.name: path.read_text(encoding="utf-8") for path in sorted((WIDGET / "src").iterdir())}
 
 
-def test_js_and_css_together_fit_the_gzip_budget(client):
-    """REQ W-12: widget.js as served (JS and CSS in one file) is at most 5 KB gzipped."""
-    raw = client.get("/widget.js", headers={"Accept-Encoding": "identity"}).data
-    assert b".csw{" in raw  # the stylesheet is inside
-    size = len(gzip.compress(raw, 9))
-    assert size <= widget.BUDGET_GZIP == 5120, f"widget.js is {size} bytes gzipped"
+def served(client, path="/widget.js?lang=en", **headers):
+    return client.get(path, headers={"Accept-Encoding": "identity", **headers})
+
+
+def settings_of(js: str) -> dict:
+    """The JSON the server put before the built banner."""
+    assert js.startswith("{const CONSENT_SETTINGS={")
+    prefix = js.removeprefix("{const CONSENT_SETTINGS=")
+    return json.JSONDecoder().raw_decode(prefix)[0]
+
+
+def source_hash() -> str:
+    """The hash widget/build.mjs writes into dist/stamp.json: each source's name and bytes."""
+    digest = hashlib.sha256()
+    for path in sorted((WIDGET / "src").iterdir(), key=lambda p: p.name):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def test_the_built_file_is_up_to_date_with_its_sources():
+    """The committed widget/dist/ was built from widget/src/ as it is (run `npm ci && node
+    build.mjs` in widget/ after a change); checked without Node."""
+    stamp = json.loads((widget.DIST / "stamp.json").read_text(encoding="utf-8"))
+    assert stamp["sources"] == source_hash(), "widget/dist is stale: cd widget && node build.mjs"
+
+
+@pytest.mark.skipif(not shutil.which("node") or not (WIDGET / "node_modules").is_dir(),
+                    reason="node and widget/node_modules (npm ci) are needed to rebuild")
+def test_a_rebuild_gives_the_committed_files(tmp_path):
+    """The build is reproducible: esbuild and terser (pinned in package-lock.json) give back
+    exactly the committed files."""
+    copy = tmp_path / "widget"
+    shutil.copytree(WIDGET, copy, ignore=shutil.ignore_patterns("node_modules"))
+    (copy / "node_modules").symlink_to(WIDGET / "node_modules")
+    result = subprocess.run(["node", "build.mjs"], cwd=copy, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for name in ("consent.min.js", "settings.min.js", "stamp.json"):
+        assert (copy / "dist" / name).read_bytes() == (widget.DIST / name).read_bytes(), name
+
+
+def test_first_visit_fits_the_gzip_budget(client):
+    """REQ W-12: everything a first visit needs before the banner can be used (widget.js: JS,
+    CSS and the first layer's texts in one file) is at most 5 KB gzipped, in each language."""
+    for lang in ("nb", "en"):
+        raw = served(client, f"/widget.js?lang={lang}").data
+        assert b".csw{" in raw  # the stylesheet is inside
+        size = len(gzip.compress(raw, 9))
+        assert size <= widget.BUDGET_GZIP == 5120, f"widget.js?lang={lang} is {size} B gzipped"
 
 
 def test_served_as_cacheable_javascript(client):
-    resp = client.get("/widget.js")
+    resp = client.get("/widget.js?lang=nb")
     assert resp.status_code == 200
     assert resp.mimetype == "application/javascript"
     assert "public" in resp.headers["Cache-Control"] and "max-age=" in resp.headers["Cache-Control"]
     assert resp.headers["Vary"] == "Accept-Encoding"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Content-Language"] == "nb"
     assert re.fullmatch(r'"[0-9a-f]{32}"', resp.headers["ETag"])  # strong, from the content
     assert "Content-Encoding" not in resp.headers
 
@@ -51,61 +99,111 @@ def test_etag_revalidation_answers_304(client):
     assert stale.status_code == 200
 
 
-def test_lang_query_serves_the_same_script(client):
-    """The script reads ?lang= from its own src; the file (and its ETag) is the same."""
-    assert client.get("/widget.js?lang=nb").headers["ETag"] == client.get("/widget.js").headers["ETag"]
+def test_one_script_per_language_with_its_own_etag(client):
+    """REQ W-12, W-13: the first layer's texts come with the script, per language (?lang=, else
+    Accept-Language, which the answer then varies on), each with its own ETag."""
+    nb, en = served(client, "/widget.js?lang=nb"), served(client, "/widget.js?lang=en")
+    assert nb.headers["ETag"] != en.headers["ETag"]
+    assert settings_of(nb.get_data(as_text=True))["texts"]["accept_all"] == "Godta alle"
+    assert settings_of(en.get_data(as_text=True))["texts"]["accept_all"] == "Accept all"
+    assert served(client, "/widget.js?lang=no").headers["ETag"] == nb.headers["ETag"]
+    negotiated = served(client, "/widget.js", **{"Accept-Language": "en-GB,en;q=0.8"})
+    assert negotiated.headers["ETag"] == en.headers["ETag"]
+    assert negotiated.headers["Vary"] == "Accept-Encoding, Accept-Language"
+    assert served(client, "/widget.js").headers["Content-Language"] == "nb"  # the default
+    assert served(client, "/widget.js?lang=de", **{"Accept-Language": "de"}).headers[
+        "Content-Language"] == "nb"
 
 
-def test_built_once_per_app(app):
-    with app.app_context():
-        assert widget.bundle(app) is widget.bundle(app)
+def test_the_prefix_is_the_first_layer_config(client):
+    """REQ C-03, W-06, W-08: the server fills in only a JSON prefix: the first layer's texts
+    naming the controller, the optional purposes' cookie names, the cookie and Consent Mode
+    settings, the notice versions and the allowed sites; the built file follows unchanged."""
+    js = served(client).get_data(as_text=True)
+    settings = settings_of(js)
+    assert js.endswith((widget.DIST / "consent.min.js").read_text(encoding="utf-8"))
+    config = client.get("/api/v1/config?lang=en").json
+    assert settings["texts"]["body"].startswith("Exentri AS uses cookies")
+    assert set(settings["texts"]) < set(config["texts"])  # the settings layer's come later
+    assert settings["cookie"] == config["cookie"] == {"name": "consent", "max_age_days": 365,
+                                                      "domain": None}
+    assert settings["consent_mode"]["marketing"] == ["ad_storage", "ad_user_data",
+                                                     "ad_personalization"]
+    assert settings["purposes"] == [  # the names of cookies a refusal deletes (W-05)
+        {"key": p["key"], "required": p["required"],
+         "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
+        for p in config["purposes"]]
+    assert settings["policy_version"] == "1" and settings["valid_policy_versions"] == ["1"]
+    assert settings["origins"] == ["https://shop.example", "https://www.shop.example"]
+    assert settings["privacy_url"] == config["privacy_url"] == "http://127.0.0.1:5000/privacy/en"
+
+
+def test_a_text_cannot_close_the_script_element(app_factory, tmp_path):
+    """A site file's text with </script> in it stays inside the JSON string."""
+    path = Path(site_file(tmp_path, ""))
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'controller = "Exentri AS"', 'controller = "A</script><b>"'), encoding="utf-8")
+    app = app_factory(SITE_FILE=path)
+    publish(app)
+    js = served(app.test_client()).get_data(as_text=True)
+    assert "</script>" not in js and settings_of(js)["texts"]["body"].startswith("A</script><b>")
+
+
+def test_the_settings_layer_module(client):
+    """The settings layer is an ES module of its own, loaded from any allowed site when the
+    visitor opens it (CORS), cached and revalidated like the banner."""
+    resp = served(client, "/widget-settings.js")
+    assert resp.status_code == 200 and resp.mimetype == "application/javascript"
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.data == (widget.DIST / "settings.min.js").read_bytes()
+    assert b"export" in resp.data
+    again = client.get("/widget-settings.js", headers={"If-None-Match": resp.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_built_once_per_app_and_language(app):
+    with app.test_request_context():
+        assert widget.bundle(app, "nb") is widget.bundle(app, "nb")
+        assert widget.bundle(app, "nb") is not widget.bundle(app, "en")
 
 
 def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch):
     """REQ C-09: the script carries the valid notice versions, so a returning visitor's choice
     under an outdated one is not applied; a material version changes the script and its ETag."""
     first = client.get("/widget.js")
-    assert '"v":["1"]' in first.get_data(as_text=True)
+    assert settings_of(first.get_data(as_text=True))["valid_policy_versions"] == ["1"]
     publish(app, material=True, force=True)
     monkeypatch.setattr(widget, "VERSIONS_TTL", 0)
     again = client.get("/widget.js", headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 200 and '"v":["2"]' in again.get_data(as_text=True)
+    assert again.status_code == 200
+    assert settings_of(again.get_data(as_text=True))["valid_policy_versions"] == ["2"]
     assert again.headers["ETag"] != first.headers["ETag"]
 
 
-def test_server_settings_are_filled_in(client, app):
-    """REQ W-08: the Consent Mode map and the cookie settings come from the server."""
-    js = client.get("/widget.js").get_data(as_text=True)
-    assert "/*SERVER*/" not in js and "/*CSS*/" not in js
-    assert '"c":"consent","d":365' in js
-    assert '"marketing":["ad_storage","ad_user_data","ad_personalization"]' in js
-
-
 def test_source_keeps_the_widget_rules():
-    """REQ W-12, W-13: no eval or string code, no HTML parsing of text, one global, and no
-    Norwegian words of its own (texts come from the server's catalog)."""
+    """REQ W-12, W-13: no eval or string code, no HTML parsing of text, one global (and the
+    tags' own queues), and no Norwegian words of its own (texts come from the catalog)."""
+    source = "\n".join(text for name, text in SOURCES.items() if name.endswith(".js"))
     for banned in ("eval(", "new Function", "innerHTML", "insertAdjacentHTML", "document.write",
                    "setTimeout('", 'setTimeout("'):
-        assert banned not in SOURCE, banned
-    # window.dataLayer is Google Consent Mode's own, made only if the page has none.
-    assert sorted(re.findall(r"\bw\.(\w+)\s*=", SOURCE)) == ["ConsentServer", "dataLayer"]
+        assert banned not in source, banned
+    # dataLayer and uetq are Google's and Microsoft's own queues, made only if the page has none.
+    assert sorted(set(re.findall(r"\bwindow\.(\w+)\s*=[^=]", source))) == [
+        "ConsentServer", "dataLayer", "uetq"]
     for word in ("Godta", "Avvis", "Innstillinger", "samtykke", "Accept all", "Reject all"):
-        assert word not in SOURCE
-
-
-def test_minifier_keeps_strings_and_regexes():
-    js = "const a = 'x  // y'; // gone\nconst r = /[ /]+/g; /* gone */ const b = a / 2;\n"
-    assert widget.strip_js(js) == "const a='x  // y';const r=/[ /]+/g;const b=a/2;\n"
-    js = "f((x) => /a/.test(x), (a, b) => a + +b, (s) => { return /b/; }, c > /d/.e);"
-    assert widget.strip_js(js) == ("f(x=>/a/.test(x),(a,b)=>a+ +b,s=>{return/b/},c>/d/.e);\n")
+        assert word not in source
 
 
 @pytest.mark.skipif(not shutil.which("node"), reason="node is not installed to parse the bundle")
-def test_the_served_bundle_is_valid_javascript(client, tmp_path):
-    """The hand-written minifier's output parses (node --check)."""
+def test_the_served_scripts_are_valid_javascript(client, tmp_path):
+    """The prefix and the built file together parse (node --check), as does the module."""
     path = tmp_path / "widget.js"
-    path.write_bytes(client.get("/widget.js").data)
+    path.write_bytes(served(client).data)
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    module = tmp_path / "settings.mjs"
+    module.write_bytes(served(client, "/widget-settings.js").data)
+    result = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
@@ -129,3 +227,131 @@ def test_demo_page_embeds_the_banner_like_a_customer(client):
 def test_demo_page_speaks_the_visitors_language(client):
     assert '<html lang="nb">' in client.get("/demo?lang=nb").get_data(as_text=True)
     assert '<html lang="en">' in client.get("/demo?lang=en").get_data(as_text=True)
+
+
+def test_the_bokmal_words(client):
+    """REQ W-13, C-02, C-03, C-08: a native reader's corrections, in Datatilsynet's words: the
+    banner ends on where to change or withdraw, the GPC text says what is off and where to turn
+    it on, necessary is not "always on" twice, location is approximate, the placeholder says
+    what the video needs, the settings heading names cookies."""
+    config = client.get("/api/v1/config?lang=nb").json
+    texts = config["texts"]
+    assert texts["body"].endswith("Du kan når som helst endre valget ditt eller trekke tilbake "
+                                  "samtykket under «Endre samtykke».")
+    assert texts["gpc"].endswith("ikke ønsker markedsføring, så den er slått av med mindre du "
+                                 "selv slår den på under «Innstillinger».")
+    assert texts["accept_gpc"] == "Godta alle unntatt markedsføring"
+    assert texts["placeholder"] == "Videoen vises først når du godtar markedsføring."
+    assert texts["settings_title"] == "Innstillinger for informasjonskapsler"
+    purposes = {p["key"]: p for p in config["purposes"]}
+    assert "Alltid på" not in purposes["necessary"]["description"]
+    analytics = purposes["analytics"]["description"]
+    assert "omtrentlig plassering" in analytics and "lokasjon" not in analytics
+    cookies = {c["name"]: c["description"] for p in config["purposes"] for c in p["cookies"]}
+    assert cookies["consent"] == "Husker hvilke informasjonskapsler du har godtatt."
+    notice = client.get("/privacy/nb").get_data(as_text=True)
+    assert "Regnskap og andre lovpålagte plikter" in notice
+    assert "plikter vi har etter loven" not in notice
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_marketing_is_ads_by_named_third_parties(client, lang):
+    """REQ C-02, C-03, C-08: device marketing is ads and measuring them, not messages (those are
+    the newsletter's consent); the first layer names Google and Meta, and the description says
+    how to withdraw."""
+    config = client.get(f"/api/v1/config?lang={lang}").json
+    marketing = next(p for p in config["purposes"] if p["key"] == "marketing")["description"]
+    change = config["texts"]["change"]
+    for text in (marketing, config["texts"]["body"]):
+        assert "Google" in text and "Meta" in text and change in text
+    for bundled in ("messages", "meldinger", "markedsføring til deg", "e-mail", "e-post"):
+        assert bundled not in marketing
+    first_layer = settings_of(served(client, f"/widget.js?lang={lang}").get_data(as_text=True))
+    assert "Google" in first_layer["texts"]["body"] and "Meta" in first_layer["texts"]["body"]
+
+
+def site_file(tmp_path, addition: str) -> str:
+    """The default site file with some TOML added after the controller."""
+    source = (widget.resource("widget").parent / "consent_server" / "site.toml")
+    path = tmp_path / "site.toml"
+    path.write_text(source.read_text(encoding="utf-8").replace(
+        'controller = "Exentri AS"\n', 'controller = "Exentri AS"\n' + addition), encoding="utf-8")
+    return str(path)
+
+
+def test_the_privacy_link_can_be_the_sites_own_per_language(app_factory, tmp_path):
+    """REQ N-05, C-03: the site file may name the site's own notice per language; the banner
+    links to it (in widget.js and the config), else to this server's /privacy/<lang>."""
+    path = site_file(tmp_path, '[privacy]\nurl = { nb = "https://www.exentri.no/personvern", '
+                               'en = "https://www.exentri.no/en/privacy" }\n')
+    app = app_factory(SITE_FILE=path)
+    publish(app)
+    client = app.test_client()
+    for lang, expected in (("nb", "https://www.exentri.no/personvern"),
+                           ("en", "https://www.exentri.no/en/privacy")):
+        assert client.get(f"/api/v1/config?lang={lang}").json["privacy_url"] == expected
+        js = served(client, f"/widget.js?lang={lang}").get_data(as_text=True)
+        assert settings_of(js)["privacy_url"] == expected
+
+
+@pytest.mark.parametrize("addition, message", [
+    ('[privacy]\nurl = { nb = "https://x.no/p" }\n', "privacy.url must give a text for each"),
+    ('[privacy]\nurl = { nb = "javascript:alert(1)", en = "https://x.no/p" }\n',
+     "privacy.url.nb must be a web address"),
+    ('privacy = "https://x.no/p"\n', "privacy.url must give a text for each"),
+])
+def test_a_bad_privacy_url_is_named(tmp_path, addition, message):
+    from consent_server.site import SiteFileError, load
+
+    with pytest.raises(SiteFileError, match=message):
+        load(site_file(tmp_path, addition))
+
+
+CHOICE = {"choices": {"analytics": True, "marketing": False}, "policy_version": "1",
+          "language": "nb"}
+
+
+def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory):
+    """REQ W-06: with CONSENT_COOKIE_DOMAIN, a choice sent by an allowed site under that domain
+    gets the consent cookie from the server (a credentialed CORS answer), the value the banner
+    writes, on the parent domain: one cookie for every subdomain."""
+    app = app_factory(COOKIE_DOMAIN=".Example.no",
+                      ALLOWED_ORIGINS="https://www.example.no,https://shop.example")
+    publish(app)
+    client = app.test_client()
+    assert client.get("/api/v1/config").json["cookie"]["domain"] == "example.no"
+    resp = client.post("/api/v1/consents", json=CHOICE,
+                       headers={"Origin": "https://www.example.no"})
+    assert resp.status_code == 201
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://www.example.no"
+    assert resp.headers["Access-Control-Allow-Credentials"] == "true"
+    [cookie] = resp.headers.getlist("Set-Cookie")
+    name_value, *attributes = cookie.split("; ")
+    assert {"Domain=example.no", "Path=/", "SameSite=Lax", "Secure",
+            f"Max-Age={365 * 86400}"} <= set(attributes)
+    assert "HttpOnly" not in attributes  # the banner reads it
+    name, value = name_value.split("=", 1)
+    stored = json.loads(urllib.parse.unquote(value))
+    assert name == "consent" and stored["id"] == resp.json["consent_id"]
+    assert stored["choices"] == {"necessary": True, "analytics": True, "marketing": False}
+    assert stored["version"] == "1" and stored["gpc"] is False and stored["domain"] == "example.no"
+    assert isinstance(stored["time"], int)
+
+
+@pytest.mark.parametrize("settings, origin", [
+    ({"COOKIE_DOMAIN": "example.no"}, "https://shop.example"),  # allowed, another domain
+    ({"COOKIE_DOMAIN": "example.no"}, None),  # not from a browser page
+    ({}, "https://www.example.no"),  # no CONSENT_COOKIE_DOMAIN
+    ({"COOKIE_DOMAIN": "example.no"}, "https://www.notexample.no"),
+])
+def test_no_server_cookie_for_other_sites(app_factory, settings, origin):
+    """The server sets the cookie for allowed sites under the domain only; everything else
+    keeps the banner's own cookie (and a page of a site not allowed is refused anyway)."""
+    app = app_factory(ALLOWED_ORIGINS="https://www.example.no,https://shop.example,"
+                                      "https://www.notexample.no", **settings)
+    publish(app)
+    headers = {"Origin": origin} if origin else {}
+    resp = app.test_client().post("/api/v1/consents", json=CHOICE, headers=headers)
+    assert resp.status_code == 201
+    assert "Set-Cookie" not in resp.headers
+    assert "Access-Control-Allow-Credentials" not in resp.headers

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import consents, policy, purposes, security, texts
+from .. import banner, consents, policy, receipts, security
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -49,22 +49,9 @@ def _max_age() -> int:
 @blp.response(200, ConfigSchema)
 def config(_args):
     """Purposes with their cookies, banner texts, notice version, Consent Mode signals."""
-    cfg, lang = current_app.config, str(get_locale())
-    site = current_app.extensions["consent_site"]
-    version = policy.current(db.session)
-    answer = {
-        "policy_version": version.version if version else None,
-        "valid_policy_versions": policy.valid_versions(db.session),
-        "language": lang,
-        "languages": list(cfg["LANGUAGES"]),
-        "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
-                      "description": str(p.description),
-                      "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
-        "texts": texts.banner_texts(site.controller),
-        "privacy_url": f"{cfg['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
-        "cookie": {"name": cfg["COOKIE_NAME"], "max_age_days": _max_age()},
-        "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
-    }
+    lang = str(get_locale())
+    answer = banner.config(db.session, current_app.extensions["consent_site"],
+                           current_app.config, lang)
     # Vary Origin too: the CORS header differs per site, and a shared cache must keep them apart.
     return answer, 200, {"Cache-Control": "public, max-age=300",
                          "Vary": "Accept-Language, Origin, Accept-Encoding"}
@@ -100,15 +87,24 @@ def current_policy(_args):
 @blp.arguments(ConsentCreateSchema())
 @blp.response(201, ConsentSchema)
 def create_consent(body):
-    """Record a device's choice (a grant, an update or a withdrawal)."""
+    """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
     security.limit_per_consent(body.get("consent_id"))
     event_id = body.get("event_id")
-    return consents.record(
+    answer = consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
         language=body["language"], source=body["source"], gpc=body["gpc"],
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
         max_age_days=_max_age())
+    answer["receipt"] = receipts.issue(current_app.extensions["consent_signing_key"],
+                                       current_app.config["PUBLIC_URL"], answer)
+    # Under CONSENT_COOKIE_DOMAIN the server sets the consent cookie too (a credentialed
+    # request from an allowed site under that domain).
+    cookie = banner.consent_cookie(answer, body["gpc"], request.headers.get("Origin"),
+                                   current_app.config)
+    if cookie is None:
+        return answer
+    return answer, 201, {"Set-Cookie": cookie, "Access-Control-Allow-Credentials": "true"}
 
 
 @blp.route("/consents/<consent_id>")

@@ -4,7 +4,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the page blueprints."""
-    from . import demo, notice, widget
+    from . import demo, notice, subscriptions, widget
 
-    for module in (notice, widget, demo):
+    for module in (notice, widget, demo, subscriptions):
         app.register_blueprint(module.bp)

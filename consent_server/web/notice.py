@@ -6,6 +6,8 @@ from .. import notice, policy
 from ..extensions import db
 
 bp = Blueprint("notice", __name__, template_folder="templates")
+# Day, month, year in English too ("1 December 2026"), as the Norwegian reader writes it.
+DATE_FORMATS = {"en": "d MMMM y"}
 
 
 @bp.get("/privacy")
@@ -31,7 +33,8 @@ def _page(lang: str):
         doc = notice.document(current_app.extensions["consent_site"], lang)
         html = render_template(
             "notice.html", doc=doc, version=version, other=other,
-            published=format_date(version.published_at, "long") if version else None,
+            published=format_date(version.published_at, DATE_FORMATS.get(lang, "long"))
+            if version else None,
             columns=[str(c) for c in notice.COOKIE_COLUMNS],
             cookies_heading=str(notice.COOKIES_HEADING), cookies_lead=str(notice.COOKIES_LEAD))
     response = current_app.make_response(html)

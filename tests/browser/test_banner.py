@@ -14,7 +14,9 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import empty_and_close, make_app, publish
@@ -84,6 +86,11 @@ GTAG = """<script{nonce}>window.dataLayer = window.dataLayer || [];
 function gtag(){{dataLayer.push(arguments);}} gtag('js', new Date()); gtag('config', 'G-TEST');</script>"""
 
 
+# Microsoft Clarity's snippet defines this queue before its script loads.
+CLARITY = """<script{nonce}>window.clarity = window.clarity || function () {{
+(window.clarity.q = window.clarity.q || []).push([...arguments]); }};</script>"""
+
+
 class HostSite:
     """The customer's site: one page with held-back scripts, an iframe and the banner's tag."""
 
@@ -108,10 +115,12 @@ class HostSite:
         csp = bool(args.get("csp"))
         nonce = ' nonce="n0nce"' if csp else ""
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
-        tag = f'<script src="{self.server_url}/widget.js"{attrs}'
+        query = f"?lang={args['src_lang']}" if args.get("src_lang") else ""
+        tag = f'<script src="{self.server_url}/widget.js{query}"{attrs}'
         head, body = (tag + "></script>\n", "") if args.get("head") else ("", tag + " async></script>")
         html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
-                                gtag=GTAG.format(nonce=nonce) if args.get("gtag") else "",
+                                gtag=(GTAG if args.get("gtag") else "").format(nonce=nonce) +
+                                (CLARITY.format(nonce=nonce) if args.get("clarity") else ""),
                                 server=self.server_url)
         response = Response(html, content_type="text/html; charset=utf-8")
         if csp:  # a strict policy: no inline script or style without the nonce, no eval
@@ -130,8 +139,8 @@ class HostSite:
 class ConsentServer:
     """The consent server from the app factory, in a thread."""
 
-    def __init__(self, database_url, allowed_origin):
-        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin)
+    def __init__(self, database_url, allowed_origin, **settings):
+        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin, **settings)
         publish(self.app)
         self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
@@ -168,11 +177,16 @@ def server(database_url, site):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -239,8 +253,8 @@ def test_nothing_held_back_runs_before_a_choice(page, site, server):
     assert page.get_attribute("iframe[data-src]", "src") is None
     assert page.is_visible(BANNER)
     server_requests = [r for r in requests if r.startswith(server.url)]
-    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js",
-                                                                          "/api/v1/config"]
+    # REQ W-12: one round trip: the first layer's texts come with the script.
+    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js"]
     [(command, signals)] = consent_commands(page)
     assert command == "default" and signals.pop("wait_for_update") == 500
     assert set(signals) == ALL_SIGNALS
@@ -356,9 +370,9 @@ def test_settings_save_exactly_what_is_switched_on(page, site, server):
 
 
 def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
-    """REQ C-08, W-05, W-10: the floating button, a data-consent-open link and
-    ConsentServer.open() bring the banner back; Reject all then withdraws in one click, is
-    recorded as a withdrawal and deletes the declared cookies (also a `_ga_*` pattern)."""
+    """REQ C-08, W-05, W-10: the floating button and ConsentServer.open() bring the banner
+    back, a data-consent-open link opens the settings; Reject all there withdraws in one click,
+    is recorded as a withdrawal and deletes the declared cookies (also a `_ga_*` pattern)."""
     load(page, site, server)
     button(page, "Accept all").click()
     page.wait_for_function("window.order.length === 4")
@@ -372,10 +386,12 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
     expect(page.locator(BANNER)).to_be_visible()
     expect(fab).to_be_hidden()
     page.keyboard.press("Escape")  # REQ C-04: leaving it open changes nothing
-    page.click("#settings-link")
-    expect(page.locator(BANNER)).to_be_visible()
-    button(page, "Reject all").click()
     expect(page.locator(BANNER)).to_have_count(0)
+    page.click("#settings-link")  # the site's own link: the settings, not the first layer
+    expect(page.locator(DIALOG)).to_be_visible()
+    assert page.locator(BANNER).count() == 0
+    button(page, "Reject all").click()
+    expect(page.locator(DIALOG)).to_have_count(0)
     page.wait_for_function("() => !document.cookie.includes('_ga') && !document.cookie.includes('_fbp')")
     names = {c["name"] for c in page.context.cookies()}
     assert names == {"consent", "own"}
@@ -388,13 +404,13 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
 
 def test_the_floating_button_can_be_turned_off(page, site, server):
     """REQ C-08: with data-button="false" there is no floating button; the site's own
-    data-consent-open link still brings the banner back."""
+    data-consent-open link still opens the settings."""
     load(page, site, server, **{"a-data-button": "false"})
     button(page, "Reject all").click()
     stored(page)
     assert page.locator(".csw-fab").count() == 0
     page.click("#settings-link")
-    expect(page.locator(BANNER)).to_be_visible()
+    expect(page.locator(DIALOG)).to_be_visible()
 
 
 def test_consent_mode_default_precedes_every_update(page, site, server):
@@ -424,15 +440,17 @@ def test_consent_mode_default_precedes_every_update(page, site, server):
 
 
 def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server):
-    """REQ W-09: with GPC the banner says so, Accept all grants all but marketing, the server
-    records the signal, and marketing can only be switched on in Settings."""
+    """REQ W-09: with GPC the banner says so, its accept button says what it does (all but
+    marketing) and does that, the server records the signal, and marketing can only be
+    switched on in Settings."""
     ctx = browser.new_context()
     try:
         ctx.add_init_script(GPC)
         page = ctx.new_page()
         load(page, site, server)
         expect(page.locator(BANNER)).to_contain_text("Global Privacy Control")
-        button(page, "Accept all").click()
+        assert page.locator(BANNER).get_by_role("button", name="Accept all", exact=True).count() == 0
+        button(page, "Accept all but marketing").click()
         page.wait_for_function("window.order.length === 2")
         assert ran(page) == ["a1", "a2"]
         _, value = stored(page)
@@ -443,6 +461,7 @@ def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server)
         button(page, "Settings").click()
         dialog = page.get_by_role("dialog")
         expect(dialog).to_contain_text("Global Privacy Control")
+        expect(button(page, "Accept all but marketing")).to_be_visible()
         marketing = dialog.get_by_role("switch", name="Marketing")
         expect(marketing).not_to_be_checked()
         marketing.check()
@@ -602,8 +621,9 @@ def test_small_screens_reduced_motion_and_no_layout_shift(browser, site, server)
 
 def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
     """REQ W-12: under a strict CSP (no inline script or style without a nonce, no eval) the
-    banner is styled and works, runs nonce'd held-back scripts, and adds no global but
-    ConsentServer (and Consent Mode's dataLayer)."""
+    banner is styled and works, the settings layer loads, it runs nonce'd held-back scripts,
+    and adds no global but ConsentServer (and the dataLayer and uetq queues of Google's and
+    Microsoft's tags)."""
     ctx = browser.new_context()
     try:
         page = ctx.new_page()
@@ -613,12 +633,15 @@ def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
             window.before = Object.getOwnPropertyNames(window);""")
         load(page, site, server, csp=1)
         assert page.locator(BANNER).evaluate("(b) => getComputedStyle(b).position") == "fixed"
+        button(page, "Settings").click()
+        expect(page.locator(DIALOG)).to_be_visible()
+        assert page.locator(DIALOG).evaluate("(d) => getComputedStyle(d).maxWidth") == "640px"
         button(page, "Accept all").click()
         page.wait_for_function("() => window.order.length === 4")  # a function: no eval
         added = page.evaluate("() => Object.getOwnPropertyNames(window).filter((k) => "
                               "!before.includes(k))")
         ours = set(added) - {"order", "before", "violations", "0"}  # "0": the iframe
-        assert sorted(ours) == ["ConsentServer", "dataLayer"]
+        assert sorted(ours) == ["ConsentServer", "dataLayer", "uetq"]
         assert page.evaluate("() => violations") == []
     finally:
         ctx.close()
@@ -679,20 +702,19 @@ def test_demo_shows_what_ran_and_what_consent_mode_received(page, server):
 
 
 def test_focus_returns_to_the_link_that_opened_the_settings(page, site, server):
-    """REQ A-02: opened from the site's own link, banner, settings and a choice later the focus
-    is back on that link; a banner opened again closes on Escape without a new choice (C-04)."""
+    """REQ A-02: opened from the site's own link, the settings and a choice later the focus is
+    back on that link; a banner opened again closes on Escape without a new choice (C-04)."""
     load(page, site, server, **{"a-data-button": "false"})
     button(page, "Reject all").click()
     _, value = stored(page)
     page.focus("#settings-link")
     page.keyboard.press("Enter")
-    expect(page.locator(BANNER)).to_be_visible()
-    button(page, "Settings").click()
+    expect(page.locator(DIALOG)).to_be_visible()
     button(page, "Accept all").click()  # inside the settings layer
     expect(page.locator(DIALOG)).to_have_count(0)
     assert page.evaluate("document.activeElement.id") == "settings-link"
     page.wait_for_function("window.order.length === 4")
-    page.keyboard.press("Enter")
+    page.evaluate("ConsentServer.open()")
     expect(page.locator(BANNER)).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator(BANNER)).to_have_count(0)
@@ -738,19 +760,22 @@ def test_gpc_outranks_an_earlier_marketing_grant(browser, site, server):
         ctx.close()
 
 
-def test_a_failing_config_breaks_nothing(page, site, server):
-    """A config answer that is an error (here 503) is not taken for the config: no script error,
-    the page works, and a stored choice still applies."""
-    errors = []
+def test_a_failing_config_breaks_nothing_and_says_why(page, site, server):
+    """A page in another language than the script was served in asks for its config; an answer
+    that is an error (here 503) is not taken for the config: no script error, the page works, a
+    one-line warning in the console says why there is no banner."""
+    errors, warnings = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.route(f"{server.url}/api/v1/config*", lambda route: route.fulfill(
         status=503, content_type="application/problem+json", body='{"status": 503}'))
-    page.goto(url(site, server))
+    page.goto(url(site, server, src_lang="en", **{"a-data-lang": "nb"}))
     page.wait_for_function("window.ConsentServer")
     page.evaluate("ConsentServer.acceptAll()")  # waits for a config that never comes
     page.wait_for_timeout(300)
     assert errors == [] and page.locator(BANNER).count() == 0
     assert page.evaluate("ConsentServer.get()") is None
+    assert warnings == ["consent-server: the config could not be loaded (503)"]
 
 
 @pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),
@@ -779,3 +804,232 @@ def test_in_a_sandboxed_frame_without_cookies_the_widget_still_starts(page, site
     assert frame.evaluate("dataLayer[0][1]") == "default"
     assert frame.evaluate("ConsentServer.get()") is None
     assert errors == []
+
+
+@pytest.mark.parametrize("lang, gpc", [("nb", False), ("en", False), ("nb", True)])
+def test_on_a_phone_the_first_layer_leaves_half_the_screen(browser, site, server, lang, gpc):
+    """REQ A-06, A-08, W-01: on a 360×740 phone the first layer covers at most half of the
+    screen (also with the GPC notice), its three buttons alike and at least 24 px."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                              is_mobile=True, has_touch=True)
+    try:
+        if gpc:
+            ctx.add_init_script(GPC)
+        page = ctx.new_page()
+        load(page, site, server, lang=lang)
+        box = page.locator(BANNER).bounding_box()
+        assert box["width"] * box["height"] <= 360 * 740 / 2, box
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+        buttons = page.locator(f"{BANNER} button")
+        sizes = [buttons.nth(i).bounding_box() for i in range(3)]
+        assert len({(round(b["width"]), round(b["height"])) for b in sizes}) == 1, sizes
+        assert all(b["height"] >= 24 and b["width"] >= 24 for b in sizes)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("path", ["/demo?lang=nb", "/demo?lang=en", "/privacy/nb", "/privacy/en"])
+def test_nothing_overflows_at_320_px(browser, server, path):
+    """REQ A-06: at 320 px neither the demo shop nor the notice (its cookie tables) scrolls
+    sideways, and the refused video's placeholder shows its whole text and button."""
+    ctx = browser.new_context(viewport={"width": 320, "height": 640})
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + path)
+        page.wait_for_selector(BANNER)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        button(page, "Avvis alle" if path.endswith("nb") else "Reject all").click()
+        expect(page.locator(BANNER)).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320
+        if path.startswith("/demo"):
+            placeholder = page.locator(".csw-ph")
+            expect(placeholder).to_be_visible()
+            box = placeholder.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 320
+            assert placeholder.evaluate("(p) => p.scrollHeight <= p.clientHeight && "
+                                        "p.scrollWidth <= p.clientWidth")  # nothing cut off
+            inner = placeholder.get_by_role("button").bounding_box()
+            assert inner["y"] + inner["height"] <= box["y"] + box["height"]
+    finally:
+        ctx.close()
+
+
+def test_the_floating_button_is_the_last_tab_stop(page, site, server):
+    """REQ A-02, C-08: the first layer comes first in the tab order, but the floating button
+    comes last: the site's own links (skip links first) keep their places."""
+    load(page, site, server)
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('.csw-b')")
+    button(page, "Reject all").click()
+    stored(page)
+    page.reload()
+    page.wait_for_selector(".csw-fab")
+    assert page.evaluate("document.body.lastElementChild.contains(document.querySelector('.csw-fab'))")
+    stops = []
+    for _ in range(20):  # every tab stop, in order, until the focus leaves the page
+        page.keyboard.press("Tab")
+        here = page.evaluate("document.activeElement === document.body ? null : "
+                             "document.activeElement.tagName + ' ' + document.activeElement.textContent")
+        if here is None or here in stops:
+            break
+        stops.append(here)
+    assert stops[0] != "BUTTON Change consent"  # the page's own first: the placeholder here
+    assert stops[-1] == "BUTTON Change consent" and len(stops) >= 3, stops
+
+
+@pytest.mark.parametrize("lang", ["en", "nb"])
+def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, lang):
+    """REQ C-07, C-08: a visitor can read their consent id and the date of their choice in the
+    settings (to quote them to the company); the server's signed receipt is kept too."""
+    from babel.dates import format_date
+
+    ctx = browser.new_context(timezone_id="Europe/Oslo")
+    try:
+        page = ctx.new_page()
+
+        def with_receipt(route):  # the answer as it is with signed receipts (REQ C-07)
+            answer = route.fetch()
+            route.fulfill(response=answer, json={**answer.json(), "receipt": "eyJ.test.sig"})
+
+        page.route(f"{server.url}/api/v1/consents", with_receipt)
+        load(page, site, server, lang=lang)
+        button(page, "Reject all" if lang == "en" else "Avvis alle").click()
+        _, value = stored(page)
+        assert page.evaluate("localStorage.getItem('consent-server:receipt')") == "eyJ.test.sig"
+        chosen = datetime.fromtimestamp(value["time"] / 1000, ZoneInfo("Europe/Oslo")).date()
+        page.click("#settings-link")
+        record = page.locator(f"{DIALOG} .csw-id")
+        if lang == "en":
+            expect(record).to_have_text(f"Your consent ID: {value['id']}Chosen on: "
+                                        f"{chosen.day} {format_date(chosen, 'MMMM', locale='en')}"
+                                        f" {chosen.year}")
+        else:
+            expect(record).to_have_text(f"Samtykke-ID: {value['id']}Valgt den: "
+                                        f"{format_date(chosen, 'long', locale='nb')}")
+    finally:
+        ctx.close()
+
+
+def test_no_consent_id_before_a_choice(page, site, server):
+    load(page, site, server)
+    button(page, "Settings").click()
+    expect(page.locator(DIALOG)).to_be_visible()
+    assert page.locator(f"{DIALOG} .csw-id").count() == 0
+
+
+def test_microsoft_uet_and_clarity_get_the_same_choice(page, site, server):
+    """REQ W-08: beside Google Consent Mode, Microsoft UET's consent mode (default denied first,
+    then an update per choice) and Clarity's consent API get the choice, from the same purpose
+    map: ad_storage from marketing, analytics_Storage from analytics."""
+    load(page, site, server, clarity=1)
+    uet = "() => window.uetq"
+    assert page.evaluate(uet) == ["consent", "default", {"ad_storage": "denied"}]
+    assert page.evaluate("window.clarity.q") is None  # nothing before a choice
+    button(page, "Settings").click()
+    page.get_by_role("switch", name="Statistics").check()
+    button(page, "Save settings").click()
+    page.wait_for_function("window.order.length === 2")
+    assert page.evaluate(uet)[3:] == ["consent", "update", {"ad_storage": "denied"}]
+    assert page.evaluate("window.clarity.q")[-1] == [
+        "consentv2", {"ad_Storage": "denied", "analytics_Storage": "granted"}]
+    page.evaluate("ConsentServer.acceptAll()")
+    page.wait_for_function("window.order.length === 4")
+    assert page.evaluate(uet)[-3:] == ["consent", "update", {"ad_storage": "granted"}]
+    assert page.evaluate("window.clarity.q")[-1] == [
+        "consentv2", {"ad_Storage": "granted", "analytics_Storage": "granted"}]
+    page.reload()  # a stored choice: told again on every page
+    page.wait_for_function("window.order.length === 4")
+    assert page.evaluate(uet) == ["consent", "default", {"ad_storage": "denied"},
+                                  "consent", "update", {"ad_storage": "granted"}]
+    assert page.evaluate("window.clarity.q")[-1][1]["ad_Storage"] == "granted"
+
+
+def test_a_site_not_allowed_gets_a_reason_in_the_console(page, site, server):
+    """A page whose origin is not in CONSENT_ALLOWED_ORIGINS gets no banner, and the console
+    says why in one line; Consent Mode still starts denied."""
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    refused = site.origin.replace("localhost", "127.0.0.1")
+    page.goto(f"{refused}/")
+    page.wait_for_function("window.ConsentServer")
+    page.wait_for_timeout(300)
+    assert page.locator(BANNER).count() == 0
+    assert warnings == [f"consent-server: {refused} is not in CONSENT_ALLOWED_ORIGINS: "
+                        "no banner here"]
+    assert consent_commands(page)[0][0] == "default"
+
+
+# ---- the consent server on a subdomain of the site (Safari's 7-day limit on script cookies) ---
+
+@pytest.fixture(scope="module")
+def subdomains(database_url, playwright):
+    """The site on www.shop.localtest, the consent server on consent.shop.localtest (both
+    loopback, by Chromium's host resolver rules), CONSENT_COOKIE_DOMAIN = shop.localtest."""
+    host = HostSite()
+    port = host.httpd.server_port
+    consent = ConsentServer(database_url, f"http://www.shop.localtest:{port}",
+                            COOKIE_DOMAIN="shop.localtest")
+    consent.url = consent.url.replace("127.0.0.1", "consent.shop.localtest")
+    consent.app.config["PUBLIC_URL"] = consent.url
+    host.server_url = consent.url
+    host.origin = f"http://www.shop.localtest:{port}"
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + [
+        "--host-resolver-rules=MAP *.shop.localtest 127.0.0.1"])
+    yield host, consent, chromium
+    chromium.close()
+    consent.close()
+    host.close()
+
+
+def consent_cookies(ctx):
+    return [c for c in ctx.cookies() if c["name"] == "consent"]
+
+
+def test_the_server_sets_one_cookie_for_all_subdomains(subdomains):
+    """REQ W-06, C-09: with the consent server on a subdomain and CONSENT_COOKIE_DOMAIN, the
+    choice's cookie comes from the server's answer (which Safari keeps for its whole lifetime,
+    unlike a cookie written by script), on the shared domain: one cookie, seen by every
+    subdomain; a host-only copy from before the setting is moved, not left beside it, and it
+    moves back when the setting is removed."""
+    site, server, chromium = subdomains
+    ctx = chromium.new_context()
+    try:
+        earlier = {"id": None, "choices": {"necessary": True, "analytics": False,
+                                           "marketing": False}, "version": "1",
+                   "time": int(time.time() * 1000)}
+        ctx.add_cookies([{"name": "consent", "url": site.origin,  # host-only, as before
+                          "value": urllib.parse.quote(json.dumps(earlier))}])
+        page = ctx.new_page()
+        page.goto(f"{site.origin}/")
+        page.wait_for_selector(".csw-fab")
+        [moved] = consent_cookies(ctx)
+        assert moved["domain"] == ".shop.localtest"
+        assert json.loads(urllib.parse.unquote(moved["value"]))["choices"] == earlier["choices"]
+        page.evaluate("ConsentServer.open()")
+        with page.expect_response(f"{server.url}/api/v1/consents") as answer:
+            button(page, "Accept all").click()
+        headers = answer.value.all_headers()
+        assert "Domain=shop.localtest" in headers["set-cookie"]
+        assert headers["access-control-allow-credentials"] == "true"
+        _, value = stored(page)
+        [cookie] = consent_cookies(ctx)
+        assert cookie["domain"] == ".shop.localtest" and cookie["sameSite"] == "Lax"
+        assert server.consent(value["id"])["choices"]["marketing"] is True
+        assert 360 * 86400 < cookie["expires"] - time.time() <= 365 * 86400
+        assert [c["name"] for c in ctx.cookies(server.url)].count("consent") == 1
+        page.reload()
+        page.wait_for_function("window.order.length === 4")
+        assert page.locator(BANNER).count() == 0 and len(consent_cookies(ctx)) == 1
+        # The setting is removed: the cookie moves back to the site's own host, once.
+        server.app.config["COOKIE_DOMAIN"] = None
+        server.app.extensions.pop("consent_widget")
+        page.goto(f"{site.origin}/?src_lang=en")  # another URL: not the script in the cache
+        page.wait_for_function("window.order.length === 4")
+        [back] = consent_cookies(ctx)
+        assert back["domain"] == "www.shop.localtest"
+        assert json.loads(urllib.parse.unquote(back["value"]))["id"] == value["id"]
+    finally:
+        server.app.config["COOKIE_DOMAIN"] = "shop.localtest"
+        server.app.extensions.pop("consent_widget", None)
+        ctx.close()

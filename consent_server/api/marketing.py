@@ -1,0 +1,165 @@
+"""The marketing team's API: the pre-send check, existing customers, the audience. Role
+`marketing` or `admin`; correcting an address is for `admin` alone."""
+import csv
+import io
+import json
+
+from flask import Response, current_app, request, stream_with_context
+from marshmallow import ValidationError
+
+from .. import marketing, subscriptions
+from ..errors import Invalid
+from ..extensions import db
+from ..models import utcnow
+from ..schemas import (AudienceArgsSchema, CheckArgsSchema, CheckSchema, CustomersSchema,
+                       RectifySchema)
+from . import BAD_JSON, Blueprint
+from .auth import require_role
+
+blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing",
+                description="Marketing API")
+CSV = "text/csv"
+RESULT_COLUMNS = ("status", "reason")
+
+
+def _most() -> int:
+    return int(current_app.config["CHECK_MAX_ADDRESSES"])
+
+
+def _load(schema, data):
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise Invalid("The request body did not validate; see errors.", error.messages) from None
+
+
+def _json():
+    try:
+        return json.loads(request.get_data().decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise Invalid(BAD_JSON) from None
+
+
+def _csv_rows() -> tuple[list[str], list[dict]]:
+    """A CSV body's header and rows; Invalid without an `email` column."""
+    try:
+        text = request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Invalid("The CSV body is not UTF-8.") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = list(reader.fieldnames or [])
+    if "email" not in header:
+        raise Invalid("The CSV needs an `email` column.", {"email": ["Missing column."]})
+    rows = []
+    for row in reader:
+        rows.append(row)
+        marketing.limit(len(rows), _most())
+    return header, rows
+
+
+@blp.route("/check", methods=["POST"])
+@blp.doc(security=[{"bearer": []}], requestBody={"content": {
+    "application/json": {"schema": CheckSchema}, CSV: {"schema": {"type": "string"}}}})
+@require_role("marketing")
+def check():
+    """May these addresses get this purpose now? Per address allowed or denied, and why.
+
+    JSON `{purpose, emails}` gives JSON; a CSV with an `email` column (`?purpose=`) gives the
+    same CSV back with `status` and `reason` added. At most 100,000 addresses a call.
+    """
+    if request.mimetype == CSV:
+        args = _load(CheckArgsSchema(), request.args)
+        header, rows = _csv_rows()
+        results = marketing.check(db.session, args["purpose"], [r["email"] for r in rows],
+                                  args.get("product_category"))
+        out = io.StringIO()
+        columns = header + [c for c in RESULT_COLUMNS if c not in header]
+        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
+        writer.writeheader()
+        for row, (status, reason) in zip(rows, results):
+            writer.writerow({**row, "status": status, "reason": reason})
+        return Response(out.getvalue(), mimetype=CSV)
+    data = _json()
+    if isinstance(data, dict) and isinstance(data.get("emails"), list):
+        marketing.limit(len(data["emails"]), _most())
+    body = _load(CheckSchema(), data)
+    emails = body["emails"]
+    results = marketing.check(db.session, body["purpose"], emails, body.get("product_category"))
+    allowed, denied, listed = [], [], []
+    for email, (status, reason) in zip(emails, results):
+        (allowed if status == "allowed" else denied).append(email)
+        listed.append({"email": email, "status": status, "reason": reason})
+    return {"purpose": body["purpose"], "checked": len(emails), "allowed": allowed,
+            "denied": denied, "results": listed}
+
+
+@blp.route("/customers", methods=["POST"])
+@blp.doc(security=[{"bearer": []}], requestBody={"content": {
+    "application/json": {"schema": CustomersSchema}, CSV: {"schema": {"type": "string"}}}})
+@require_role("marketing")
+def customers():
+    """Record existing customers (kundeforhold): the address was collected at a sale of a
+    product category and the opt-out was offered. JSON `{customers: [...]}` or a CSV with the
+    columns email, sale_date, product_category, opt_out_offered."""
+    if request.mimetype == CSV:
+        _header, rows = _csv_rows()
+        data = {"customers": [
+            {key: value for key, value in row.items()
+             if key in ("email", "sale_date", "product_category", "opt_out_offered", "language")
+             and value not in (None, "")} for row in rows]}
+    else:
+        data = _json()
+        if isinstance(data, dict) and isinstance(data.get("customers"), list):
+            marketing.limit(len(data["customers"]), _most())
+    body = _load(CustomersSchema(), data)
+    count = marketing.record_customers(db.session, body["customers"],
+                                       current_app.config["DEFAULT_LANGUAGE"], utcnow())
+    return {"recorded": count}, 201
+
+
+@blp.route("/audience")
+@blp.arguments(AudienceArgsSchema, location="query")
+@blp.doc(security=[{"bearer": []}])
+@require_role("marketing")
+def audience(args):
+    """Stream every address that may receive the purpose now, with its language, its
+    unsubscribe URL and the List-Unsubscribe / List-Unsubscribe-Post header values."""
+    rows = marketing.audience(db.session, args["purpose"], args.get("product_category"))
+    first = next(rows, None)  # an unknown purpose fails here, before the answer starts
+    if args["format"] == "csv":
+        def lines():
+            columns = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
+                       "list_unsubscribe_post")
+            out = io.StringIO()
+            writer = csv.DictWriter(out, columns, lineterminator="\r\n")
+            writer.writeheader()
+            for row in _chain(first, rows):
+                writer.writerow(row)
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+            if out.getvalue():
+                yield out.getvalue()
+        mimetype = CSV
+    else:
+        def lines():
+            for row in _chain(first, rows):
+                yield json.dumps(row, ensure_ascii=False) + "\n"
+        mimetype = "application/x-ndjson"
+    return Response(stream_with_context(lines()), mimetype=mimetype,
+                    headers={"Cache-Control": "no-store"})
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+        yield from rest
+
+
+@blp.route("/rectify", methods=["POST"])
+@blp.doc(security=[{"bearer": []}])
+@require_role()
+def rectify():
+    """Correct a person's address (admin only, R-04): the history stays with the person."""
+    body = _load(RectifySchema(), _json())
+    return subscriptions.rectify(db.session, body["email"], body["new_email"], utcnow())

@@ -1,0 +1,76 @@
+"""What the banner is configured with: /api/v1/config, and its first layer inside widget.js;
+and the consent cookie the server sets itself under CONSENT_COOKIE_DOMAIN."""
+import json
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+
+from sqlalchemy.orm import Session
+from werkzeug.http import dump_cookie
+
+from . import policy, purposes, texts
+from .site import Site
+
+
+def config(session: Session, site: Site, app_config, lang: str) -> dict:
+    """The whole config in one language (in the current locale): every text, every purpose
+    with its description and cookies, the cookie and Consent Mode settings."""
+    version = policy.current(session)
+    return {
+        "policy_version": version.version if version else None,
+        "valid_policy_versions": policy.valid_versions(session),
+        "language": lang,
+        "languages": list(app_config["LANGUAGES"]),
+        "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
+                      "description": str(p.description),
+                      "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
+        "texts": texts.banner_texts(site.controller),
+        "privacy_url": site.privacy_url(lang) or
+        f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
+        "cookie": {"name": app_config["COOKIE_NAME"],
+                   "max_age_days": int(app_config["MAX_AGE_DAYS"]),
+                   "domain": cookie_domain(app_config)},
+        "consent_mode": {p.key: list(p.signals) for p in purposes.PURPOSES if p.signals},
+    }
+
+
+def first_layer(full: dict, site: Site, app_config) -> dict:
+    """The part of the config the first layer needs, for widget.js: its texts, the purposes'
+    keys and cookie names (to delete refused ones), and the sites allowed to use it."""
+    return {**{key: full[key] for key in ("policy_version", "valid_policy_versions", "language",
+                                          "privacy_url", "cookie", "consent_mode")},
+            # The cookie names of optional purposes, deleted when they are refused (W-05).
+            "purposes": [{"key": p["key"], "required": p["required"],
+                          "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
+                         for p in full["purposes"]],
+            "texts": texts.banner_texts(site.controller, first_layer_only=True),
+            "origins": list(app_config["ALLOWED_ORIGINS"])}
+
+
+def cookie_domain(app_config) -> str | None:
+    """CONSENT_COOKIE_DOMAIN as a bare domain ("example.no"), or None."""
+    return (app_config.get("COOKIE_DOMAIN") or "").strip().lstrip(".").lower() or None
+
+
+def consent_cookie(answer: dict, gpc: bool, origin: str | None, app_config) -> str | None:
+    """The Set-Cookie header for a recorded choice, when the page that sent it lies under
+    CONSENT_COOKIE_DOMAIN and is allowed: the same value the banner writes, on the shared
+    domain. A cookie from a server's answer is kept for its whole lifetime by Safari, which
+    keeps cookies written by script for 7 days only (W-06)."""
+    domain = cookie_domain(app_config)
+    if not domain or not origin or origin.rstrip("/") not in app_config["ALLOWED_ORIGINS"]:
+        return None
+    url = urlsplit(origin)
+    host = (url.hostname or "").lower()
+    if host != domain and not host.endswith("." + domain):
+        return None
+    recorded_at: datetime = answer["recorded_at"]
+    if recorded_at.tzinfo is None:  # SQLite keeps no zone; the ledger's times are UTC
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    value = {"id": answer["consent_id"], "choices": answer["choices"],
+             "version": answer["policy_version"], "time": int(recorded_at.timestamp() * 1000),
+             "gpc": gpc, "domain": domain}
+    # As the banner's encodeURIComponent(JSON.stringify(...)), so that either can read it.
+    encoded = quote(json.dumps(value, separators=(",", ":")), safe="!'()*-._~")
+    return dump_cookie(app_config["COOKIE_NAME"], encoded, max_age=int(app_config["MAX_AGE_DAYS"]) * 86400,
+                       domain=domain, path="/", secure=url.scheme == "https", httponly=False,
+                       samesite="Lax")

@@ -1,0 +1,74 @@
+"""E-mail to people: multipart (text and HTML) from templates in the catalog's languages, sent
+over SMTP (CONSENT_SMTP_*), or written to an outbox folder as .eml files when no SMTP host is set.
+"""
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+log = logging.getLogger(__name__)
+
+
+class MailError(Exception):
+    """The mail could not be handed over (the caller keeps it due and retries)."""
+
+
+def subject_line(kind: str) -> str:
+    """The subject of a kind of mail, in the current locale."""
+    return {"confirm": _("Confirm your subscription"),
+            "access": _("Your subscriptions and consents")}[kind]
+
+
+def build(kind: str, to: str, language: str, **context) -> EmailMessage:
+    """A mail of one kind (templates mail/<kind>.txt and .html) in the person's language."""
+    cfg = current_app.config
+    with force_locale(language):
+        message = EmailMessage()
+        message["Subject"] = subject_line(kind)
+        message["From"] = cfg["MAIL_FROM"]
+        message["To"] = to
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2]
+                                           .strip(">") or None)
+        message["Content-Language"] = language
+        message["Auto-Submitted"] = "auto-generated"
+        context = {"language": language, **context}
+        message.set_content(render_template(f"mail/{kind}.txt", **context))
+        message.add_alternative(render_template(f"mail/{kind}.html", **context), subtype="html")
+    return message
+
+
+def outbox() -> str:
+    """The folder .eml files go to when no SMTP host is configured."""
+    return current_app.config["MAIL_OUTBOX"] or os.path.join(current_app.instance_path, "outbox")
+
+
+def send(message: EmailMessage) -> None:
+    """Hand a message to the SMTP server (or write it to the outbox); MailError on failure."""
+    cfg = current_app.config
+    if not cfg["SMTP_HOST"]:
+        folder = outbox()
+        os.makedirs(folder, exist_ok=True)
+        name = os.path.join(folder, f"{secrets.token_hex(8)}.eml")
+        with open(name, "wb") as out:
+            out.write(message.as_bytes())
+        log.info("no SMTP host configured: mail written to %s", name)
+        return
+    try:
+        with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]),
+                          timeout=float(cfg["SMTP_TIMEOUT"])) as smtp:
+            if cfg["SMTP_STARTTLS"]:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg["SMTP_USER"]:
+                smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"] or "")
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        # The reason's class only: an SMTP reply may quote the recipient's address (S-06).
+        raise MailError(type(error).__name__) from None

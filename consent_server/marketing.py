@@ -1,0 +1,217 @@
+"""The marketing team's services: the pre-send check, existing customers, the audience."""
+from datetime import date, datetime
+
+from sqlalchemy import (Column, MetaData, String, Table, and_, any_, bindparam, exists, insert,
+                        not_, or_, select, update)
+from sqlalchemy.orm import Session
+
+from . import ledger, policy
+from .addresses import InvalidAddress
+from .errors import DomainError, Invalid
+from .people import CUSTOMER, ERASED, KEYS, PERSON, STATE, choices_of, event, normalise_fast
+from .subscriptions import _person, unsubscribe_url
+
+REASONS = ("consent", "customer", "no_consent", "withdrawn", "pending", "erased", "expired",
+           "invalid")
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
+
+
+class TooMany(DomainError):
+    status = 413
+    title = "Content Too Large"
+
+
+def limit(count: int, most: int) -> None:
+    """TooMany beyond the cap of addresses per call (S-04)."""
+    if count > most:
+        raise TooMany(f"At most {most:,} addresses per call; this one has {count:,}. "
+                      "Split the list and send the parts one by one.")
+
+
+def _purpose(purpose: str) -> str:
+    if purpose not in KEYS:
+        raise Invalid("Unknown purpose.", {"purpose": [f"Must be one of: {', '.join(KEYS)}."]})
+    return purpose
+
+
+def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple[str, str]:
+    """(status, reason) of one address for one purpose (M-01, M-07).
+
+    The choices, the pending sign-up and the withdrawals are canonical JSON (sorted keys, no
+    spaces), so a purpose's entry is a plain substring: no parsing per address.
+    """
+    if person is None:
+        return "denied", "no_consent"
+    if person.email is None:
+        return "denied", "erased"
+    granted = f'"{purpose}":true'
+    if state is not None and state.action != ERASED and granted in state.choices:
+        if state.policy_version not in valid_versions:
+            return "denied", "expired"
+        return "allowed", "consent"
+    withdrawn = f'"{purpose}":' in (person.withdrawn or "")
+    if purpose == "marketing" and customer and not withdrawn:
+        return "allowed", "customer"
+    if granted in (person.pending or ""):
+        return "denied", "pending"
+    if withdrawn:
+        return "denied", "withdrawn"
+    return "denied", "no_consent"
+
+
+HASHES = Table("check_address_hashes", MetaData(), Column("h", String(64), primary_key=True),
+               prefixes=["TEMPORARY"])
+LOOKUP = (PERSON.c.subject, PERSON.c.address_hash, PERSON.c.email, PERSON.c.pending,
+          PERSON.c.withdrawn, STATE.c.action, STATE.c.choices, STATE.c.policy_version)
+
+
+def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None):
+    """The person, state and customer basis of every address hash in one set-based query:
+    `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
+    if not hashes:
+        return {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        matches = PERSON.c.address_hash == any_(bindparam("hashes", list(hashes)))
+        temp = None
+    else:
+        temp = HASHES
+        temp.create(conn)
+        conn.exec_driver_sql(f"INSERT INTO {temp.name} (h) VALUES (?)", [(h,) for h in hashes])
+        matches = PERSON.c.address_hash.in_(select(temp.c.h))
+    customer = _customer_clause(category) if purpose == "marketing" else None
+    columns = (*LOOKUP, customer.label("customer")) if customer is not None else LOOKUP
+    query = (select(*columns).select_from(PERSON.outerjoin(STATE, STATE.c.subject ==
+                                                           PERSON.c.subject)).where(matches))
+    try:
+        return {row.address_hash: row for row in conn.execute(query).all()}
+    finally:
+        if temp is not None:
+            temp.drop(conn)
+
+
+def _customer_clause(category: str | None):
+    """Whether a person has a customer basis (of the category, when one is named)."""
+    where = CUSTOMER.c.subject == PERSON.c.subject
+    if category:
+        where = and_(where, CUSTOMER.c.product_category == category)
+    return exists().where(where)
+
+
+def check(session: Session, purpose: str, emails: list, category: str | None = None,
+          progress=None) -> list[tuple[str, str]]:
+    """(status, reason) per address, in the order given: may it get this purpose now?"""
+    from .people import hasher
+
+    purpose = _purpose(purpose)
+    hashed: list[str | None] = []
+    keyed = hasher()
+    for email in emails:
+        try:
+            hashed.append(keyed(normalise_fast(email)))
+        except InvalidAddress:
+            hashed.append(None)
+        if progress is not None:
+            progress(1)
+    found = _lookup(session, {h for h in hashed if h}, purpose, category)
+    valid = set(policy.valid_versions(session))
+    session.rollback()
+    marketing = purpose == "marketing"  # only then does the look-up have a customer column
+    out = []
+    for h in hashed:
+        if h is None:
+            out.append(("denied", "invalid"))
+            continue
+        row = found.get(h)
+        if row is None:
+            out.append(("denied", "no_consent"))
+            continue
+        state = row if row.action is not None else None
+        out.append(decide(purpose, row, state, marketing and bool(row.customer), valid))
+    return out
+
+
+def record_customers(session: Session, customers: list[dict], language: str, now: datetime) -> int:
+    """Record an existing-customer basis (kundeforhold) per address: collected at a sale of a
+    product category, the opt-out offered. Each is a ledger event (source `api`, basis
+    `customer`); nothing is recorded when any row is invalid."""
+    errors, rows = {}, []
+    for index, row in enumerate(customers):
+        try:
+            address = normalise_fast(row["email"])
+        except InvalidAddress as error:
+            errors[str(index)] = {"email": [str(error)]}
+            continue
+        if row["opt_out_offered"] is not True:
+            errors[str(index)] = {"opt_out_offered": [
+                "The basis needs a free and simple opt-out offered at the sale."]}
+            continue
+        rows.append({**row, "email": address, "product_category": row.get("product_category")
+                     or ""})
+    if errors:
+        raise Invalid("Some customers are not valid; nothing was recorded.",
+                      {"customers": errors})
+    from .people import address_hash
+
+    current = policy.current(session)
+    if current is None:
+        raise Invalid("No notice version has been published yet.")
+    with ledger.writing(session) as writer:
+        for row in rows:
+            person = _person(writer.conn, address_hash(row["email"]), row["email"],
+                             row.get("language") or language, None, now)
+            key = and_(CUSTOMER.c.subject == person.subject,
+                       CUSTOMER.c.product_category == row["product_category"])
+            known = writer.conn.execute(select(CUSTOMER.c.sale_date).where(key)).first()
+            if known is None:
+                writer.conn.execute(insert(CUSTOMER).values(
+                    subject=person.subject, product_category=row["product_category"],
+                    sale_date=row["sale_date"], recorded_at=now))
+            elif known.sale_date < row["sale_date"]:
+                writer.conn.execute(update(CUSTOMER).where(key).values(
+                    sale_date=row["sale_date"], recorded_at=now))
+            state = writer.state(person.subject)
+            lang = state.language if state is not None else person.language
+            writer.append(event(
+                person.subject, action="update", choices=choices_of(state),
+                policy_version=state.policy_version if state is not None else current.version,
+                language=lang, text_hash=state.text_hash if state is not None
+                else policy.text_hash(session, current.version, lang), source="api",
+                basis="customer", details=customer_details(row)), now=now)
+    return len(rows)
+
+
+def customer_details(row: dict) -> dict:
+    """An existing customer's event details: no personal data."""
+    sale: date = row["sale_date"]
+    return {"sale_date": sale.isoformat(), "product_category": row["product_category"] or None,
+            "opt_out_offered": True}
+
+
+def audience(session: Session, purpose: str, category: str | None = None):
+    """Every address that may receive the purpose now, with its language and unsubscribe
+    headers (M-03, M-06); streamed from a server-side cursor, memory flat."""
+    purpose = _purpose(purpose)
+    valid = policy.valid_versions(session)
+    consented = and_(STATE.c.action != ERASED,
+                     STATE.c.choices.like(f'%"{purpose}":true%'),  # canonical JSON
+                     STATE.c.policy_version.in_(valid))
+    allowed = consented
+    if purpose == "marketing":
+        allowed = or_(consented, and_(_customer_clause(category),
+                                      not_(PERSON.c.withdrawn.like('%"marketing"%'))))
+    query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
+                    consented.label("consented"))
+             .select_from(PERSON.outerjoin(STATE, STATE.c.subject == PERSON.c.subject))
+             .where(PERSON.c.email.is_not(None), allowed).order_by(PERSON.c.subject))
+    session.rollback()
+    # A connection of its own: the stream outlives the request's session (server-side cursor on
+    # PostgreSQL, in a transaction that nothing else ends).
+    with session.get_bind().connect() as conn:
+        rows = conn.execution_options(yield_per=1000).execute(query)
+        for row in rows:
+            url = unsubscribe_url(row.subject, purpose)
+            yield {"email": row.email, "language": row.language,
+                   "basis": "consent" if row.consented else "customer",
+                   "unsubscribe_url": url, "list_unsubscribe": f"<{url}>",
+                   "list_unsubscribe_post": ONE_CLICK}

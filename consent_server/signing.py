@@ -1,0 +1,157 @@
+"""The server's Ed25519 signing key, and signed checkpoints of the ledger's head (L-07).
+
+A checkpoint is `{"seq", "hash", "time", "kid", "signature"}`: the signature (base64url, no
+padding) is Ed25519 over the canonical JSON of the other four. Whoever keeps one can later prove
+that the ledger still extends it: the event at that seq must still have that hash, which no
+rewrite of history can keep while changing anything before it.
+"""
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import chain
+from .models import ChainHead, ConsentEvent, utcnow
+
+KEY_FILE = "signing_key"  # in the instance folder: what `make run` generates
+SIGNED = ("seq", "hash", "time", "kid")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def generate() -> str:
+    """A new private key in the form CONSENT_SIGNING_KEY takes: base64url of the 32-byte seed."""
+    return b64url(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption()))
+
+
+def parse(text: str) -> Ed25519PrivateKey:
+    """A private key from PEM (PKCS #8) or base64url of its 32-byte seed; ValueError if neither."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("CONSENT_SIGNING_KEY is not an Ed25519 key")
+        return key
+    try:
+        seed = unb64url(text)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ValueError("CONSENT_SIGNING_KEY must be 32 bytes (base64url) or a PEM Ed25519 key")
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """The private key and what others need to check its signatures."""
+
+    private: Ed25519PrivateKey
+
+    @property
+    def public(self) -> Ed25519PublicKey:
+        return self.private.public_key()
+
+    @property
+    def public_bytes(self) -> bytes:
+        return self.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    @property
+    def kid(self) -> str:
+        """The key's id: the first 16 hex digits of the SHA-256 of its raw public key."""
+        return hashlib.sha256(self.public_bytes).hexdigest()[:16]
+
+    def jwk(self) -> dict:
+        """The public key as a JWK (RFC 8037)."""
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(self.public_bytes), "kid": self.kid,
+                "alg": "EdDSA", "use": "sig"}
+
+    def sign(self, message: bytes) -> str:
+        return b64url(self.private.sign(message))
+
+    def check(self, message: bytes, signature: str) -> bool:
+        try:
+            self.public.verify(unb64url(signature), message)
+            return True
+        except (InvalidSignature, ValueError):
+            return False
+
+
+_EPHEMERAL: list[str] = []
+
+
+def _process_key() -> str:
+    """One key per process for debug and tests (every app built in it signs alike)."""
+    if not _EPHEMERAL:
+        _EPHEMERAL.append(generate())
+    return _EPHEMERAL[0]
+
+
+def init_app(app: Flask) -> None:
+    """Load CONSENT_SIGNING_KEY, else instance/signing_key; in debug or testing without either,
+    a key of the process's own (signatures then die with it). Refuse to start otherwise."""
+    text = app.config.get("SIGNING_KEY")
+    path = os.path.join(app.instance_path, KEY_FILE)
+    if not text and os.path.isfile(path):
+        with open(path, encoding="ascii") as file:
+            text = file.read()
+    if not text:
+        if not (app.debug or app.testing):
+            raise RuntimeError(
+                "CONSENT_SIGNING_KEY is not set. It signs checkpoints and receipts (Ed25519); "
+                "make one and keep it:\n  export CONSENT_SIGNING_KEY=$(python3 -c "
+                "'from consent_server.signing import generate; print(generate())')\n"
+                f"(`make run` makes one in instance/{KEY_FILE}).")
+        text = _process_key()
+    app.extensions["consent_signing_key"] = SigningKey(parse(text))
+
+
+def checkpoint(session: Session, key: SigningKey) -> dict:
+    """A signed statement of the head: its seq and hash, now."""
+    head = session.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1)).one()
+    session.rollback()
+    statement = {"seq": head.seq, "hash": head.hash, "time": chain.timestamp(utcnow()),
+                 "kid": key.kid}
+    return {**statement, "signature": key.sign(chain.canonical(statement))}
+
+
+def check_checkpoint(session: Session, key: SigningKey, given) -> str | None:
+    """Why the ledger does not extend a checkpoint (or it is not ours), or None when it does."""
+    if not isinstance(given, dict) or not all(k in given for k in (*SIGNED, "signature")):
+        return "not a checkpoint: it needs seq, hash, time, kid and signature"
+    if given["kid"] != key.kid:
+        return f"signed by another key ({given['kid']}), not by this server's ({key.kid})"
+    statement = {k: given[k] for k in SIGNED}
+    if not isinstance(given["signature"], str) or not key.check(chain.canonical(statement),
+                                                               given["signature"]):
+        return "the checkpoint's signature is not valid"
+    if given["seq"] == 0:
+        return None if given["hash"] == chain.GENESIS else "the checkpoint's hash is not genesis"
+    found = session.execute(select(ConsentEvent.hash).where(ConsentEvent.seq == given["seq"])
+                            ).scalar_one_or_none()
+    session.rollback()
+    if found is None:
+        return f"the ledger has no event {given['seq']}: it does not extend the checkpoint"
+    if found != given["hash"]:
+        return f"event {given['seq']} no longer has the checkpoint's hash: history was rewritten"
+    return None
+
+
+def load_checkpoint(text: str):
+    """A checkpoint file's JSON; ValueError when it is not JSON."""
+    return json.loads(text)

@@ -1,0 +1,140 @@
+"""People's pages: confirm a sign-up, unsubscribe, and the person's own page.
+
+A GET never changes anything (link scanners fetch links, M-04, M-08): each page has one button
+that POSTs. The confirmation page submits itself where JavaScript runs, from a script file (the
+pages' CSP allows no inline script). No cookies, no CSRF token: the signed link is the proof.
+"""
+from flask import Blueprint, current_app, json, render_template, request
+from flask_babel import force_locale
+
+from .. import purposes, subscriptions
+from ..errors import DomainError
+from ..extensions import db
+from ..models import utcnow
+from ..people import KEYS
+
+bp = Blueprint("subscriptions_web", __name__, template_folder="templates")
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store",
+           "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer"}  # the token in the URL goes nowhere else
+AUTOSUBMIT = ("document.addEventListener('DOMContentLoaded',function(){"
+              "var f=document.querySelector('form[data-autosubmit]');if(f){f.submit();}});\n")
+
+
+def _page(template: str, language: str, status: int = 200, **context):
+    with force_locale(language):
+        names = {key: str(purposes.BY_KEY[key].name) for key in KEYS}
+        html = render_template(template, language=language, names=names,
+                               privacy_url=f"/privacy/{language}", **context)
+    return html, status, {**HEADERS, "Content-Language": language}
+
+
+def _error(error: DomainError, language: str | None = None):
+    """A bad, expired or used link: a page in the reader's language, never a stack trace."""
+    from flask_babel import get_locale
+
+    lang = language or str(get_locale())
+    kind = {404: "invalid", 410: "expired" if isinstance(error, subscriptions.LinkExpired)
+            else "used"}.get(error.status, "invalid")
+    return _page("people/link_problem.html", lang, error.status, kind=kind)
+
+
+@bp.get("/subscriptions/autosubmit.js")
+def autosubmit():
+    """The confirmation page's script: press its button once it has loaded."""
+    return AUTOSUBMIT, 200, {"Content-Type": "application/javascript; charset=utf-8",
+                             "Cache-Control": "public, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"}
+
+
+@bp.get("/subscriptions/confirm/<token>")
+def confirm_page(token: str):
+    """The confirmation page: one button; records nothing."""
+    try:
+        shown = subscriptions.confirm_page(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    return _page("people/confirm.html", shown["language"], wanted=shown["purposes"])
+
+
+@bp.post("/subscriptions/confirm/<token>")
+def confirm(token: str):
+    """Record the grant (source `confirm`): the link is used up."""
+    try:
+        done = subscriptions.confirm(db.session, token, utcnow(), ip=request.remote_addr,
+                                     user_agent=request.user_agent.string or None)
+    except DomainError as error:
+        return _error(error)
+    return _page("people/confirmed.html", done["language"], choices=done["choices"])
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    """The unsubscribe page: one button (and one for everything); changes nothing."""
+    try:
+        target = subscriptions.unsubscribe_target(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=False)
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    """Withdraw the purpose at once: the page's button, or an RFC 8058 one-click POST
+    (`List-Unsubscribe=One-Click`); `everything=1` withdraws every purpose (R-03)."""
+    try:
+        target = subscriptions.unsubscribe(db.session, token, request.form.get("everything") == "1",
+                                           utcnow())
+    except DomainError as error:
+        return _error(error)
+    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=True,
+                 everything=request.form.get("everything") == "1")
+
+
+@bp.get("/subscriptions/me/<token>")
+def own_page(token: str):
+    """The person's own page: their choices and history, download, change, erase (R-01)."""
+    try:
+        page = subscriptions.own_page(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=False)
+
+
+@bp.post("/subscriptions/me/<token>")
+def change(token: str):
+    """Save the person's choices from their page."""
+    choices = {key: request.form.get(key) == "on" for key in KEYS}
+    try:
+        page = subscriptions.change(db.session, token, choices, utcnow())
+    except DomainError as error:
+        return _error(error)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
+@bp.get("/subscriptions/me/<token>/history.json")
+def history(token: str):
+    """The person's history as JSON (access and portability, R-01)."""
+    try:
+        page = subscriptions.own_page(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    events = [{**item, "recorded_at": item["recorded_at"].isoformat()} for item in page["events"]]
+    body = json.dumps({**{key: page[key] for key in ("email", "subject", "choices", "pending",
+                                                     "erased")}, "events": events}, indent=2)
+    return current_app.response_class(body, mimetype="application/json", headers={
+        **HEADERS, "Content-Disposition": 'attachment; filename="my-consents.json"'})
+
+
+@bp.post("/subscriptions/me/<token>/erase")
+def erase(token: str):
+    """Erase the person's address and personal data (R-02)."""
+    try:
+        page = subscriptions.own_page(db.session, token)
+        subscriptions.erase(db.session, token, utcnow())
+    except DomainError as error:
+        return _error(error)
+    return _page("people/erased.html", page["language"])

@@ -1,0 +1,80 @@
+// The settings layer (A-01, C-05): a modal dialog with one switch per purpose, its cookies,
+// the visitor's consent id and the date of the choice. Loaded by layers.js when first wanted,
+// as an ES module (/widget-settings.js); the banner hands it its state and its choice-making.
+
+import { addStyles, button, element, findAll } from './dom.js';
+
+// The stylesheet (built from src/settings.css), given by the build.
+const CSS = CONSENT_SETTINGS_CSS;
+const DATE = { day: 'numeric', month: 'long', year: 'numeric' };
+
+export default (core) => {
+  const { state, config } = core;
+  const { texts } = config;
+  addStyles(CSS, state.script.nonce);
+  const privacyLink = () => element('a', { href: config.privacy_url }, [texts.privacy_link]);
+  let dialog;
+
+  // The visitor's consent id and the date of the choice, to quote to the company.
+  const record = () => {
+    const { stored } = state;
+    if (!stored || !stored.id || !state.choices) return null;
+    const date = new Date(stored.time).toLocaleDateString(config.language === 'nb' ? 'nb-NO' : 'en-GB', DATE);
+    return element('p', { class: 'csw-id' }, [texts.consent_id + ': ', element('code', 0, [stored.id]),
+      element('br'), texts.consent_date + ': ' + date]);
+  };
+
+  const purposeRow = (purpose, switches) => {
+    const id = 'csw-' + purpose.key;
+    const on = purpose.required || (state.choices && state.choices[purpose.key]);
+    const toggle = switches[purpose.key] = element('input', { type: 'checkbox', role: 'switch', id,
+      'aria-describedby': id + '-d', checked: on ? '' : null, disabled: purpose.required ? '' : null });
+    return element('div', { class: 'csw-p' }, [
+      element('div', { class: 'csw-row' }, [toggle, element('label', { for: id }, [purpose.name]),
+        purpose.required ? element('span', 0, [texts.always_on]) : null]),
+      element('p', { id: id + '-d' }, [purpose.description]),
+      purpose.cookies.length ? element('ul', 0, purpose.cookies.map((cookie) => element('li', 0, [
+        element('code', 0, [cookie.name]),
+        ` ${cookie.provider}, ${cookie.lifetime}: ${cookie.description}`]))) : null,
+    ]);
+  };
+
+  // refocus: puts the focus back where it was when the dialog closes (A-02).
+  return (refocus) => {
+    if (dialog) dialog.parentNode.remove();
+    const switches = {};
+    const save = () => {
+      const wanted = {};
+      for (const key in switches) wanted[key] = switches[key].checked;
+      core.choose(wanted, 'preferences');
+    };
+    const shown = dialog = element('dialog', { class: 'csw-d', 'aria-modal': 'true', 'aria-labelledby': 'csw-st' }, [
+      element('h2', { id: 'csw-st' }, [texts.settings_title]),
+      element('p', 0, [privacyLink()]),
+      state.gpc ? element('p', 0, [texts.gpc]) : null,
+      ...config.purposes.map((purpose) => purposeRow(purpose, switches)),
+      record(),
+      element('div', { class: 'csw-row' }, [button(texts.save, save),
+        button(texts[state.gpc ? 'accept_gpc' : 'accept_all'], core.all(true, 'preferences')),
+        button(texts.reject_all, core.all(false, 'preferences')),
+        button(texts.close, () => shown.close())]),
+    ]);
+    // A-02: Tab and Shift-Tab stay inside; A-03: Escape closes without saving (the dialog's own).
+    dialog.onkeydown = (event) => {
+      if (event.key !== 'Tab') return;
+      const stops = findAll('a,button,input:not([disabled])', dialog);
+      const at = stops.indexOf(document.activeElement);
+      if (event.shiftKey ? at <= 0 : at === stops.length - 1) {
+        event.preventDefault();
+        stops[event.shiftKey ? stops.length - 1 : 0].focus();
+      }
+    };
+    dialog.onclose = () => {
+      shown.parentNode.remove();
+      refocus();
+    };
+    core.root(false).append(dialog);
+    dialog.showModal();
+    findAll('input:not([disabled])', dialog)[0].focus();
+  };
+};

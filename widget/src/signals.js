@@ -1,0 +1,40 @@
+// What the tags on the page are told: Google Consent Mode v2 (W-08), Microsoft UET consent
+// mode and Microsoft Clarity's consent API, all from the one purpose map the server sends.
+import { state } from './state.js';
+
+const gtag = function () {
+  (window.dataLayer = window.dataLayer || []).push(arguments);
+};
+const uet = (...command) => (window.uetq = window.uetq || []).push(...command);
+
+// Every Consent Mode type the purposes map, and personalization_storage, which none grants.
+export const consentModeSignals = (choices) => {
+  const signals = { personalization_storage: 'denied' };
+  const map = state.settings.consent_mode;
+  for (const purpose in map) {
+    for (const type of map[purpose]) signals[type] = choices[purpose] ? 'granted' : 'denied';
+  }
+  return signals;
+};
+
+// Clarity's queue exists once its snippet ran (often as a held-back script itself).
+export const tellClarity = (signals) => {
+  if (typeof window.clarity === 'function') {
+    window.clarity('consentv2', { ad_Storage: signals.ad_storage || 'denied',
+      analytics_Storage: signals.analytics_storage || 'denied' });
+  }
+};
+
+// Before anything else: every optional signal denied until the visitor chooses.
+export const sendDefaults = () => {
+  const signals = consentModeSignals({ necessary: true });
+  gtag('consent', 'default', { ...signals, wait_for_update: 500 });
+  uet('consent', 'default', { ad_storage: signals.ad_storage || 'denied' });
+};
+
+export const sendUpdate = (choices) => {
+  const signals = consentModeSignals(choices);
+  gtag('consent', 'update', signals);
+  uet('consent', 'update', { ad_storage: signals.ad_storage || 'denied' });
+  tellClarity(signals);
+};
