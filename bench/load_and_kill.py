@@ -294,12 +294,19 @@ def report(db, f):
           f"restart_s={f['restart_s']}", flush=True)
 
 
+def signing_key() -> str:
+    from consent_server.signing import generate
+
+    return generate()
+
+
 def prepare(url, workdir):
     """The environment for the server and the CLI on url; the schema and notice 1 in place; an
     auditor key for the load's verify calls."""
     env = {**os.environ, "CONSENT_DATABASE_URL": url,
            "CONSENT_SECRET_KEY": secrets.token_hex(32),
            "CONSENT_EMAIL_HASH_KEY": secrets.token_hex(32),
+           "CONSENT_SIGNING_KEY": signing_key(),
            "CONSENT_INSTANCE_PATH": str(workdir), "CONSENT_TRUSTED_PROXIES": "1",
            "CONSENT_ACCESS_LOG": str(workdir / "access.log")}
     flask(env, "init-db")

@@ -311,7 +311,7 @@ class SubscriptionCreateSchema(StrictSchema):
 
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     purposes = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
-                           values=fields.Boolean(), required=True,
+                           values=StrictBoolean(), required=True,
                            validate=[validate.Length(min=1, max=8), _person_purposes])
     language = fields.String(required=True, validate=_language)
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))

@@ -8,7 +8,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from consent_server.signing import generate
+
 ROOT = Path(__file__).resolve().parent.parent
+SIGNING_KEY = generate()
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
@@ -29,6 +32,8 @@ class Gunicorn:
         self.log_path = log_path
         self.env = {**os.environ, "CONSENT_DATABASE_URL": database_url,
                     "CONSENT_SECRET_KEY": "test-secret", "CONSENT_EMAIL_HASH_KEY": "test-email",
+                    "CONSENT_SIGNING_KEY": SIGNING_KEY,
+                    "CONSENT_INSTANCE_PATH": str(log_path.parent / "instance"),
                     "CONSENT_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
                     "CONSENT_PUBLIC_URL": self.url,
                     "CONSENT_ALLOWED_ORIGINS": "https://shop.example", **env}

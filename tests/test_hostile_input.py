@@ -193,3 +193,13 @@ def test_the_origin_check_ignores_host(app, client):
                       headers={"Origin": "http://127.0.0.1:5000", "Host": "evil.example"})
     assert own.status_code == 201
     assert _events(app) == 2
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true"])
+def test_a_sign_up_takes_only_json_booleans_too(app, client, value):
+    """The sign-up's purposes are choices too: only JSON true/false, else a 422 naming it."""
+    resp = client.post("/api/v1/subscriptions", json={
+        "email": "kari@example.no", "purposes": {"newsletter": value}, "language": "nb",
+        "policy_version": "1"})
+    assert resp.status_code == 422 and resp.mimetype == PROBLEM
+    assert "newsletter" in resp.json["errors"]["purposes"]

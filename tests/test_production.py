@@ -75,10 +75,14 @@ def _request(server, method, path, body=None, headers=None, source="127.0.0.2"):
 
 def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_path):
     """REQ S-06: gunicorn's access and error logs (the project's configuration, at info) of a
-    consent, a read, its events, a withdrawal, an erasure, an audit check and a malformed
-    request: no full address, user agent, referrer, query string, consent or event id."""
+    consent, a read, its events, a withdrawal, an erasure, a sign-up, an access request, a
+    pre-send check, an export, a subject's history, a person's link and a malformed request:
+    no full address, user agent, referrer, query string, e-mail address, key, consent or event
+    id, token."""
     with app.app_context():
         secret = keys.create_key(db.session, "log test", "auditor")[1]
+        marketer = keys.create_key(db.session, "log test marketing", "marketing")[1]
+    email = f"kari.{uuid.uuid4().hex[:8]}@example.no"
     log = tmp_path / "gunicorn.log"
     event_id = str(uuid.uuid4())
     agent = f"Mozilla/5.0 (LogProbe {uuid.uuid4().hex})"
@@ -99,8 +103,22 @@ def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_
             _request(server, "GET", "/api/v1/audit/verify", None,
                      {**headers, "Authorization": f"Bearer {secret}"}),
             _request(server, "GET", f"/privacy?ref={consent_id}", None, headers),
+            _request(server, "POST", "/api/v1/subscriptions",
+                     {"email": email, "purposes": {"newsletter": True}, "language": "nb",
+                      "policy_version": "1", "consent_id": consent_id}, headers),
+            _request(server, "POST", "/api/v1/subscriptions/access", {"email": email}, headers),
+            _request(server, "POST", "/api/v1/marketing/check",
+                     {"purpose": "newsletter", "emails": [email]},
+                     {**headers, "Authorization": f"Bearer {marketer}"}),
+            _request(server, "GET", f"/api/v1/audit/events?format=csv&subject={email}", None,
+                     {**headers, "Authorization": f"Bearer {secret}"}),
+            _request(server, "GET", f"/api/v1/audit/subjects/{email}", None,
+                     {**headers, "Authorization": f"Bearer {secret}"}),
+            _request(server, "GET", "/unsubscribe/a-token-of-kari", None, headers),
         ]
-        assert [s for s, _ in sent] == [200, 200, 201, 200, 200, 200]
+        # (the sign-up is pending: no history yet for the address, and the token is made up)
+        assert [s for s, _ in sent] == [200, 200, 201, 200, 200, 200, 202, 202, 200, 200, 404,
+                                        404], [s for s, _ in sent]
         raw = socket.create_connection(("127.0.0.1", server.port), source_address=("127.0.0.2", 0))
         raw.sendall(b"NOT A REQUEST LINE\r\n\r\n")  # gunicorn's error log names the address
         raw.recv(1024)
@@ -109,8 +127,10 @@ def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_
     assert '127.0.0.0 "POST /api/v1/consents" 201' in text  # the access log is on
     assert '"DELETE /api/v1/consents/<consent_id>" 200' in text
     assert "Invalid request from ip=127.0.0.0" in text
+    assert '"GET /api/v1/audit/subjects/<subject>" 404' in text
+    assert '"POST /api/v1/marketing/check" 200' in text
     for value in ("127.0.0.2", consent_id, event_id, agent, "LogProbe", "kari", "example.no",
-                  "198.51.100.77", secret, secret[:12], "checkout"):
+                  email, "198.51.100.77", secret, secret[:12], marketer, "checkout", "a-token-of"):
         assert value not in text, value
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from consent_server import create_app, keys
 from consent_server.extensions import db
 
-EXAMPLES = 60  # per operation: about 400 cases in all
+EXAMPLES = 25  # per operation: about 500 cases in all
 
 
 @pytest.fixture
