@@ -78,7 +78,10 @@ def check():
 
 @blp.route("/customers", methods=["POST"])
 @blp.doc(security=[{"bearer": []}], requestBody={"content": {
-    "application/json": {"schema": CustomersSchema}, CSV: {"schema": {"type": "string"}}}})
+    "application/json": {"schema": CustomersSchema}, CSV: {"schema": {"type": "string"}}}},
+    responses={"201": {"description": "how many were recorded", "content": {
+        "application/json": {"schema": {"type": "object", "required": ["recorded"],
+                                        "properties": {"recorded": {"type": "integer"}}}}}}})
 @require_role("marketing")
 def customers():
     """Record existing customers (kundeforhold): the address was collected at a sale of a
@@ -98,9 +101,9 @@ def customers():
 
 
 @blp.route("/audience")
-@blp.arguments(AudienceArgsSchema, location="query")
 @blp.doc(security=[{"bearer": []}])
-@require_role("marketing")
+@require_role("marketing")  # before the arguments: no key, no word on what they should be
+@blp.arguments(AudienceArgsSchema, location="query")
 def audience(args):
     """Stream every address that may receive the purpose now, with its language, its
     unsubscribe URL and the List-Unsubscribe / List-Unsubscribe-Post header values."""
