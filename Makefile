@@ -13,7 +13,7 @@ KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
 	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key) \
 	CONSENT_SIGNING_KEY=$$(cat $(INSTANCE)/signing_key)
 
-.PHONY: install run test bench translations lock wheel
+.PHONY: install run serve keys test bench translations lock wheel
 
 install: $(VENV)/.installed translations
 
@@ -38,7 +38,8 @@ lock: $(VENV)/.installed
 translations: $(VENV)/.installed
 	$(BIN)/python -c 'from consent_server import catalogs; catalogs.compile_all(catalogs.SOURCE)'
 
-run: install
+# The keys the server needs, made once in instance/ and kept between runs.
+keys: install
 	@mkdir -p $(INSTANCE)
 	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
@@ -46,11 +47,19 @@ run: install
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
 	@test -s $(INSTANCE)/signing_key || (umask 077 && $(BIN)/python -c \
 		'from consent_server.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
+
+run: keys
 	$(KEYS) $(BIN)/flask consent init-db
 	$(KEYS) $(BIN)/flask consent publish-policy
 	@test -n "$$CONSENT_SMTP_HOST" || echo "no CONSENT_SMTP_HOST: e-mails (sign-up confirmations, \
 	access links) are written to $(INSTANCE)/outbox/ as .eml files"
 	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production: gunicorn with gunicorn.conf.py (threaded workers, limits, logs without personal
+# data) on CONSENT_BIND (default 127.0.0.1:8000). Set CONSENT_PUBLIC_URL and the keys for real.
+serve: keys
+	$(KEYS) $(BIN)/flask consent init-db
+	$(KEYS) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -59,5 +68,7 @@ test: install
 wheel: $(VENV)/.installed
 	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
 
+# Throughput against the bare app (ratios), then load and faults (SIGKILL mid-load): see bench/.
 bench: install
 	$(BIN)/python bench/http_bench.py $(BENCH_ARGS)
+	$(BIN)/python bench/load_and_kill.py $(FAULTS_ARGS)

@@ -6,9 +6,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
+from .sessions import ConsoleSessions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .extensions import api as rest_api
-from .extensions import babel, cors, db, migrate
+from .extensions import babel, cors, db, limiter, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -16,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance = os.environ.get("CONSENT_INSTANCE_PATH") or (
         str(CHECKOUT / "instance") if CHECKOUT else os.path.join(os.getcwd(), "instance"))
     app = Flask(__name__, instance_path=instance)
+    app.session_interface = ConsoleSessions()
     app.config.from_object(Config)
     app.config.from_prefixed_env("CONSENT")
     app.config.update(overrides or {})
@@ -26,6 +28,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     signing.init_app(app)
     errors.init_app(app)
+    from . import security
+
+    security.configure(app)
+    limiter.init_app(app)
+    security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     from .i18n import select_locale
@@ -51,6 +58,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     web.init_app(app)
     console.init_app(app)
     logs.install()
+    app.after_request(logs.remember_route)
 
     app.cli.add_command(cli.consent)
 
@@ -72,6 +80,8 @@ def _derive_config(app: Flask) -> None:
                                         "hide_parameters": True}  # no personal data in logs
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
+    # The proof period: the consent's lifetime plus three years (the limitation period).
+    cfg["RETENTION_DAYS"] = int(cfg["RETENTION_DAYS"] or cfg["MAX_AGE_DAYS"] + 3 * 365 + 1)
     cfg.setdefault("POLICY_VERSION", "1")
     cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(cfg["CONSOLE_IDLE_MINUTES"]))
     cfg["SESSION_COOKIE_SECURE"] = str(cfg["PUBLIC_URL"]).startswith("https://")

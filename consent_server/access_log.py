@@ -6,7 +6,7 @@ action, its filters (purpose, format, dates) and a row count.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .models import AccessLogEntry, StaffUser
@@ -20,6 +20,7 @@ SUBJECT_LOOKUP = "subject_lookup"
 KEY_CREATED, KEY_REVOKED = "key_created", "key_revoked"
 USER_CREATED, USER_DISABLED = "user_created", "user_disabled"
 NOTICE_PUBLISHED = "notice_published"
+CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"
 
 
 @dataclass
@@ -33,10 +34,13 @@ class Entry:
 
 def record(session: Session, user_id: int | None, action: str, now: datetime,
            detail: str | None = None, rows: int | None = None) -> None:
-    """Append one entry and commit it."""
-    session.add(AccessLogEntry(at=now, user_id=user_id, action=action,
-                               detail=(detail or None) and detail[:255], rows=rows))
-    session.commit()
+    """Append one entry, committed at once in a transaction of its own: whatever the caller's
+    session holds (on SQLite, a read snapshot older than a ledger write cannot write), and
+    whatever it does next, the entry stays."""
+    with session.get_bind().begin() as conn:
+        conn.execute(insert(AccessLogEntry.__table__).values(
+            at=now, user_id=user_id, action=action,
+            detail=(detail or None) and detail[:255], rows=rows))
 
 
 def latest(session: Session, limit: int = 500) -> list[Entry]:

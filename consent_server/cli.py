@@ -186,10 +186,14 @@ def rebuild_state():
 @consent.command("purge-expired")
 @with_appcontext
 def purge_expired():
-    """End consents older than CONSENT_MAX_AGE_DAYS with an expire event."""
-    days = current_app.config["MAX_AGE_DAYS"]
-    count = consents.purge_expired(db.session, days, utcnow())
+    """End consents older than CONSENT_MAX_AGE_DAYS with an expire event; erase the personal
+    fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05)."""
+    days, keep = current_app.config["MAX_AGE_DAYS"], current_app.config["RETENTION_DAYS"]
+    now = utcnow()
+    erased = consents.erase_ended(db.session, keep, days, now)  # first: expiry restarts clocks
+    count = consents.purge_expired(db.session, days, now)
     click.echo(f"expired {count} consents older than {days} days")
+    click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
 
 @consent.command("publish-policy")

@@ -27,6 +27,9 @@ class Config:
     RETENTION_DAYS = None  # default: MAX_AGE_DAYS + 3 years
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us
     PUBLIC_MAX_BODY = 16 * 1024
+    RATELIMIT_PUBLIC = "60/minute"  # public writes per client network (an IPv4 address, IPv6 /64)
+    RATELIMIT_PER_CONSENT = "10/minute"  # writes per consent id, from wherever
+    RATELIMIT_STORAGE_URL = "memory://"  # redis://host:6379 to share limits between instances
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
     COOKIE_NAME = "consent"
     # The site's parent domain when this server runs on a subdomain of it (consent.example.no

@@ -51,34 +51,55 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
            user_agent: str | None = None) -> dict:
     """Record a device's choice: a grant for a new device, else an update or a withdrawal.
 
-    The event names the notice version and the hash of its text in the language shown. The same
-    event_id twice (a retry) returns the first answer and appends nothing.
+    The event names the notice version and the hash of its text in the language shown. An
+    erased consent id is spent: a choice sent with it starts a new device. The same event_id
+    twice (a retry) returns the first answer and appends nothing, if the retry is the same
+    request (replayed).
     """
     full, errors = purposes.device_choices(choices)
     if errors:
         raise Invalid("Some choices are not valid.", {"choices": errors})
     text_hash = policy.text_hash(session, policy_version, language)
     previous = ledger.state(session, consent_id) if consent_id else None
-    if previous is None or previous.subject_type != "device":
+    if previous is None or previous.subject_type != "device" or previous.action == ERASED:
         consent_id, previous = new_consent_id(), None
+    ip, user_agent = truncate_ip(ip), user_agent[:512] if user_agent else None
     event = ledger.new_event(
         subject=consent_id, subject_type="device", action=None,  # decided under the lock
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
-        source=source, gpc=gpc, ip=truncate_ip(ip),
-        user_agent=user_agent[:512] if user_agent else None, event_id=event_id)
+        source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
         event = ledger.append_one(session, event)
     except IntegrityError:
-        # The same event_id again (a retry whose answer was lost): answer as the first time,
-        # but never with another device's consent (an event id sent beside a different one).
+        # The same event_id again: a retry whose answer was lost is answered as the first time.
         done = ledger.event_by_id(session, event_id) if event_id else None
         if done is None or done.subject_type != "device":
             raise
-        if previous is not None and done.subject != consent_id:
-            raise Invalid("This event id was used for another consent.",
-                          {"event_id": ["Already used for another consent."]}) from None
+        if not _replays(done._mapping, event, previous):
+            raise Invalid("This event id was already used for another request.",
+                          {"event_id": ["Already used for another request."]}) from None
         event = done._mapping
     return _answer(event, max_age_days)
+
+
+REPLAYED = ("choices", "policy_version", "language", "source", "gpc")
+
+
+def _replays(done, event: dict, previous) -> bool:
+    """Whether a request is a replay of the one that recorded done (as Stripe treats a reused
+    idempotency key): the same body, and the same device.
+
+    The stored event is the first request's fingerprint: it keeps every field of its body.
+    A request that named its consent id must name the event's; one that named none (a first
+    visit whose answer was lost) can only prove it is the same device by the network and user
+    agent the event kept, and after an erasure, which blanks them, it cannot.
+    """
+    if any(done[name] != event[name] for name in REPLAYED):
+        return False
+    if previous is not None:
+        return done["subject"] == event["subject"]
+    return (done["action"] == "grant" and done["ip"] is not None
+            and (done["ip"], done["user_agent"]) == (event["ip"], event["user_agent"]))
 
 
 def current(session: Session, consent_id: str, max_age_days: int) -> dict:
@@ -140,4 +161,38 @@ def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int
                     now=now)
         total += len(stale)
         if len(stale) < batch:
+            return total
+
+
+ENDED = ("expire", "withdraw")
+
+
+def erase_ended(session: Session, retention_days: int, max_age_days: int, now: datetime,
+                batch: int = 500) -> int:
+    """Retention (L-05): erase the personal fields (IP, user agent) of every device whose
+    consent ended more than retention_days ago (expired or withdrawn then, or never renewed
+    and so over its max age then), with an erase event by the system, as a DELETE would; the
+    hashed ledger stays. Returns how many. Run before purge_expired, whose expire events
+    would restart the clock."""
+    cutoff = now - timedelta(days=retention_days)
+    lapsed = cutoff - timedelta(days=max_age_days)
+    total = 0
+    while True:
+        with ledger.writing(session) as writer:
+            ended = writer.conn.execute(
+                select(ConsentState.__table__)
+                .where(ConsentState.subject_type == "device",
+                       ((ConsentState.action.in_(ENDED) & (ConsentState.recorded_at < cutoff))
+                        | ((ConsentState.action != ERASED)
+                           & (ConsentState.recorded_at < lapsed))))
+                .limit(batch)).all()
+            for state in ended:
+                writer.erase_personal_fields(state.subject)
+                writer.append(ledger.new_event(
+                    subject=state.subject, subject_type="device", action=ERASED,
+                    choices=purposes.refused(), policy_version=state.policy_version,
+                    language=state.language, text_hash=state.text_hash, source="system"),
+                    now=now)
+        total += len(ended)
+        if len(ended) < batch:
             return total

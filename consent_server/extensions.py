@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound in create_app."""
 from flask_babel import Babel
 from flask_cors import CORS
+from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,3 +31,12 @@ cors = CORS()
 api = ProblemApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def _client_network() -> str:
+    from .security import client_network
+
+    return client_network()
+
+
+limiter = Limiter(_client_network)

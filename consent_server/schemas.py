@@ -12,6 +12,15 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class StrictBoolean(fields.Boolean):
+    """Only JSON true and false: no "yes", "on", 1, "1" or 1.0 guessed into a choice."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def _language(value: str) -> None:
     if value not in current_app.config["LANGUAGES"]:
         raise ValidationError(f"Must be one of: {', '.join(current_app.config['LANGUAGES'])}.")
@@ -23,12 +32,12 @@ class ConsentCreateSchema(StrictSchema):
     consent_id = fields.String(validate=validate.Length(max=64))
     event_id = fields.UUID()
     choices = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
-                          values=fields.Boolean(), required=True,
+                          values=StrictBoolean(), required=True,
                           validate=validate.Length(max=16))
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     language = fields.String(required=True, validate=_language)
     source = fields.String(load_default="banner", validate=validate.OneOf(SOURCES_PUBLIC))
-    gpc = fields.Boolean(load_default=False)
+    gpc = StrictBoolean(load_default=False)
 
 
 class ConsentSchema(Schema):
@@ -302,7 +311,7 @@ class SubscriptionCreateSchema(StrictSchema):
 
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     purposes = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
-                           values=fields.Boolean(), required=True,
+                           values=StrictBoolean(), required=True,
                            validate=[validate.Length(min=1, max=8), _person_purposes])
     language = fields.String(required=True, validate=_language)
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))

@@ -15,6 +15,10 @@ from consent_server.models import (AccessLogEntry, ApiKey, ConsentEvent, SignInT
 PASSWORD = "correct horse battery"
 # Every page a GET opens, and which roles may open it (admin may open all).
 PAGES = {"/console/": ("marketing", "auditor", "admin"),
+         "/console/marketing/check": ("marketing", "admin"),
+         "/console/marketing/audience": ("marketing", "admin"),
+         "/console/marketing/lookup": ("marketing", "admin"),
+         "/console/marketing/customers": ("marketing", "admin"),
          "/console/audit": ("auditor", "admin"),
          "/console/audit/export": ("auditor", "admin"),
          "/console/audit/subject": ("auditor", "admin"),
@@ -266,8 +270,12 @@ def test_pages_carry_security_headers_and_no_inline_script_or_style(app, client,
         assert resp.headers["Referrer-Policy"] == "same-origin"
         assert resp.headers["Cache-Control"] == "no-store"
         html = resp.get_data(as_text=True)
-        assert "<script" not in html and "<style" not in html and " style=" not in html
-        assert re.search(r'<link rel="stylesheet" href="/console/static/console\.css', html)
+        scripts = re.findall(r"<script[^>]*>", html)
+        assert all(re.fullmatch(r'<script src="/console/static/\w+\.js" defer>', tag)
+                   for tag in scripts), scripts  # only files of this server, nothing inline
+        assert "<style" not in html and " style=" not in html
+        assert re.search(r'<link rel="stylesheet" href="/console/static/console\.css">', html)
+        assert 'required="None"' not in html
         assert "http://" not in html.replace(app.config["PUBLIC_URL"], "") \
             and "https://" not in html
 

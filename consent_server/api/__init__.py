@@ -7,6 +7,7 @@ from flask_smorest import abort
 from marshmallow import Schema, missing
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 BAD_JSON = "The request body is not valid JSON in UTF-8."
 
@@ -20,13 +21,30 @@ class Parser(FlaskParser):
     def load_json(self, req: flask.Request, schema: Schema):
         if not (core.is_json(req.mimetype) or req.mimetype == "text/plain"):
             return missing
-        body = req.get_data(cache=True)
+        body = read_body(req)
         if not body:
             return missing
         try:
-            return json.loads(body.decode("utf-8"))
+            value = json.loads(body.decode("utf-8"))
+            # Lone surrogates ("\ud800") are valid JSON escapes but no text: refuse them here,
+            # before a database's encoder does (S-04).
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # also bad UTF-8, and integers of 4,300+ digits
             abort(400, message=BAD_JSON)
+        return value
+
+
+def read_body(req: flask.Request) -> bytes:
+    """The body, or 413 when it is over the request's cap, however it was sent.
+
+    Werkzeug caps a body without Content-Length (Transfer-Encoding: chunked) by reading up to
+    the cap and stopping there: a body exactly that long may have been cut, so it is refused.
+    """
+    body = req.get_data(cache=True)
+    cap = req.max_content_length
+    if req.content_length is None and cap is not None and len(body) >= cap:
+        raise RequestEntityTooLarge()
+    return body
 
 
 class Blueprint(flask_smorest.Blueprint):

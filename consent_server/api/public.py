@@ -1,12 +1,13 @@
 """The public API the banner uses: config, consents, health. No key; CORS for allowed origins."""
 import gzip
+from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
 
-from .. import banner, consents, policy, receipts
+from .. import banner, consents, policy, receipts, security
 from ..extensions import db
 from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
                        HealthSchema, LangArgsSchema, PolicySchema)
@@ -14,19 +15,29 @@ from ..storage import database_ok
 from . import Blueprint
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
+security.limit_public_writes(blp)
 health = Blueprint("health", __name__, description="Service health")
 GZIP_ABOVE = 1024  # bytes; smaller answers gain less than the header costs
 
 
 @blp.before_request
 def _guard():
-    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed."""
+    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed.
+
+    Allowed are the server's own pages (CONSENT_PUBLIC_URL) and CONSENT_ALLOWED_ORIGINS, never
+    whatever the request's Host says: a client chooses its Host as freely as its Origin.
+    """
     request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
     origin = request.headers.get("Origin")
-    if (request.method in ("POST", "DELETE") and origin
-            and origin.rstrip("/") != request.host_url.rstrip("/")
-            and origin.rstrip("/") not in current_app.config["ALLOWED_ORIGINS"]):
+    if (request.method in ("POST", "DELETE") and origin is not None
+            and origin.rstrip("/") not in allowed_write_origins(current_app.config)):
         abort(403, message="This origin is not allowed to record consents here.")
+
+
+def allowed_write_origins(cfg) -> set[str]:
+    """The origins whose pages may write: the public URL's and CONSENT_ALLOWED_ORIGINS."""
+    public = urlsplit(cfg["PUBLIC_URL"])
+    return {f"{public.scheme}://{public.netloc}", *cfg["ALLOWED_ORIGINS"]}
 
 
 def _max_age() -> int:
@@ -77,6 +88,7 @@ def current_policy(_args):
 @blp.response(201, ConsentSchema)
 def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
+    security.limit_per_consent(body.get("consent_id"))
     event_id = body.get("event_id")
     answer = consents.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
@@ -105,6 +117,7 @@ class Consent(MethodView):
     @blp.response(200, ConsentSchema)
     def delete(self, consent_id):
         """Withdraw every optional purpose and erase the device's personal data."""
+        security.limit_per_consent(consent_id)
         return consents.erase(db.session, consent_id, _max_age())
 
 

@@ -2,7 +2,7 @@
 allowed origins, 16 KiB bodies, like the banner's API."""
 from flask import request
 
-from .. import subscriptions
+from .. import security, subscriptions
 from ..extensions import db
 from ..models import utcnow
 from ..schemas import (AcceptedSchema, AccessRequestSchema, SubscriptionCreateSchema,
@@ -13,6 +13,7 @@ from .public import _guard
 blp = Blueprint("subscriptions", __name__, url_prefix="/api/v1/subscriptions",
                 description="Newsletter and marketing sign-up")
 blp.before_request(_guard)
+security.limit_public_writes(blp)
 
 
 @blp.route("", methods=["POST"])

@@ -17,6 +17,7 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 # REQ S-05: everything from this server, nothing inline, no framing.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 ERRORS = {400: _l("The request could not be understood."),
           403: _l("Your account's role may not open this page."),
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Sign in to open this page.")
     login_manager.session_protection = "strong"
     csrf.init_app(app)
-    from . import audit, auth, operator  # noqa: F401  (their routes join bp)
+    from . import audit, auth, marketing, operator  # noqa: F401  (their routes join bp)
 
     app.register_blueprint(bp)
 
@@ -81,6 +82,8 @@ def headers(response):
 @bp.url_defaults
 def keep_language(endpoint, values):
     """A language chosen with ?lang= stays on every console link and form."""
+    if endpoint == "console.static":
+        return
     if "lang" not in values and (lang := normalise(request.args.get("lang"))):
         values["lang"] = lang
 

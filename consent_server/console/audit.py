@@ -107,6 +107,7 @@ def charts_page():
         form.until.errors = [_("The end must be after the start, at most a year later.")]
         return render_template("console/charts.html", form=form, purposes=[],
                                share=None, days=[]), 422
+    form.since.data, form.until.data = first, last  # the inputs show the range drawn
     stats = audit_service.stats(db.session, exports.instant(first.isoformat()),
                                 exports.instant((last + timedelta(days=1)).isoformat()))
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]

@@ -1,11 +1,12 @@
 """The console's forms (Flask-WTF): each carries its CSRF token."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectChoice,
                      SelectField, StringField)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from .. import exports, purposes
+from .. import exports, people, purposes
 from ..keys import ROLES
 from ..users import MAX_PASSWORD, MIN_PASSWORD
 
@@ -74,3 +75,31 @@ class SubjectForm(FlaskForm):
 class ChartRangeForm(FlaskForm):
     since = DateField(_l("From (date, UTC)"), validators=[Optional()])
     until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+
+
+def person_purposes():
+    return [SelectChoice(key, purposes.BY_KEY[key].name) for key in people.KEYS]
+
+
+class CheckForm(FlaskForm):
+    file = FileField(_l("CSV file with a column named email"), validators=[FileRequired()],
+                     render_kw={"accept": ".csv,text/csv"})
+    purpose = SelectField(_l("Purpose"), choices=person_purposes)
+    product_category = StringField(_l("Product category (for existing customers, optional)"),
+                                   validators=[Optional(), Length(max=64)])
+
+
+class AudienceForm(FlaskForm):
+    purpose = SelectField(_l("Purpose"), choices=person_purposes)
+    product_category = StringField(_l("Product category (for existing customers, optional)"),
+                                   validators=[Optional(), Length(max=64)])
+
+
+class LookupForm(FlaskForm):
+    email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=320)],
+                        render_kw={"autocomplete": "off"})
+
+
+class CustomersForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()],
+                     render_kw={"accept": ".csv,text/csv"})

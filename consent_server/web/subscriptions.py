@@ -7,13 +7,14 @@ pages' CSP allows no inline script). No cookies, no CSRF token: the signed link 
 from flask import Blueprint, current_app, json, render_template, request
 from flask_babel import force_locale
 
-from .. import purposes, subscriptions
+from .. import purposes, security, subscriptions
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
 from ..people import KEYS
 
 bp = Blueprint("subscriptions_web", __name__, template_folder="templates")
+security.limit_public_writes(bp)  # its POSTs are public writes too
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")

@@ -1,0 +1,79 @@
+"""Run the app as in production, gunicorn with gunicorn.conf.py, in a process group of its own."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from consent_server.signing import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_KEY = generate()
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """`gunicorn -c gunicorn.conf.py wsgi:app` on a free port; its output goes to log_path."""
+
+    def __init__(self, database_url: str, log_path: Path, workers: int = 1,
+                 args: tuple[str, ...] = (), **env: str):
+        self.args = args  # extra command line options, which win over the file
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, "CONSENT_DATABASE_URL": database_url,
+                    "CONSENT_SECRET_KEY": "test-secret", "CONSENT_EMAIL_HASH_KEY": "test-email",
+                    "CONSENT_SIGNING_KEY": SIGNING_KEY,
+                    "CONSENT_INSTANCE_PATH": str(log_path.parent / "instance"),
+                    "CONSENT_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
+                    "CONSENT_PUBLIC_URL": self.url,
+                    "CONSENT_ALLOWED_ORIGINS": "https://shop.example", **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, wait: float = 30) -> "Gunicorn":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), *self.args, "wsgi:app"],
+            cwd=ROOT,
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (arbiter and workers), as a crash would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
