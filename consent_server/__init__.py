@@ -1,10 +1,12 @@
 """consent-server: the application factory."""
 import os
+from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors
+from .sessions import ConsoleSessions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, limiter, migrate
@@ -15,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance = os.environ.get("CONSENT_INSTANCE_PATH") or (
         str(CHECKOUT / "instance") if CHECKOUT else os.path.join(os.getcwd(), "instance"))
     app = Flask(__name__, instance_path=instance)
+    app.session_interface = ConsoleSessions()
     app.config.from_object(Config)
     app.config.from_prefixed_env("CONSENT")
     app.config.update(overrides or {})
@@ -50,9 +53,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.register_blueprint(subscriptions.blp)
     rest_api.register_blueprint(marketing.blp)
 
-    from . import cli, logs, web
+    from . import cli, console, logs, web
 
     web.init_app(app)
+    console.init_app(app)
     logs.install()
     app.after_request(logs.remember_route)
 
@@ -79,6 +83,8 @@ def _derive_config(app: Flask) -> None:
     # The proof period: the consent's lifetime plus three years (the limitation period).
     cfg["RETENTION_DAYS"] = int(cfg["RETENTION_DAYS"] or cfg["MAX_AGE_DAYS"] + 3 * 365 + 1)
     cfg.setdefault("POLICY_VERSION", "1")
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=int(cfg["CONSOLE_IDLE_MINUTES"]))
+    cfg["SESSION_COOKIE_SECURE"] = str(cfg["PUBLIC_URL"]).startswith("https://")
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

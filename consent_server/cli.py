@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, exports, keys, ledger, policy, signing, storage
+from . import catalogs, consents, exports, keys, ledger, policy, signing, storage, users
 from .extensions import db
 from .models import utcnow
 
@@ -52,6 +52,42 @@ def revoke_key(key):
     except LookupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"key {revoked.id} ({revoked.name}) revoked at {revoked.revoked_at:%Y-%m-%d %H:%M}Z")
+
+
+@consent.command("create-user")
+@click.option("--email", required=True, help="The staff member's e-mail address.")
+@click.option("--role", type=click.Choice(keys.ROLES), required=True)
+@click.option("--link", is_flag=True,
+              help="Print a one-time set-password link instead of asking for a password.")
+@with_appcontext
+def create_user(email, role, link):
+    """Create a staff account for the console: asks for its password, or prints a link."""
+    password = None if link else click.prompt("Password", hide_input=True,
+                                              confirmation_prompt=True)
+    try:
+        user = users.create_user(db.session, email, role, password, utcnow())
+    except users.Invalid as error:
+        db.session.rollback()
+        details = "; ".join(m for ms in (error.errors or {}).values() for m in ms)
+        raise click.ClickException(f"{error.detail} {details}".strip()) from error
+    click.echo(f"user {user.id} ({user.role}, {user.email}) created", err=True)
+    if link:
+        from .console.operator import set_password_link
+
+        click.echo("send this one-time link to its owner (valid 48 hours):", err=True)
+        click.echo(set_password_link(user))
+
+
+@consent.command("disable-user")
+@click.argument("user")
+@with_appcontext
+def disable_user(user):
+    """Disable a staff account, named by its id or e-mail address; its sessions end."""
+    try:
+        disabled = users.disable_user(db.session, user, utcnow())
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"user {disabled.id} ({disabled.email}) disabled")
 
 
 @consent.command("verify")

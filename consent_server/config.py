@@ -51,6 +51,17 @@ class Config:
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 
+    # The staff console's session cookie (REQ S-05): only sent to /console, never cross-site,
+    # never to scripts; Secure when PUBLIC_URL is https. It ends after CONSOLE_IDLE_MINUTES
+    # without a request (the signed cookie's age is checked on every request).
+    CONSOLE_IDLE_MINUTES = 30
+    SESSION_COOKIE_NAME = "console_session"
+    SESSION_COOKIE_PATH = "/console"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    # CSRF is checked by the console on its own forms; the JSON APIs take no cookies.
+    WTF_CSRF_CHECK_DEFAULT = False
+
     BABEL_DEFAULT_LOCALE = "nb"
     BABEL_TRANSLATION_DIRECTORIES = str(resource("translations"))
 

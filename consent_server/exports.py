@@ -26,6 +26,7 @@ FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
            "json": "application/json"}
 ACTIONS = ("grant", "update", "withdraw", "expire", "erase")
 CHUNK = 5000
+PIECE = 256 * 1024  # bytes gathered before a piece of a PostgreSQL CSV export is sent
 
 
 @dataclass(frozen=True)
@@ -187,11 +188,18 @@ def pg_copy_csv(engine: Engine, where: Filters) -> Iterator[tuple[int, str]]:
         driver = raw.driver_connection
         statement = psycopg.ClientCursor(driver).mogrify(str(compiled), compiled.params)
         decode = codecs.getincrementaldecoder("utf-8")().decode
+        pending, size = [], 0
         with driver.cursor() as cursor, cursor.copy(
                 f"COPY ({statement}) TO STDOUT (FORMAT csv, HEADER)") as copy:
-            for data in copy:
-                text = decode(bytes(data))
-                yield text.count("\n"), text  # the count is for progress bars: near enough
+            for data in copy:  # one message per row: gathered, or each would be a send()
+                pending.append(bytes(data))
+                size += len(data)
+                if size >= PIECE:
+                    text = decode(b"".join(pending))
+                    pending, size = [], 0
+                    yield text.count("\n"), text  # for progress bars: near enough
+        text = decode(b"".join(pending), final=True)
+        yield text.count("\n"), text
         driver.commit()
     finally:
         raw.close()

@@ -2,8 +2,10 @@
 from flask_babel import Babel
 from flask_cors import CORS
 from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -27,6 +29,8 @@ migrate = Migrate()
 babel = Babel()
 cors = CORS()
 api = ProblemApi()
+login_manager = LoginManager()
+csrf = CSRFProtect()
 
 
 def _client_network() -> str:

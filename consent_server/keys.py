@@ -72,3 +72,8 @@ def authenticate(session: Session, header: str | None, roles: tuple[str, ...]) -
     if key.role not in roles:
         raise Forbidden(f"This API key's role may not use this endpoint ({', '.join(roles)}).")
     return key
+
+
+def all_keys(session: Session) -> list[ApiKey]:
+    """Every key, live and revoked, oldest first (no secrets: only their hashes are stored)."""
+    return list(session.execute(select(ApiKey).order_by(ApiKey.id)).scalars())

@@ -37,11 +37,11 @@ def build(kind: str, to: str, language: str, **context) -> EmailMessage:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2]
                                            .strip(">") or None)
-        message["Content-Language"] = language
         message["Auto-Submitted"] = "auto-generated"
         context = {"language": language, **context}
         message.set_content(render_template(f"mail/{kind}.txt", **context))
         message.add_alternative(render_template(f"mail/{kind}.html", **context), subtype="html")
+        message["Content-Language"] = language  # after the content: set_content drops Content-*
     return message
 
 

@@ -1,4 +1,7 @@
 """The marketing team's services: the pre-send check, existing customers, the audience."""
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from sqlalchemy import (Column, MetaData, String, Table, and_, any_, bindparam, exists, insert,
@@ -11,6 +14,10 @@ from .errors import DomainError, Invalid
 from .people import CUSTOMER, ERASED, KEYS, PERSON, STATE, choices_of, event, normalise_fast
 from .subscriptions import _person, unsubscribe_url
 
+RESULT_COLUMNS = ("status", "reason")
+AUDIENCE_COLUMNS = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
+                    "list_unsubscribe_post")
+CUSTOMER_COLUMNS = ("email", "sale_date", "product_category", "opt_out_offered", "language")
 REASONS = ("consent", "customer", "no_consent", "withdrawn", "pending", "erased", "expired",
            "invalid")
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
@@ -26,6 +33,54 @@ def limit(count: int, most: int) -> None:
     if count > most:
         raise TooMany(f"At most {most:,} addresses per call; this one has {count:,}. "
                       "Split the list and send the parts one by one.")
+
+
+def read_csv(text: str, most: int) -> tuple[list[str], list[dict]]:
+    """A CSV's header and rows (for the API's CSV bodies and the console's uploads); Invalid
+    without an `email` column, TooMany beyond `most` rows."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = list(reader.fieldnames or [])
+        if "email" not in header:
+            raise Invalid("The CSV needs an `email` column.", {"email": ["Missing column."]})
+        rows = []
+        for row in reader:
+            rows.append(row)
+            limit(len(rows), most)
+    except csv.Error as error:
+        raise Invalid(f"The CSV could not be read: {error}.") from None
+    return header, rows
+
+
+def check_csv(header: list[str], rows: list[dict], results) -> str:
+    """The checked CSV: the input's columns kept, `status` and `reason` added."""
+    out = io.StringIO()
+    columns = header + [c for c in RESULT_COLUMNS if c not in header]
+    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row, (status, reason) in zip(rows, results):
+        writer.writerow({**row, "status": status, "reason": reason})
+    return out.getvalue()
+
+
+def customers_from_csv(rows: list[dict]) -> list[dict]:
+    """A customers CSV's rows as CustomersSchema's items (empty cells left out)."""
+    return [{key: value for key, value in row.items()
+             if key in CUSTOMER_COLUMNS and value not in (None, "")} for row in rows]
+
+
+def audience_csv(rows: Iterable[dict]) -> Iterator[str]:
+    """The audience as CSV text, a header and then a line per address as it comes."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, AUDIENCE_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    if out.getvalue():
+        yield out.getvalue()
 
 
 def _purpose(purpose: str) -> str:
@@ -215,3 +270,27 @@ def audience(session: Session, purpose: str, category: str | None = None):
                    "basis": "consent" if row.consented else "customer",
                    "unsubscribe_url": url, "list_unsubscribe": f"<{url}>",
                    "list_unsubscribe_post": ONE_CLICK}
+
+
+def look_up(session: Session, address: str) -> dict:
+    """One address for the marketing team: may it get each purpose now, and why; and its
+    history (None when the ledger has none). Invalid for a malformed address."""
+    from . import audit
+    from .addresses import normalise
+    from .errors import NotFound
+    from .people import address_hash, by_hash
+
+    try:
+        address = normalise(address)
+    except InvalidAddress as error:
+        raise Invalid("Not a valid e-mail address.", {"email": [str(error)]}) from None
+    statuses = {purpose: check(session, purpose, [address])[0] for purpose in KEYS}
+    person = by_hash(session.connection(), address_hash(address))
+    session.rollback()
+    history = None
+    if person is not None:
+        try:
+            history = audit.subject_history(session, person.subject)
+        except NotFound:
+            history = None
+    return {"address": address, "statuses": statuses, "history": history}

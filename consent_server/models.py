@@ -1,6 +1,7 @@
-"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people."""
+"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people, staff."""
 from datetime import date, datetime, timezone
 
+from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -175,3 +176,44 @@ class CustomerBasis(db.Model):
     product_category: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" if none
     sale_date: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffUser(UserMixin, db.Model):
+    """A staff account of the console: an e-mail, a role, a password hash (none until set)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a disabled account's session ends at once
+        return self.disabled_at is None
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins per account or per IP, both as a keyed hash (an unknown address counts
+    like a known one, so the throttle tells nobody which addresses exist)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "account:<hmac>", "ip:<hmac>"
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessLogEntry(db.Model):
+    """Who in the staff did what, when, on how many rows: never anything of a subject."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(255))
+    rows: Mapped[int | None] = mapped_column(Integer)

@@ -98,3 +98,9 @@ def valid_versions(session: Session) -> list[str]:
 def is_outdated(session: Session, version: str) -> bool:
     """True when a material version was published after the given one (or it is unknown)."""
     return version not in valid_versions(session)
+
+
+def versions(session: Session) -> list[PolicyVersion]:
+    """Every published version, newest first."""
+    return list(session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc()))
+                .scalars())

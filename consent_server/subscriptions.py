@@ -307,6 +307,7 @@ def request_access(session: Session, email: str, now: datetime) -> None:
 
 def own_page(session: Session, token: str) -> dict:
     """The person's own page: address, choices, pending sign-up and every event (R-01)."""
+    session.rollback()  # a fresh snapshot: it is read right after a write of this request
     person, _ = _by_token(session, tokens.ACCESS, token)
     state = ledger.state(session, person.subject)
     from .models import ConsentEvent

@@ -9,8 +9,9 @@ from sqlalchemy import delete, text, update
 from consent_server import catalogs, create_app, policy
 from consent_server.extensions import db
 from consent_server.ledger import GENESIS
-from consent_server.models import (ApiKey, ChainHead, ConsentEvent, ConsentState,
-                                   CustomerBasis, Person, PolicyText, PolicyVersion, utcnow)
+from consent_server.models import (AccessLogEntry, ApiKey, ChainHead, ConsentEvent,
+                                   ConsentState, CustomerBasis, Person, PolicyText,
+                                   PolicyVersion, SignInThrottle, StaffUser, utcnow)
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
 SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
@@ -68,7 +69,7 @@ def empty_and_close(app):
         db.session.remove()
         with db.engine.begin() as conn:
             for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion):
+                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

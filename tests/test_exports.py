@@ -262,3 +262,15 @@ def test_the_export_refuses_the_marketing_role_before_it_reads_filters(app, clie
         secret = keys.create_key(db.session, "mkt", "marketing")[1]
     resp = client.get("/api/v1/audit/events?since=bad", headers={"Authorization": f"Bearer {secret}"})
     assert resp.status_code == 403
+
+
+def test_a_postgresql_csv_export_in_small_pieces_keeps_every_character(app, client, auditor,
+                                                                       monkeypatch):
+    """PostgreSQL's COPY output is gathered into pieces; a piece may end inside a multi-byte
+    character (æøå in the user agent), which must survive."""
+    if db_name(app) != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    seed(app)
+    monkeypatch.setattr(exports, "PIECE", 7)
+    resp = client.get("/api/v1/audit/events?format=csv", headers=auditor)
+    assert parse("csv", resp.get_data(as_text=True)) == database_events(app)

@@ -64,6 +64,8 @@ def test_the_own_page_changes_each_purpose(pclient, smtp, api_key):
     path = access_link(pclient, smtp, "kari@example.no")
     saved = pclient.post(path, data={"marketing": "on"})
     assert saved.status_code == 200 and "lagret" in saved.get_data(as_text=True)
+    html = saved.get_data(as_text=True)
+    assert 'name="marketing" checked' in html and 'name="newsletter" checked' not in html
     assert check(pclient, key, "marketing", ["kari@example.no"]) == [("allowed", "consent")]
     assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
     pclient.post(path, data={})

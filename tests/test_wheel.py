@@ -70,9 +70,12 @@ def test_installed_from_the_wheel_it_serves_the_banner_notice_demo_and_api(wheel
     run(*pip, "--require-hashes", "-r", str(CHECKOUT / "requirements.lock"))
     run(*pip, "--no-deps", str(wheel))
     run(str(venv / "bin" / "python"), "-m", "pip", "check")  # the lock covers the wheel's needs
+    python = str(venv / "bin" / "python")
+    signing_key = run(python, "-c", "from consent_server.signing import generate; "
+                      "print(generate())", cwd=tmp_path).stdout.strip()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "CONSENT_SECRET_KEY": "wheel-test",
-           "CONSENT_EMAIL_HASH_KEY": "wheel-test-email", "CONSENT_INSTANCE_PATH": str(tmp_path),
-           "HOME": str(tmp_path)}
+           "CONSENT_EMAIL_HASH_KEY": "wheel-test-email", "CONSENT_SIGNING_KEY": signing_key,
+           "CONSENT_INSTANCE_PATH": str(tmp_path), "HOME": str(tmp_path)}
     flask = [str(venv / "bin" / "flask"), "--app", "consent_server", "consent"]
     assert "upgraded" in run(*flask, "init-db", cwd=tmp_path, env=env).stdout
     assert "published notice version 1" in run(*flask, "publish-policy", cwd=tmp_path,

@@ -355,3 +355,12 @@ def test_no_server_cookie_for_other_sites(app_factory, settings, origin):
     assert resp.status_code == 201
     assert "Set-Cookie" not in resp.headers
     assert "Access-Control-Allow-Credentials" not in resp.headers
+
+
+def test_no_answer_outside_the_console_depends_on_a_cookie(client):
+    """The console's session cookie is not read or set for the banner, the API or the notice:
+    shared caches may keep them (no Vary: Cookie, no Set-Cookie)."""
+    for path in ("/widget.js", "/api/v1/config?lang=nb", "/privacy/nb", "/healthz"):
+        resp = client.get(path, headers={"Cookie": "console_session=forged"})
+        assert "Cookie" not in resp.headers.get("Vary", ""), path
+        assert "Set-Cookie" not in resp.headers, path

@@ -1,7 +1,5 @@
 """The marketing team's API: the pre-send check, existing customers, the audience. Role
 `marketing` or `admin`; correcting an address is for `admin` alone."""
-import csv
-import io
 import json
 
 from flask import Response, current_app, request, stream_with_context
@@ -19,7 +17,6 @@ from .auth import require_role
 blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing",
                 description="Marketing API")
 CSV = "text/csv"
-RESULT_COLUMNS = ("status", "reason")
 
 
 def _most() -> int:
@@ -46,15 +43,7 @@ def _csv_rows() -> tuple[list[str], list[dict]]:
         text = request.get_data().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Invalid("The CSV body is not UTF-8.") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = list(reader.fieldnames or [])
-    if "email" not in header:
-        raise Invalid("The CSV needs an `email` column.", {"email": ["Missing column."]})
-    rows = []
-    for row in reader:
-        rows.append(row)
-        marketing.limit(len(rows), _most())
-    return header, rows
+    return marketing.read_csv(text, _most())
 
 
 @blp.route("/check", methods=["POST"])
@@ -72,13 +61,7 @@ def check():
         header, rows = _csv_rows()
         results = marketing.check(db.session, args["purpose"], [r["email"] for r in rows],
                                   args.get("product_category"))
-        out = io.StringIO()
-        columns = header + [c for c in RESULT_COLUMNS if c not in header]
-        writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
-        writer.writeheader()
-        for row, (status, reason) in zip(rows, results):
-            writer.writerow({**row, "status": status, "reason": reason})
-        return Response(out.getvalue(), mimetype=CSV)
+        return Response(marketing.check_csv(header, rows, results), mimetype=CSV)
     data = _json()
     if isinstance(data, dict) and isinstance(data.get("emails"), list):
         marketing.limit(len(data["emails"]), _most())
@@ -106,10 +89,7 @@ def customers():
     columns email, sale_date, product_category, opt_out_offered."""
     if request.mimetype == CSV:
         _header, rows = _csv_rows()
-        data = {"customers": [
-            {key: value for key, value in row.items()
-             if key in ("email", "sale_date", "product_category", "opt_out_offered", "language")
-             and value not in (None, "")} for row in rows]}
+        data = {"customers": marketing.customers_from_csv(rows)}
     else:
         data = _json()
         if isinstance(data, dict) and isinstance(data.get("customers"), list):
@@ -131,18 +111,7 @@ def audience(args):
     first = next(rows, None)  # an unknown purpose fails here, before the answer starts
     if args["format"] == "csv":
         def lines():
-            columns = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
-                       "list_unsubscribe_post")
-            out = io.StringIO()
-            writer = csv.DictWriter(out, columns, lineterminator="\r\n")
-            writer.writeheader()
-            for row in _chain(first, rows):
-                writer.writerow(row)
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-            if out.getvalue():
-                yield out.getvalue()
+            return marketing.audience_csv(_chain(first, rows))
         mimetype = CSV
     else:
         def lines():

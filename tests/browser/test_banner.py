@@ -887,16 +887,13 @@ def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, la
     ctx = browser.new_context(timezone_id="Europe/Oslo")
     try:
         page = ctx.new_page()
-
-        def with_receipt(route):  # the answer as it is with signed receipts (REQ C-07)
-            answer = route.fetch()
-            route.fulfill(response=answer, json={**answer.json(), "receipt": "eyJ.test.sig"})
-
-        page.route(f"{server.url}/api/v1/consents", with_receipt)
         load(page, site, server, lang=lang)
-        button(page, "Reject all" if lang == "en" else "Avvis alle").click()
+        with page.expect_response(f"{server.url}/api/v1/consents") as answer:
+            button(page, "Reject all" if lang == "en" else "Avvis alle").click()
         _, value = stored(page)
-        assert page.evaluate("localStorage.getItem('consent-server:receipt')") == "eyJ.test.sig"
+        receipt = answer.value.json()["receipt"]
+        assert receipt.count(".") == 2  # a JWS, signed by the server
+        assert page.evaluate("localStorage.getItem('consent-server:receipt')") == receipt
         chosen = datetime.fromtimestamp(value["time"] / 1000, ZoneInfo("Europe/Oslo")).date()
         page.click("#settings-link")
         record = page.locator(f"{DIALOG} .csw-id")
@@ -1033,3 +1030,15 @@ def test_the_server_sets_one_cookie_for_all_subdomains(subdomains):
         server.app.config["COOKIE_DOMAIN"] = "shop.localtest"
         server.app.extensions.pop("consent_widget", None)
         ctx.close()
+
+
+def test_opened_twice_one_banner_and_one_spacer(page, site, server):
+    """ConsentServer.open() twice shows one banner, with one spacer at the end of the page, and
+    both go with the choice."""
+    load(page, site, server)
+    page.evaluate("ConsentServer.open(); ConsentServer.open()")
+    spacers = "document.querySelectorAll('body > div[aria-hidden=true]').length"
+    assert page.locator(BANNER).count() == 1 and page.evaluate(spacers) == 1
+    button(page, "Reject all").click()
+    expect(page.locator(BANNER)).to_have_count(0)
+    assert page.evaluate(spacers) == 0

@@ -28,13 +28,16 @@ const gpcNotice = () => (state.gpc ? element('p', 0, [state.config.texts.gpc]) :
 const acceptLabel = () => state.config.texts[state.gpc ? 'accept_gpc' : 'accept_all'];
 const all = (on, source) => () => choose(everything(on), source);
 
+const removeBanner = () => {
+  if (!banner) return;
+  banner.parentNode.remove();
+  spacer.remove();
+  banner = null;
+};
+
 export const hide = () => {
   const hadFocus = banner && banner.contains(document.activeElement);
-  if (banner) {
-    banner.parentNode.remove();
-    banner = null;
-    spacer.remove();
-  }
+  removeBanner();
   showFloatingButton();
   const open = document.querySelector('dialog.csw-d[open]');
   if (open) open.close();
@@ -57,7 +60,7 @@ const settingsButton = (text) => {
 };
 
 export const showBanner = () => {
-  if (banner) banner.parentNode.remove();
+  removeBanner(); // shown again (ConsentServer.open() twice): one banner, one spacer
   const { texts } = state.config;
   banner = element('section', { class: 'csw-b', 'aria-labelledby': 'csw-t', tabindex: '-1' }, [
     element('h2', { id: 'csw-t' }, [texts.title]),

@@ -17,11 +17,12 @@ export const consentModeSignals = (choices) => {
   return signals;
 };
 
-// Clarity's queue exists once its snippet ran (often as a held-back script itself).
+// Clarity's queue exists once its snippet ran (often as a held-back script itself). The map
+// always has ad_storage and analytics_storage: the purposes are the catalog's (purposes.py).
 export const tellClarity = (signals) => {
   if (typeof window.clarity === 'function') {
-    window.clarity('consentv2', { ad_Storage: signals.ad_storage || 'denied',
-      analytics_Storage: signals.analytics_storage || 'denied' });
+    window.clarity('consentv2', { ad_Storage: signals.ad_storage,
+      analytics_Storage: signals.analytics_storage });
   }
 };
 
@@ -29,12 +30,12 @@ export const tellClarity = (signals) => {
 export const sendDefaults = () => {
   const signals = consentModeSignals({ necessary: true });
   gtag('consent', 'default', { ...signals, wait_for_update: 500 });
-  uet('consent', 'default', { ad_storage: signals.ad_storage || 'denied' });
+  uet('consent', 'default', { ad_storage: signals.ad_storage });
 };
 
 export const sendUpdate = (choices) => {
   const signals = consentModeSignals(choices);
   gtag('consent', 'update', signals);
-  uet('consent', 'update', { ad_storage: signals.ad_storage || 'denied' });
+  uet('consent', 'update', { ad_storage: signals.ad_storage });
   tellClarity(signals);
 };

@@ -1,0 +1,125 @@
+"""The auditors' pages (role auditor or admin): chain status and checkpoints, the export form,
+a subject's history, charts of consent per purpose and day."""
+import json
+from datetime import timedelta
+
+from flask import Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from .. import access_log, audit as audit_service, exports, ledger, purposes, signing
+from ..errors import DomainError
+from ..extensions import db
+from ..models import utcnow
+from . import bp, charts, role_required
+from .forms import ChartRangeForm, ExportForm, SubjectForm
+
+SERIES = {"granted": _l("granted"), "refused": _l("refused"), "withdrawn": _l("withdrawn"),
+          "accept_all": _l("accept all"), "reject_all": _l("reject all"),
+          "per_purpose": _l("chosen per purpose")}
+
+
+@bp.get("/audit")
+@role_required("auditor")
+def audit():
+    """The chain's status: verified now, events, head, the last checkpoint taken here."""
+    result = ledger.verify(db.session)
+    last = access_log.last(db.session, access_log.CHECKPOINT)
+    db.session.rollback()
+    return render_template("console/audit.html", result=result, last=last)
+
+
+@bp.get("/audit/checkpoint")
+@role_required("auditor")
+def download_checkpoint():
+    """A new signed checkpoint of the head, as a file to keep."""
+    signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
+    access_log.record(db.session, current_user.id, access_log.CHECKPOINT, utcnow(),
+                      f"seq {signed['seq']}")
+    return Response(json.dumps(signed, indent=2) + "\n", mimetype="application/json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="checkpoint-{signed["seq"]}.json"'})
+
+
+@bp.route("/audit/export", methods=["GET", "POST"])
+@role_required("auditor")
+def export():
+    """The export form; its answer streams the file (NDJSON, CSV or JSON)."""
+    form = ExportForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("console/export.html", form=form), status
+    since = exports.instant(form.since.data.isoformat()) if form.since.data else None
+    until = (exports.instant(form.until.data.isoformat()) + timedelta(days=1)
+             if form.until.data else None)  # the last day named is included
+    where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"],
+                            since=since, until=until, purpose=form.purpose.data or None,
+                            action=form.action.data or None)
+    fmt = form.format.data
+    total = exports.count(db.engine, where)
+    detail = ", ".join(f"{name} {value}" for name, value in (
+        ("format", fmt), ("since", form.since.data), ("until", form.until.data),
+        ("purpose", form.purpose.data), ("action", form.action.data)) if value)
+    access_log.record(db.session, current_user.id, access_log.EXPORT, utcnow(), detail, total)
+    pieces = (text for _, text in exports.export(db.engine, where, fmt))
+    return Response(pieces, mimetype=exports.FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="consent-events.{fmt}"'})
+
+
+@bp.route("/audit/subject", methods=["GET", "POST"])
+@role_required("auditor")
+def subject():
+    """Look up one subject (a consent id or an address): the whole history, printable.
+
+    A POST, so the consent id or address is in no URL, browser history or server log."""
+    form = SubjectForm()
+    history, status = None, 200
+    if form.validate_on_submit():
+        try:
+            key = exports.subject_key(form.subject.data.strip(),
+                                      current_app.config["EMAIL_HASH_KEY"])
+            history = audit_service.subject_history(db.session, key)
+        except DomainError as error:
+            form.subject.errors = [_("No events for this consent id or address.")
+                                   if error.status == 404 else _("Not a valid e-mail address.")]
+            status = error.status
+        access_log.record(db.session, current_user.id, access_log.SUBJECT_LOOKUP, utcnow(),
+                          rows=len(history["events"]) if history else 0)
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/subject.html", form=form, history=history,
+                           printed=utcnow().strftime("%Y-%m-%d %H:%M:%S")), status
+
+
+@bp.get("/audit/charts")
+@role_required("auditor")
+def charts_page():
+    """Consent per purpose per day and the share of each kind of choice: SVG and tables."""
+    form = ChartRangeForm(request.args, meta={"csrf": False})  # a read: a GET form
+    today = utcnow().date()
+    if not form.validate():
+        return render_template("console/charts.html", form=form, purposes=[],
+                               share=None, days=[]), 422
+    first = form.since.data or today - timedelta(days=13)
+    last = form.until.data or today
+    if last < first or (last - first).days > 366:
+        form.until.errors = [_("The end must be after the start, at most a year later.")]
+        return render_template("console/charts.html", form=form, purposes=[],
+                               share=None, days=[]), 422
+    form.since.data, form.until.data = first, last  # the inputs show the range drawn
+    stats = audit_service.stats(db.session, exports.instant(first.isoformat()),
+                                exports.instant((last + timedelta(days=1)).isoformat()))
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+    def label(day, series, value):
+        return f"{day}: {SERIES[series]} {value}"
+
+    per_purpose = []
+    for key in audit_service.OPTIONAL:
+        rows = [r for r in stats["purposes"] if r["purpose"] == key]
+        per_purpose.append({"key": key, "name": purposes.BY_KEY[key].name, "rows": rows,
+                            "chart": charts.counts(rows, days, label)})
+    return render_template("console/charts.html", form=form, purposes=per_purpose,
+                           share=charts.shares(stats["days"], days, label), days=stats["days"],
+                           series=SERIES, first=first, last=last)

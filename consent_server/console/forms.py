@@ -1,0 +1,105 @@
+"""The console's forms (Flask-WTF): each carries its CSRF token."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectChoice,
+                     SelectField, StringField)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from .. import exports, people, purposes
+from ..keys import ROLES
+from ..users import MAX_PASSWORD, MIN_PASSWORD
+
+ROLE_LABELS = {"marketing": _l("Marketing"), "auditor": _l("Auditor"), "admin": _l("Admin")}
+
+
+def role_choices():
+    return [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(),
+                                                         Length(max=MAX_PASSWORD)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"),
+                             validators=[DataRequired(), Length(MIN_PASSWORD, MAX_PASSWORD)],
+                             render_kw={"autocomplete": "new-password"})
+    repeat = PasswordField(_l("Repeat the new password"),
+                           validators=[DataRequired(),
+                                       EqualTo("password", _l("The passwords differ."))],
+                           render_kw={"autocomplete": "new-password"})
+
+
+class ActionForm(FlaskForm):
+    """A button alone (sign out, revoke, disable): only the CSRF token."""
+
+
+class KeyForm(FlaskForm):
+    name = StringField(_l("Name (who or what uses the key)"),
+                       validators=[DataRequired(), Length(max=100)])
+    role = SelectField(_l("Role"), choices=role_choices)
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=role_choices)
+
+
+class PublishForm(FlaskForm):
+    material = BooleanField(_l("Material change: ask everyone for consent again"))
+    expected = HiddenField(validators=[DataRequired()])
+
+
+class ExportForm(FlaskForm):
+    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+    purpose = SelectField(_l("Purpose"), choices=lambda: [SelectChoice("", _l("all"))] + [
+        SelectChoice(p.key, p.name) for p in purposes.PURPOSES])
+    action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("all"))] + [
+        SelectChoice(a, a) for a in exports.ACTIONS])
+    format = SelectField(_l("Format"), choices=[SelectChoice("ndjson", "NDJSON"),
+                                                SelectChoice("csv", "CSV"),
+                                                SelectChoice("json", "JSON")])
+
+
+class SubjectForm(FlaskForm):
+    subject = StringField(_l("Consent id or e-mail address"),
+                          validators=[DataRequired(), Length(max=320)])
+
+
+class ChartRangeForm(FlaskForm):
+    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+
+
+def person_purposes():
+    return [SelectChoice(key, purposes.BY_KEY[key].name) for key in people.KEYS]
+
+
+class CheckForm(FlaskForm):
+    file = FileField(_l("CSV file with a column named email"), validators=[FileRequired()],
+                     render_kw={"accept": ".csv,text/csv"})
+    purpose = SelectField(_l("Purpose"), choices=person_purposes)
+    product_category = StringField(_l("Product category (for existing customers, optional)"),
+                                   validators=[Optional(), Length(max=64)])
+
+
+class AudienceForm(FlaskForm):
+    purpose = SelectField(_l("Purpose"), choices=person_purposes)
+    product_category = StringField(_l("Product category (for existing customers, optional)"),
+                                   validators=[Optional(), Length(max=64)])
+
+
+class LookupForm(FlaskForm):
+    email = StringField(_l("E-mail address"), validators=[DataRequired(), Length(max=320)],
+                        render_kw={"autocomplete": "off"})
+
+
+class CustomersForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired()],
+                     render_kw={"accept": ".csv,text/csv"})

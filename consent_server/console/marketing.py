@@ -1,0 +1,162 @@
+"""The marketing team's pages (role marketing or admin): the pre-send check of a CSV, the
+audience as CSV, one address looked up, existing customers from a CSV."""
+from flask import (Response, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from .. import access_log, marketing
+from ..errors import DomainError
+from ..extensions import db
+from ..models import utcnow
+from ..schemas import CustomersSchema
+from . import bp, role_required
+from .forms import AudienceForm, CheckForm, CustomersForm, LookupForm
+
+REASONS = {"consent": _l("consent given"), "customer": _l("existing customer"),
+           "no_consent": _l("no consent"), "withdrawn": _l("consent withdrawn"),
+           "pending": _l("awaiting confirmation"), "erased": _l("erased"),
+           "expired": _l("consent given to an outdated notice"),
+           "invalid": _l("not a valid address")}
+STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
+
+
+def _upload(field) -> tuple[list[str], list[dict]]:
+    """The header and rows of an uploaded CSV; DomainError when it is not one we can read."""
+    try:
+        text = field.data.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError(_("The file is not UTF-8 text."), status=422) from None
+    return marketing.read_csv(text, int(current_app.config["CHECK_MAX_ADDRESSES"]))
+
+
+def _upload_error(form, field, error: DomainError) -> int:
+    most = "{:,}".format(int(current_app.config["CHECK_MAX_ADDRESSES"])).replace(",", " ")
+    messages = {413: _("The file has more than %(most)s rows; split it.", most=most)}
+    if error.errors and "email" in error.errors:
+        field.errors = [_("The file needs a column named email.")]
+    else:
+        field.errors = [messages.get(error.status, _("The file is not a CSV we can read."))]
+    return error.status if error.status in (413, 422) else 422
+
+
+@bp.route("/marketing/check", methods=["GET", "POST"])
+@role_required("marketing")
+def check():
+    """Upload a CSV of recipients; it comes back with `status` and `reason` per address."""
+    form = CheckForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            header, rows = _upload(form.file)
+            results = marketing.check(db.session, form.purpose.data, [r["email"] for r in rows],
+                                      form.product_category.data or None)
+        except DomainError as error:
+            status = _upload_error(form, form.file, error)
+        else:
+            access_log.record(db.session, current_user.id, access_log.CHECK, utcnow(),
+                              f"purpose {form.purpose.data}", len(rows))
+            return Response(marketing.check_csv(header, rows, results), mimetype="text/csv",
+                            headers={"Content-Disposition":
+                                     f'attachment; filename="checked-{form.purpose.data}.csv"'})
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/check.html", form=form,
+                           most=int(current_app.config["CHECK_MAX_ADDRESSES"])), status
+
+
+@bp.route("/marketing/audience", methods=["GET", "POST"])
+@role_required("marketing")
+def audience():
+    """Download every address that may receive a purpose now, with its unsubscribe URL (M-06)."""
+    form = AudienceForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("console/audience.html", form=form), status
+    purpose, category = form.purpose.data, form.product_category.data or None
+    user_id = current_user.id
+    rows = marketing.audience(db.session, purpose, category)
+
+    def counted():
+        count = 0
+        try:
+            for row in rows:
+                count += 1
+                yield row
+        finally:  # the access log gets the rows sent, also when the download stops early
+            access_log.record(db.session, user_id, access_log.EXPORT, utcnow(),
+                              f"audience {purpose}" + (f", {category}" if category else ""),
+                              count)
+
+    return Response(stream_with_context(marketing.audience_csv(counted())),
+                    mimetype="text/csv", headers={
+                        "Content-Disposition": f'attachment; filename="audience-{purpose}.csv"'})
+
+
+@bp.route("/marketing/lookup", methods=["GET", "POST"])
+@role_required("marketing")
+def lookup():
+    """One address: may it get each purpose now, and why; its history. Asked by POST, so the
+    address is in no URL or log."""
+    form = LookupForm()
+    found, status = None, 200
+    if form.validate_on_submit():
+        try:
+            found = marketing.look_up(db.session, form.email.data)
+        except DomainError:
+            form.email.errors = [_("Not a valid e-mail address.")]
+            status = 422
+        else:
+            access_log.record(db.session, current_user.id, access_log.LOOKUP, utcnow(),
+                              rows=len(found["history"]["events"]) if found["history"] else 0)
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/lookup.html", form=form, found=found, reasons=REASONS,
+                           statuses=STATUSES), status
+
+
+@bp.route("/marketing/customers", methods=["GET", "POST"])
+@role_required("marketing")
+def customers():
+    """Record existing customers (kundeforhold) from a CSV: email, sale_date, product_category,
+    opt_out_offered (and language)."""
+    form = CustomersForm()
+    problems, status = [], 200
+    if form.validate_on_submit():
+        try:
+            _header, rows = _upload(form.file)
+            body = CustomersSchema().load({"customers": marketing.customers_from_csv(rows)})
+            count = marketing.record_customers(db.session, body["customers"],
+                                               current_app.config["DEFAULT_LANGUAGE"], utcnow())
+        except ValidationError as error:
+            db.session.rollback()
+            problems, status = _row_problems(error.messages.get("customers", {})), 422
+        except DomainError as error:
+            db.session.rollback()
+            if error.errors and "customers" in error.errors:
+                problems, status = _row_problems(error.errors["customers"]), 422
+            else:
+                status = _upload_error(form, form.file, error)
+        else:
+            access_log.record(db.session, current_user.id, access_log.CUSTOMERS, utcnow(),
+                              rows=count)
+            flash(_("%(count)s existing customers are recorded.", count=count), "info")
+            return redirect(url_for("console.customers"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("console/customers.html", form=form, problems=problems), status
+
+
+def _row_problems(errors) -> list[tuple[int, str, str]]:
+    """(line in the file, column, message) per invalid cell; line 1 is the header."""
+    out = []
+    if not isinstance(errors, dict):
+        return [(0, "", str(errors))]
+    for index, fields in sorted(errors.items(), key=lambda item: int(item[0])):
+        for column, messages in (fields.items() if isinstance(fields, dict) else
+                                 [("", fields)]):
+            for message in messages if isinstance(messages, list) else [messages]:
+                out.append((int(index) + 2, column, str(message)))
+    return out[:100]

@@ -1,0 +1,264 @@
+"""The staff console in headless Chromium: each role signs in and walks its pages, axe-core on
+every page, an auditor's export re-verifies, an admin creates and revokes a key."""
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import CHOICE, empty_and_close, make_app, publish
+from test_banner import ARGS, CHROMIUM, REPO, axe_script  # noqa: F401  (a fixture)
+from test_exports import run_snippet
+from werkzeug.serving import make_server
+
+from consent_server import ledger, marketing, users
+from consent_server.extensions import db
+from consent_server.models import utcnow
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python) is not installed"),
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium"),
+]
+PASSWORD = "correct horse battery"
+# The screenshots in docs/ are rewritten only when asked (CONSENT_UPDATE_SCREENSHOTS=1), so a
+# test run leaves the checkout as it was.
+DOCS = REPO / "docs" if os.environ.get("CONSENT_UPDATE_SCREENSHOTS") else Path(
+    tempfile.gettempdir()) / "consent-console-screenshots"
+MARKETING = ["/console/marketing/check", "/console/marketing/audience",
+             "/console/marketing/lookup", "/console/marketing/customers"]
+PAGES = {"marketing": ["/console/", *MARKETING],
+         "auditor": ["/console/", "/console/audit", "/console/audit/export",
+                     "/console/audit/subject", "/console/audit/charts"],
+         "admin": ["/console/", "/console/audit", "/console/audit/export",
+                   "/console/audit/subject", "/console/audit/charts", "/console/admin/keys",
+                   "/console/admin/users", "/console/admin/notices",
+                   "/console/admin/access-log", *MARKETING]}
+
+
+class ConsoleServer:
+    """The app from the factory in a thread, with one account per role and some consents."""
+
+    def __init__(self, database_url):
+        self.app = make_app(database_url)
+        publish(self.app)
+        with self.app.app_context():
+            for role in PAGES:
+                users.create_user(db.session, f"{role}@example.com", role, PASSWORD, utcnow())
+        client = self.app.test_client()
+        self.consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+        client.post("/api/v1/consents", json={**CHOICE, "consent_id": self.consent_id,
+                                               "choices": {"analytics": False,
+                                                           "marketing": True}})
+        with self.app.app_context():
+            marketing.record_customers(db.session, [{
+                "email": "kunde@example.no", "sale_date": utcnow().date(),
+                "product_category": "sko", "opt_out_offered": True}], "nb", utcnow())
+        for choices in ({"analytics": True, "marketing": True},
+                        {"analytics": False, "marketing": False}):
+            client.post("/api/v1/consents", json={**CHOICE, "choices": choices})
+        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.app.config["PUBLIC_URL"] = self.url
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+        empty_and_close(self.app)
+
+
+@pytest.fixture(scope="module")
+def server(database_url):
+    running = ConsoleServer(database_url)
+    yield running
+    running.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    # bypass_csp only to inject axe-core; the pages themselves load nothing inline.
+    ctx = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True,
+                              locale="nb-NO", accept_downloads=True)
+    yield ctx
+    ctx.close()
+
+
+def sign_in(page, server, role, lang="nb"):
+    page.goto(f"{server.url}/console/sign-in?lang={lang}")
+    page.get_by_label("E-postadresse" if lang == "nb" else "E-mail address").fill(
+        f"{role}@example.com")
+    page.get_by_label("Passord" if lang == "nb" else "Password").fill(PASSWORD)
+    page.get_by_role("button", name="Logg inn" if lang == "nb" else "Sign in").click()
+    expect(page.locator("h1")).to_have_text("Samtykkekonsoll" if lang == "nb"
+                                            else "Consent console")
+
+
+def axe(page, path):
+    page.add_script_tag(path=path)
+    return page.evaluate("""() => axe.run(document, {resultTypes: ['violations']})
+        .then((r) => r.violations.map((v) => [v.id, v.impact,
+            v.nodes.map((n) => n.target.join(' '))]))""")
+
+
+def test_signed_out_every_console_url_goes_to_sign_in(context, server, axe_script):
+    page = context.new_page()
+    for url in {u for pages in PAGES.values() for u in pages}:
+        page.goto(server.url + url)
+        assert page.url.startswith(f"{server.url}/console/sign-in?next="), url
+        expect(page.locator("h1")).to_have_text("Logg inn")
+        assert "example.com" not in page.content()
+    assert axe(page, axe_script) == []
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_each_role_walks_its_pages_with_no_axe_violations(browser, server, axe_script, role,
+                                                          scheme):
+    """axe-core finds no violation on any console page a role opens, in nb and en, light and
+    dark; the other roles' pages answer 403."""
+    ctx = browser.new_context(bypass_csp=True, color_scheme=scheme)
+    try:
+        page = ctx.new_page()
+        for lang in ("nb", "en"):
+            sign_in(page, server, role, lang)
+            for url in PAGES[role]:
+                response = page.goto(f"{server.url}{url}?lang={lang}")
+                assert response.status == 200, url
+                assert axe(page, axe_script) == [], (role, lang, url)
+            page.get_by_role("button", name="Logg ut" if lang == "nb" else "Sign out").click()
+        sign_in(page, server, role)
+        for url in PAGES["admin"]:
+            if url not in PAGES[role]:
+                assert page.goto(server.url + url).status == 403, url
+                assert axe(page, axe_script) == [], url
+    finally:
+        ctx.close()
+
+
+def test_sign_in_failure_page_has_no_axe_violations(context, server, axe_script):
+    page = context.new_page()
+    page.goto(f"{server.url}/console/sign-in")
+    page.get_by_label("E-postadresse").fill("nobody@example.com")
+    page.get_by_label("Passord").fill("not the password")
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.get_by_role("alert")).to_have_text("Adressen eller passordet er feil.")
+    assert axe(page, axe_script) == []
+
+
+def test_auditor_exports_ndjson_that_re_verifies(context, server, tmp_path):
+    """REQ L-03: the export form downloads the NDJSON stream; the file verifies offline."""
+    page = context.new_page()
+    sign_in(page, server, "auditor")
+    page.get_by_role("navigation").get_by_role("link", name="Eksport").click()
+    page.get_by_label("Filformat").select_option("ndjson")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Last ned eksporten").click()
+    download = info.value
+    assert download.suggested_filename == "consent-events.ndjson"
+    path = Path(download.path())
+    done = run_snippet(tmp_path, path)
+    assert done.returncode == 0, done.stderr
+    with server.app.app_context():
+        head = ledger.verify(db.session)
+    assert done.stdout.strip() == f"ok: {head.events} events, head {head.head}"
+
+
+def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe_script):
+    """REQ C-07: the history names each event's choices, notice version and the text shown."""
+    page = context.new_page()
+    sign_in(page, server, "auditor")
+    page.get_by_role("navigation").get_by_role("link", name="Historikk for en registrert").click()
+    page.get_by_label("Samtykke-id eller e-postadresse").fill(server.consent_id)
+    page.get_by_role("button", name="Slå opp").click()
+    rows = page.locator(".proof table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("grant")
+    expect(rows.nth(1)).to_contain_text("update")
+    expect(page.locator(".notice-text")).to_contain_text("Personvernerklæring")
+    assert axe(page, axe_script) == []
+    page.get_by_role("navigation").get_by_role("link", name="Diagrammer").click()
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.get_by_role("img", name=re.compile("Andel"))).to_be_visible()
+    expect(page.locator("table").first).to_contain_text("4")
+
+
+def test_admin_creates_and_revokes_a_key(context, server):
+    """REQ S-01: the secret is shown once; revoked, it no longer opens the API."""
+    page = context.new_page()
+    sign_in(page, server, "admin")
+    page.get_by_role("navigation").get_by_role("link", name="API-nøkler").click()
+    page.get_by_label("Navn (hvem eller hva som bruker nøkkelen)").fill("revisjonsskript")
+    page.get_by_label("Rolle").select_option("auditor")
+    page.get_by_role("button", name="Lag nøkkelen").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("cs_")
+    api = server.app.test_client()
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200
+    page.get_by_role("button", name="Trekk tilbake revisjonsskript").click()
+    expect(page.get_by_role("status")).to_contain_text("revisjonsskript")
+    assert secret not in page.content()
+    assert api.get("/api/v1/audit/verify", headers=auth).status_code == 401
+
+
+CHECK_CSV = "name,email\nKunde,kunde@example.no\nUkjent,ukjent@example.no\nFeil,ikke en adresse\n"
+
+
+@pytest.mark.parametrize("scripts", [True, False])
+def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_path, scripts):
+    """REQ M-01: the marketer's file comes back with status and reason per row: through the
+    page's script (progress, then the download) or, without scripts, the plain form."""
+    ctx = browser.new_context(accept_downloads=True, java_script_enabled=scripts)
+    try:
+        page = ctx.new_page()
+        sign_in(page, server, "marketing")
+        page.get_by_role("navigation").get_by_role("link", name="Kontroll").click()
+        source = tmp_path / "mottakere.csv"
+        source.write_text(CHECK_CSV, encoding="utf-8")
+        page.get_by_label("CSV-fil med en kolonne som heter email").set_input_files(str(source))
+        page.get_by_label("Formål").select_option("marketing")
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Kontroller filen").click()
+        download = info.value
+        assert download.suggested_filename == "checked-marketing.csv"
+        lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+        assert lines == ["name,email,status,reason", "Kunde,kunde@example.no,allowed,customer",
+                         "Ukjent,ukjent@example.no,denied,no_consent",
+                         "Feil,ikke en adresse,denied,invalid"]
+        if scripts:
+            expect(page.get_by_role("status")).to_have_text(
+                "Ferdig: den kontrollerte filen er lastet ned.")
+            expect(page.locator("#check-result")).to_be_visible()
+            DOCS.mkdir(exist_ok=True)
+            page.screenshot(path=str(DOCS / "console-check.nb.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+def test_screenshots_for_the_readme(context, server):
+    """The audit dashboard and charts in bokmål, as docs/ shows them to a newcomer."""
+    page = context.new_page()
+    sign_in(page, server, "auditor")
+    DOCS.mkdir(exist_ok=True)
+    page.goto(f"{server.url}/console/audit?lang=nb")
+    page.screenshot(path=str(DOCS / "console-audit.nb.png"), full_page=True)
+    page.goto(f"{server.url}/console/audit/charts?lang=nb")
+    page.screenshot(path=str(DOCS / "console-charts.nb.png"), full_page=True)
+    assert (DOCS / "console-audit.nb.png").stat().st_size > 10_000

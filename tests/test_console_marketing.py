@@ -1,0 +1,163 @@
+"""The console's marketing pages: the CSV check, the audience, one address, existing customers."""
+import csv
+import io
+
+import pytest
+from people_fixtures import confirmed, papp, pclient, sign_up, smtp  # noqa: F401
+from sqlalchemy import select
+from test_console import make_user, sign_in, token
+
+from consent_server.extensions import db
+from consent_server.models import AccessLogEntry
+
+PAGES = ["/console/marketing/check", "/console/marketing/audience",
+         "/console/marketing/lookup", "/console/marketing/customers"]
+
+
+@pytest.fixture
+def marketer(papp):
+    make_user(papp, "marketer@example.com", "marketing")
+    client = papp.test_client()
+    assert sign_in(client, "marketer@example.com").status_code == 302
+    return client
+
+
+def entries(app, action):
+    with app.app_context():
+        return [(e.detail, e.rows) for e in db.session.execute(
+            select(AccessLogEntry).where(AccessLogEntry.action == action)).scalars()]
+
+
+def upload(client, url, text, filename="list.csv", **fields):
+    data = {"csrf_token": token(client, url), "file": (io.BytesIO(text.encode()), filename),
+            **fields}
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_marketing_pages_need_a_signed_in_marketer_or_admin(papp, pclient, url):
+    assert pclient.get(url).status_code == 302
+    for email, role, status in (("a@example.com", "auditor", 403),
+                                ("b@example.com", "admin", 200)):
+        make_user(papp, email, role)
+        other = papp.test_client()
+        sign_in(other, email)
+        assert other.get(url).status_code == status, (role, url)
+
+
+def test_the_csv_comes_back_with_status_and_reason(papp, pclient, smtp, marketer):
+    """REQ M-01: the upload is the API's check; every input column kept, status and reason
+    added, in the order given; the check is logged with its row count, no address."""
+    confirmed(pclient, smtp, "kari@example.no")
+    sign_up(pclient, "ola@example.no")
+    text = ("name,email\r\nKari,kari@example.no\r\nOla,ola@example.no\r\n"
+            "Per,per@example.no\r\nX,not an address\r\n")
+    resp = upload(marketer, "/console/marketing/check", text, purpose="newsletter")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert 'filename="checked-newsletter.csv"' in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [(r["name"], r["email"], r["status"], r["reason"]) for r in rows] == [
+        ("Kari", "kari@example.no", "allowed", "consent"),
+        ("Ola", "ola@example.no", "denied", "pending"),
+        ("Per", "per@example.no", "denied", "no_consent"),
+        ("X", "not an address", "denied", "invalid")]
+    marketing_rows = list(csv.DictReader(io.StringIO(upload(
+        marketer, "/console/marketing/check", text, purpose="marketing").get_data(as_text=True))))
+    assert marketing_rows[0]["status"] == "denied"
+    assert entries(papp, "check") == [("purpose newsletter", 4), ("purpose marketing", 4)]
+    with papp.app_context():
+        logged = " ".join(str(e.detail) for e in db.session.execute(
+            select(AccessLogEntry)).scalars())
+        assert "kari" not in logged
+
+
+@pytest.mark.parametrize("text, status, message", [
+    ("name\r\nKari\r\n", 422, b"email"),
+    ("email\r\n" + "a@example.no\r\n" * 3, 413, b"3"),
+])
+def test_a_bad_file_is_refused_with_a_reason(papp, marketer, text, status, message):
+    papp.config["CHECK_MAX_ADDRESSES"] = 2
+    resp = upload(marketer, "/console/marketing/check", text, purpose="newsletter")
+    assert resp.status_code == status and b'aria-invalid="true"' in resp.data
+    assert message in resp.data
+    assert entries(papp, "check") == []
+
+
+def test_a_file_that_is_not_utf8_or_missing_is_refused(marketer):
+    bad = {"csrf_token": token(marketer, "/console/marketing/check"), "purpose": "newsletter",
+           "file": (io.BytesIO("email\r\nå@example.no\r\n".encode("utf-16")), "l.csv")}
+    assert marketer.post("/console/marketing/check", data=bad,
+                         content_type="multipart/form-data").status_code == 422
+    none = {"csrf_token": token(marketer, "/console/marketing/check"), "purpose": "newsletter"}
+    assert marketer.post("/console/marketing/check", data=none).status_code == 422
+    unknown = upload(marketer, "/console/marketing/check", "email\r\na@example.no\r\n",
+                     purpose="necessary")
+    assert unknown.status_code == 422
+
+
+def test_the_check_page_offers_progress_from_its_own_script(marketer):
+    html = marketer.get("/console/marketing/check").get_data(as_text=True)
+    assert '<script src="/console/static/check.js" defer></script>' in html
+    assert '<progress id="check-progress"' in html and 'role="status"' in html
+    with marketer.get("/console/static/check.js") as script:
+        assert script.status_code == 200 and b"upload" in script.data
+
+
+def test_the_audience_lists_only_addresses_with_consent(papp, pclient, smtp, marketer):
+    """REQ M-06: the audience export: addresses that may get the purpose, each with its
+    unsubscribe link, nothing else; logged as an export with its row count."""
+    confirmed(pclient, smtp, "kari@example.no")
+    sign_up(pclient, "ola@example.no")
+    resp = marketer.post("/console/marketing/audience", data={
+        "csrf_token": token(marketer, "/console/marketing/audience"), "purpose": "newsletter"})
+    assert resp.status_code == 200 and resp.is_streamed
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [r["email"] for r in rows] == ["kari@example.no"]
+    assert rows[0]["unsubscribe_url"].startswith("https://consent.example/unsubscribe/")
+    assert set(rows[0]) == {"email", "language", "basis", "unsubscribe_url",
+                            "list_unsubscribe", "list_unsubscribe_post"}
+    assert entries(papp, "export") == [("audience newsletter", 1)]
+    bad = marketer.post("/console/marketing/audience", data={
+        "csrf_token": token(marketer, "/console/marketing/audience"), "purpose": "analytics"})
+    assert bad.status_code == 422
+
+
+def test_one_address_shows_its_state_and_history(papp, pclient, smtp, marketer):
+    confirmed(pclient, smtp, "kari@example.no")
+    resp = marketer.post("/console/marketing/lookup?lang=en", data={
+        "csrf_token": token(marketer, "/console/marketing/lookup"),
+        "email": " kari@EXAMPLE.no"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    statuses = html[html.index('id="statuses"'):html.index('id="history-heading"')]
+    assert "newsletter</th><td class=\"ok\">allowed" in statuses
+    assert "marketing</th><td class=\"bad\">not allowed" in statuses
+    history = html[html.index('id="history-heading"'):]
+    assert "<td>grant (consent)</td>" in history and "<td>confirm</td>" in history
+    assert "newsletter: yes" in history
+    assert entries(papp, "lookup")[0][1] >= 1
+    unknown = marketer.post("/console/marketing/lookup?lang=en", data={
+        "csrf_token": token(marketer, "/console/marketing/lookup"), "email": "per@example.no"})
+    assert "The ledger has nothing about this address." in unknown.get_data(as_text=True)
+    bad = marketer.post("/console/marketing/lookup", data={
+        "csrf_token": token(marketer, "/console/marketing/lookup"), "email": "bad@"})
+    assert bad.status_code == 422
+
+
+def test_existing_customers_from_a_csv(papp, marketer):
+    """REQ M-07: recorded from a CSV; a row without the opt-out offered records nothing."""
+    good = ("email,sale_date,product_category,opt_out_offered\r\n"
+            "kunde@example.no,2026-11-02,sko,true\r\n")
+    resp = upload(marketer, "/console/marketing/customers", good)
+    assert resp.status_code == 302
+    assert "1 " in marketer.get("/console/marketing/customers").get_data(as_text=True)
+    assert entries(papp, "customers") == [(None, 1)]
+    check = upload(marketer, "/console/marketing/check", "email\r\nkunde@example.no\r\n",
+                   purpose="marketing")
+    assert "allowed,customer" in check.get_data(as_text=True)
+    bad = good + "ny@example.no,2026-11-03,sko,false\r\nfeil,ikke-en-dato,sko,true\r\n"
+    resp = upload(marketer, "/console/marketing/customers", bad)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "<td>4</td><td>sale_date</td>" in html
+    assert entries(papp, "customers") == [(None, 1)]
