@@ -4,7 +4,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_console import TOKEN, make_user, sign_in, token
+from test_console_auth import TOKEN, make_user, sign_in, token
 from test_exports import PERSON_EMAIL, run_snippet, seed
 
 from consent_server import ledger, signing

@@ -5,7 +5,7 @@ import io
 import pytest
 from people_fixtures import confirmed, papp, pclient, sign_up, smtp  # noqa: F401
 from sqlalchemy import select
-from test_console import make_user, sign_in, token
+from test_console_auth import make_user, sign_in, token
 
 from consent_server.extensions import db
 from consent_server.models import AccessLogEntry
