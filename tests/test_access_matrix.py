@@ -3,13 +3,18 @@
 The rules below are the contract. The routes come from the URL map, so a route added without
 a rule here fails test_every_route_has_a_rule until someone decides who may use it.
 """
+import re
+
 import pytest
 from conftest import CHOICE
 
-from consent_server import keys
+from consent_server import keys, users
 from consent_server.extensions import db
+from consent_server.models import utcnow
 
 PUBLIC = "public"  # anyone, with or without a key (a key is neither needed nor looked at)
+CONSOLE_OPEN = "console-open"  # a console page anyone may open (signing in)
+SIGNED_IN = "signed-in"  # any signed-in staff account
 CALLERS = ("none", "bad", "revoked", "marketing", "auditor", "admin")
 
 # endpoint -> PUBLIC, or the roles whose live keys may use it (admin always may).
@@ -46,6 +51,30 @@ RULES = {
     "subscriptions_web.history": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
     "widget.settings_script": PUBLIC,
+    # The staff console: signed-in sessions, not API keys (test_the_console_matrix).
+    "console.static": CONSOLE_OPEN,
+    "console.sign_in": CONSOLE_OPEN,
+    "console.set_password": CONSOLE_OPEN,  # the one-time link is the capability
+    "console.home": SIGNED_IN,
+    "console.sign_out": SIGNED_IN,
+    "console.audit": ("auditor", "admin"),
+    "console.download_checkpoint": ("auditor", "admin"),
+    "console.export": ("auditor", "admin"),
+    "console.subject": ("auditor", "admin"),
+    "console.charts_page": ("auditor", "admin"),
+    "console.check": ("marketing", "admin"),
+    "console.audience": ("marketing", "admin"),
+    "console.lookup": ("marketing", "admin"),
+    "console.customers": ("marketing", "admin"),
+    "console.api_keys": ("admin",),
+    "console.create_key": ("admin",),
+    "console.revoke_key": ("admin",),
+    "console.staff_users": ("admin",),
+    "console.create_user": ("admin",),
+    "console.disable_user": ("admin",),
+    "console.notices": ("admin",),
+    "console.publish_notice": ("admin",),
+    "console.access_log_page": ("admin",),
     "notice.negotiated": PUBLIC,
     "notice.in_language": PUBLIC,
     "widget.script": PUBLIC,
@@ -56,7 +85,8 @@ RULES = {
 }
 # Values for path arguments, by name (a route with a new argument name needs one here).
 ARGUMENTS = {"consent_id": None, "lang": "en", "name": "analytics", "filename": "missing.txt",
-             "subject": None, "token": "not-a-valid-token"}
+             "subject": None, "token": "not-a-valid-token", "key_id": 999999,
+             "user_id": 999999}
 
 
 def _routes(app):
@@ -104,7 +134,8 @@ def test_the_matrix(app, app_factory, credentials):
     client = app_factory(RATELIMIT_PUBLIC="10000/minute").test_client()
     checked = 0
     consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
-    for endpoint, method, rule in _routes(app):
+    api_routes = [route for route in _routes(app) if not route[0].startswith("console.")]
+    for endpoint, method, rule in api_routes:
         allowed = RULES[endpoint]
         for caller in CALLERS:
             resp = _call(client, method, rule, credentials[caller], consent_id)
@@ -122,4 +153,58 @@ def test_the_matrix(app, app_factory, credentials):
                 assert resp.status_code == 403, where
                 assert resp.mimetype == "application/problem+json", where
             checked += 1
-    assert checked == len(list(_routes(app))) * len(CALLERS)
+    assert checked == len(api_routes) * len(CALLERS)
+
+
+PASSWORD = "correct horse battery"
+STAFF = ("signed-out", "marketing", "auditor", "admin")
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def _staff_client(app, caller):
+    """A test client signed in as caller's role (or signed out), and a CSRF token for it."""
+    client = app.test_client()
+    page = client.get("/console/sign-in").get_data(as_text=True)
+    token = CSRF.search(page).group(1)
+    if caller != "signed-out":
+        resp = client.post("/console/sign-in", data={
+            "email": f"{caller}@example.com", "password": PASSWORD, "csrf_token": token})
+        assert resp.status_code == 302, caller
+        token = CSRF.search(client.get("/console/").get_data(as_text=True)).group(1)
+    return client, token
+
+
+def _to_sign_in(resp) -> bool:
+    return resp.status_code == 302 and "/console/sign-in" in resp.headers["Location"]
+
+
+def test_the_console_matrix(app):
+    """REQ S-01: every console route (from the URL map) × {signed out, marketing, auditor,
+    admin}: signed out, a protected page redirects to the sign-in; a role the page is not for
+    gets 403; the roles it names get in. POSTs carry a valid CSRF token, so that the role
+    check, not the CSRF check, is what answers."""
+    with app.app_context():
+        for role in ("marketing", "auditor", "admin"):
+            users.create_user(db.session, f"{role}@example.com", role, PASSWORD, utcnow())
+    clients = {caller: _staff_client(app, caller) for caller in STAFF}
+    routes = [route for route in _routes(app) if route[0].startswith("console.")]
+    assert len(routes) > 20
+    for endpoint, method, rule in sorted(routes, key=lambda r: r[0] == "console.sign_out"):
+        allowed = RULES[endpoint]
+        for caller in STAFF:
+            client, token = clients[caller]
+            path = rule.build(ARGUMENTS, append_unknown=False)[1] if rule.arguments else rule.rule
+            data = {"csrf_token": token} if method == "POST" else None
+            resp = client.open(path, method=method, data=data)
+            where = (endpoint, method, caller, resp.status_code)
+            assert resp.status_code < 500, where
+            if allowed == CONSOLE_OPEN:
+                assert resp.status_code != 403, where
+            elif caller == "signed-out":
+                assert _to_sign_in(resp), where
+            elif endpoint == "console.sign_out":  # (last) it ends the session it was sent in
+                assert resp.status_code == 302 and _to_sign_in(client.get("/console/")), where
+            elif allowed == SIGNED_IN or caller in allowed:
+                assert resp.status_code != 403 and not _to_sign_in(resp), where
+            else:
+                assert resp.status_code == 403, where

@@ -3,7 +3,7 @@ erasures and expiries verifies, and any single-field edit of any stored event is
 sequence number (L-02, L-06)."""
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
@@ -95,6 +95,8 @@ def test_any_single_field_edit_is_caught_at_its_seq(app, operations, pick, field
         seq = pick % events + 1
         row = db.session.execute(select(ConsentEvent.__table__)
                                  .where(ConsentEvent.seq == seq)).mappings().one()
+        # The salt is outside the hash (ledger v2): it only matters beside a personal value.
+        assume(field != "pii_salt" or row["ip"] is not None or row["user_agent"] is not None)
         if field == "gpc":
             new = not row["gpc"]
         elif field == "recorded_at":

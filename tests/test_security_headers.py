@@ -7,8 +7,8 @@ from conftest import CHOICE
 from consent_server.security import OTHER_CSP
 
 BASE = {"X-Content-Type-Options": ("nosniff",),
-        # people's pages, whose links carry a token, send none at all
-        "Referrer-Policy": ("strict-origin-when-cross-origin", "no-referrer")}
+        # people's pages, whose links carry a token, send none at all; the console same-origin
+        "Referrer-Policy": ("strict-origin-when-cross-origin", "no-referrer", "same-origin")}
 
 
 def _get_routes(app):
