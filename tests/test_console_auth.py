@@ -267,7 +267,7 @@ def test_pages_carry_security_headers_and_no_inline_script_or_style(app, client,
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert "frame-ancestors 'none'" in csp and "style-src 'self'" in csp
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
-        assert resp.headers["Referrer-Policy"] == "same-origin"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
         assert resp.headers["Cache-Control"] == "no-store"
         html = resp.get_data(as_text=True)
         scripts = re.findall(r"<script[^>]*>", html)
