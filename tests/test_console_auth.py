@@ -165,8 +165,13 @@ def test_failed_sign_in_never_says_whether_the_address_exists(app, client, email
     assert log(app)[-1][0] == "sign_in_failed"
 
 
-def test_failed_sign_ins_are_slowed(app, client):
+def test_failed_sign_ins_are_slowed(app, client, monkeypatch):
     """After FREE_ACCOUNT failures the form answers 429 with a wait, even for the right one."""
+    from consent_server.console import auth
+    from consent_server.models import utcnow
+
+    frozen = utcnow()  # one instant: a slow machine must not outlast the first 1-second wait
+    monkeypatch.setattr(auth, "utcnow", lambda: frozen)
     make_user(app, "anne@example.com", "auditor")
     for _ in range(users.FREE_ACCOUNT):
         assert sign_in(client, "anne@example.com", "wrong password!").status_code == 401
