@@ -14,8 +14,8 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 # What the server does not read: the widget's build tooling and sources, caches.
-SKIP = shutil.ignore_patterns("node_modules", "package.json", "package-lock.json", "src", "build.mjs",
-                              "__pycache__", "*.pyc", "*.mo")
+SKIP = shutil.ignore_patterns("node_modules", "package.json", "package-lock.json", "build.mjs",
+                              "src", "__pycache__", "*.pyc", "*.mo")
 
 
 class BuildWithData(build_py):
