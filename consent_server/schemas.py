@@ -204,7 +204,7 @@ class AuditEventsArgsSchema(AuditRangeArgsSchema):
     action = fields.String(validate=validate.OneOf(ACTIONS))
     subject = fields.String(validate=validate.Length(min=1, max=320),
                             metadata={"description": "a consent id, or an e-mail address"})
-    from_seq = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))  # seq is a 32-bit integer
+    from_seq = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))  # seq: 32 bits
 
 
 class JwkSchema(Schema):
