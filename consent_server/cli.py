@@ -147,7 +147,8 @@ class Instant(click.ParamType):
 def export(fmt, out, **filters):
     """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
     try:
-        where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"], **filters)
+        where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"],
+                                session=db.session, **filters)
     except exports.Invalid as error:
         raise click.BadParameter(str(error.errors or error.detail)) from None
     total = exports.count(db.engine, where)

@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from . import addresses, chain, purposes, reading
 from .errors import Invalid
-from .models import ChainHead, ConsentEvent
+from .models import ChainHead, ConsentEvent, Person
 
 EVENTS = ConsentEvent.__table__
 COLUMNS = [c.name for c in EVENTS.columns]  # every column, whatever other changes add
@@ -67,22 +68,29 @@ def instant(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def subject_key(value: str, email_hash_key: str) -> str:
-    """The ledger's subject for a consent id, or for an e-mail address its keyed hash."""
+def subject_key(value: str, email_hash_key: str, session: Session | None = None) -> str:
+    """The ledger's subject for a consent id; for an e-mail address, the subject of the person
+    whose current address it is (a corrected address keeps its first subject, R-04), else the
+    address's keyed hash."""
     if "@" not in value:
         return value
     try:
-        return addresses.subject_hash(email_hash_key, value)
+        hashed = addresses.subject_hash(email_hash_key, value)
     except addresses.InvalidAddress as error:
         raise Invalid("Not a valid e-mail address.", {"subject": [str(error)]}) from None
+    if session is not None:
+        person = session.execute(select(Person.subject)
+                                 .where(Person.address_hash == hashed)).scalar_one_or_none()
+        return person or hashed
+    return hashed
 
 
 def filters(*, email_hash_key: str, subject: str | None = None, purpose: str | None = None,
-            **others) -> Filters:
+            session: Session | None = None, **others) -> Filters:
     """Filters from plain arguments; Invalid (422) for an unknown purpose or a bad address."""
     if purpose is not None and purpose not in purposes.BY_KEY:
         raise Invalid("Unknown purpose.", {"purpose": [f"Must be one of: {', '.join(purposes.BY_KEY)}."]})
-    return Filters(subject=subject_key(subject, email_hash_key) if subject else None,
+    return Filters(subject=subject_key(subject, email_hash_key, session) if subject else None,
                    purpose=purpose, **others)
 
 

@@ -148,6 +148,11 @@ def test_an_admin_corrects_an_address_without_losing_its_history(pclient, papp, 
         events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
                                     ).scalars().all()
         assert len({e.subject for e in events}) == 1 and len(events) == 2
+    auditor = api_key("auditor")  # the auditor finds the history under the corrected address
+    history = pclient.get("/api/v1/audit/subjects/kari@example.no", headers=auditor)
+    assert history.status_code == 200 and len(history.get_json()["events"]) == 2
+    exported = pclient.get("/api/v1/audit/events?subject=kari@example.no", headers=auditor)
+    assert exported.status_code == 200 and len(exported.get_data(as_text=True).splitlines()) == 2
     unknown = pclient.post("/api/v1/marketing/rectify", headers=admin, json=body)
     assert unknown.status_code == 404
     confirmed(pclient, smtp, "ola@example.no")

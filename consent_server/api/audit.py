@@ -34,7 +34,8 @@ def verify():
 @blp.arguments(AuditEventsArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
 def events(format, **filters):
     """The ledger in sequence order, streamed as NDJSON, CSV or JSON, every field."""
-    where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"], **filters)
+    where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"],
+                            session=db.session, **filters)
     # Read on connections of the engine's own, so the stream needs no app context.
     pieces = (text for _, text in exports.export(db.engine, where, format))
     db.session.rollback()
@@ -92,7 +93,7 @@ def _wants_html() -> bool:
 def subject(subject):
     """One subject's whole history (a consent id, or an e-mail address hashed here) with the
     notice shown at each event: JSON, or a printable HTML page (?format=html or Accept)."""
-    key = exports.subject_key(subject, current_app.config["EMAIL_HASH_KEY"])
+    key = exports.subject_key(subject, current_app.config["EMAIL_HASH_KEY"], db.session)
     history = audit.subject_history(db.session, key)
     if _wants_html():
         return render_template("audit_subject.html", history=history, asked=subject,

@@ -78,7 +78,7 @@ def subject():
     if form.validate_on_submit():
         try:
             key = exports.subject_key(form.subject.data.strip(),
-                                      current_app.config["EMAIL_HASH_KEY"])
+                                      current_app.config["EMAIL_HASH_KEY"], db.session)
             history = audit_service.subject_history(db.session, key)
         except DomainError as error:
             form.subject.errors = [_("No events for this consent id or address.")
