@@ -63,7 +63,10 @@ export const start = (settings) => {
     if (state.gpc && !stored.gpc) state.choices.marketing = false; // W-09: GPC outranks it
     apply(true);
   }
-  flush();
+  // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
+  // nothing waits (or it goes with the next choice), and a first visit spends no blocking
+  // round trip to the browser on opening localStorage.
+  if (stored) flush();
 
   const all = (on, source) => () => whenReady(() => choose(everything(on), source));
   window.ConsentServer = {
