@@ -22,10 +22,6 @@ export const root = (last) => {
   return node;
 };
 
-const privacyLink = () => element('a', { href: state.config.privacy_url }, [state.config.texts.privacy_link]);
-const gpcNotice = () => (state.gpc ? element('p', 0, [state.config.texts.gpc]) : null);
-// Its label says what it does: under GPC marketing stays off (W-09).
-const acceptLabel = () => state.config.texts[state.gpc ? 'accept_gpc' : 'accept_all'];
 const all = (on, source) => () => choose(everything(on), source);
 
 const removeBanner = () => {
@@ -61,13 +57,16 @@ const settingsButton = (text) => {
 
 export const showBanner = () => {
   removeBanner(); // shown again (ConsentServer.open() twice): one banner, one spacer
-  const { texts } = state.config;
+  const { texts, privacy_url: privacyUrl } = state.config;
+  const { gpc } = state;
   banner = element('section', { class: 'csw-b', 'aria-labelledby': 'csw-t', tabindex: '-1' }, [
     element('h2', { id: 'csw-t' }, [texts.title]),
-    element('p', 0, [texts.body + ' ', privacyLink()]),
-    gpcNotice(),
-    element('div', { class: 'csw-row' }, [button(acceptLabel(), all(true, 'banner')),
-      button(texts.reject_all, all(false, 'banner')), settingsButton(texts.settings)]),
+    element('p', 0, [texts.body + ' ', element('a', { href: privacyUrl }, [texts.privacy_link])]),
+    gpc ? element('p', 0, [texts.gpc]) : null,
+    // Its label says what it does: under GPC marketing stays off (W-09).
+    element('div', { class: 'csw-row' }, [button(texts[gpc ? 'accept_gpc' : 'accept_all'],
+      all(true, 'banner')), button(texts.reject_all, all(false, 'banner')),
+    settingsButton(texts.settings)]),
   ]);
   // C-04: a banner opened again can be left with Escape; the choice stays as it was.
   banner.onkeydown = (event) => {
