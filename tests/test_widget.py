@@ -23,9 +23,9 @@ def served(client, path="/widget.js?lang=en", **headers):
 
 
 def settings_of(js: str) -> dict:
-    """The JSON the server put before the built banner."""
-    assert js.startswith("{const CONSENT_SETTINGS={")
-    prefix = js.removeprefix("{const CONSENT_SETTINGS=")
+    """The JSON the server put before the built banner (after the compile hint)."""
+    assert js.startswith(widget.COMPILE_HINT + "{const CONSENT_SETTINGS={")
+    prefix = js.removeprefix(widget.COMPILE_HINT + "{const CONSENT_SETTINGS=")
     return json.JSONDecoder().raw_decode(prefix)[0]
 
 
@@ -66,6 +66,14 @@ def test_first_visit_fits_the_gzip_budget(client):
         assert b".csw{" in raw  # the stylesheet is inside
         size = len(gzip.compress(raw, 9))
         assert size <= widget.BUDGET_GZIP == 5120, f"widget.js?lang={lang} is {size} B gzipped"
+
+
+def test_the_compile_hint_comes_before_any_code(client):
+    """REQ W-12: V8 compiles the banner's functions off the main thread while the script streams
+    in only when its `//# allFunctionsCalledOnLoad` comes before the first token of the file."""
+    for lang in ("nb", "en"):
+        js = served(client, f"/widget.js?lang={lang}").get_data(as_text=True)
+        assert js.startswith("//# allFunctionsCalledOnLoad\n{")
 
 
 def test_served_as_cacheable_javascript(client):

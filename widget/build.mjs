@@ -1,7 +1,8 @@
 // Builds dist/ from src/ (npm ci && node build.mjs): esbuild bundles the modules and minifies
 // the stylesheets, terser minifies the scripts. consent.min.js is the banner (from index.js),
 // settings.min.js the settings layer it loads when wanted (from settings.js). The server puts
-// `{const CONSENT_SETTINGS=<json>;` before the file, which closes that block.
+// `{const CONSENT_SETTINGS=<json>;` before the file, which closes that block (and V8's compile
+// hint before that: consent_server/web/widget.py).
 // dist/stamp.json records the hash of the sources, which tests/test_widget.py recomputes.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

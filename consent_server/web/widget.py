@@ -3,7 +3,8 @@
 The scripts are built from widget/src/ by esbuild and terser (widget/build.mjs) into
 widget/dist/, which is committed: the server only reads them. It puts the first layer's config
 before the banner as `{const CONSENT_SETTINGS=<json>;` (the built file closes the block), so
-the banner shows after one request, in one language per response (W-12).
+the banner shows after one request, in one language per response (W-12), and V8's compile hint
+before that.
 """
 import gzip
 import hashlib
@@ -52,11 +53,18 @@ def built(name: str) -> bytes:
     return (DIST / name).read_bytes()
 
 
+# V8's explicit compile hint (Chromium 136 on; a comment to other engines): nearly every
+# function of the banner runs as it starts, so V8 compiles them all while the script streams
+# in, off the page's main thread, instead of one by one on it at their first call. V8 reads
+# the comment only before the first token, so it comes before the prefix.
+COMPILE_HINT = "//# allFunctionsCalledOnLoad\n"
+
+
 def settings_prefix(settings: dict) -> bytes:
     """The block that declares CONSENT_SETTINGS for the built banner; JSON is JavaScript, and
     `<` escaped keeps a text from closing a script element."""
     text = json.dumps(settings, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return ("{const CONSENT_SETTINGS=" + text + ";").encode()
+    return (COMPILE_HINT + "{const CONSENT_SETTINGS=" + text + ";").encode()
 
 
 def build(app: Flask, lang: str, versions: tuple[str, ...]) -> Bundle:
