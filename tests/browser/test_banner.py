@@ -562,6 +562,28 @@ def test_a_failed_send_is_kept_and_sent_on_the_next_page(page, site, server):
     assert ran(page) == ["a1", "a2", "m1", "am3"]
 
 
+def test_a_first_visit_does_not_open_local_storage(browser, site, server):
+    """REQ W-07, W-12: choices wait in localStorage only after a choice (which writes the cookie
+    too), so a page without the cookie does not open it: that costs two blocking round trips to
+    the browser process. A choice uses it as before."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script("""window.storageOpened = 0;
+            const real = Object.getOwnPropertyDescriptor(window, 'localStorage');
+            Object.defineProperty(window, 'localStorage', { configurable: true,
+                get() { window.storageOpened++; return real.get.call(window); } });""")
+        page = ctx.new_page()
+        load(page, site, server)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.storageOpened") == 0
+        button(page, "Reject all").click()
+        expect(page.locator(BANNER)).to_have_count(0)
+        assert page.evaluate("window.storageOpened") > 0
+        stored(page)
+    finally:
+        ctx.close()
+
+
 def test_outdated_notice_or_old_consent_asks_again(page, site, server):
     """REQ C-09, W-03: a choice stored under a notice version that is no longer valid (a material
     change), or older than the maximum age, brings the banner back and applies nothing."""
