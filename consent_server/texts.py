@@ -19,7 +19,8 @@ FIRST_LAYER = {
     "privacy_link": _l("Privacy notice"),
     "gpc": _l("Your browser sends a Global Privacy Control signal that you do not want "
               "marketing, so it is off unless you turn it on yourself under “Settings”."),
-    "placeholder": _l("The video is shown only when you accept marketing."),
+    # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
+    "placeholder": _l("This content is shown only once you consent to it."),
 }
 # The settings layer's, in /api/v1/config (loaded with that layer).
 SETTINGS_LAYER = {

@@ -240,8 +240,8 @@ def test_demo_page_speaks_the_visitors_language(client):
 def test_the_bokmal_words(client):
     """REQ W-13, C-02, C-03, C-08: a native reader's corrections, in Datatilsynet's words: the
     banner ends on where to change or withdraw, the GPC text says what is off and where to turn
-    it on, necessary is not "always on" twice, location is approximate, the placeholder says
-    what the video needs, the settings heading names cookies."""
+    it on, necessary is not "always on" twice, location is approximate, the placeholder fits
+    any held-back content, the settings heading names cookies."""
     config = client.get("/api/v1/config?lang=nb").json
     texts = config["texts"]
     assert texts["body"].endswith("Du kan når som helst endre valget ditt eller trekke tilbake "
@@ -249,7 +249,8 @@ def test_the_bokmal_words(client):
     assert texts["gpc"].endswith("ikke ønsker markedsføring, så den er slått av med mindre du "
                                  "selv slår den på under «Innstillinger».")
     assert texts["accept_gpc"] == "Godta alle unntatt markedsføring"
-    assert texts["placeholder"] == "Videoen vises først når du godtar markedsføring."
+    # Any held-back iframe (a video, a map, a post), whatever its purpose.
+    assert texts["placeholder"] == "Dette innholdet vises først når du har gitt samtykke til det."
     assert texts["settings_title"] == "Innstillinger for informasjonskapsler"
     purposes = {p["key"]: p for p in config["purposes"]}
     assert "Alltid på" not in purposes["necessary"]["description"]
