@@ -70,6 +70,10 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
         event = ledger.append_one(session, event)
+    except ledger.Spent:  # erased after we read its state (a DELETE won the race): start anew
+        return record(session, choices=choices, policy_version=policy_version,
+                      language=language, source=source, max_age_days=max_age_days,
+                      event_id=event_id, gpc=gpc, ip=ip, user_agent=user_agent)
     except IntegrityError:
         # The same event_id again: a retry whose answer was lost is answered as the first time.
         done = ledger.event_by_id(session, event_id) if event_id else None
