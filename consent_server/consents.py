@@ -65,7 +65,9 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         consent_id, previous = new_consent_id(), None
     ip, user_agent = truncate_ip(ip), user_agent[:512] if user_agent else None
     event = ledger.new_event(
-        subject=consent_id, subject_type="device", action=None,  # decided under the lock
+        # A returning device's action is decided under the lock; a new id has no state to
+        # decide from (and PostgreSQL then appends in one statement, see ledger.append_one).
+        subject=consent_id, subject_type="device", action=None if previous else "grant",
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
         source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
