@@ -127,10 +127,10 @@ def _grant(writer, person, wanted: dict, policy_version: str, language: str, tex
     before = choices_of(state)
     after = {**before, **wanted}
     action = "update" if any(before.values()) else "grant"
-    granted = writer.append(event(person.subject, action=action, choices=after,
-                        policy_version=policy_version, language=language, text_hash=text_hash,
-                        source=source, ip=ip, user_agent=user_agent, basis="consent",
-                        details=details), now=now)
+    granted = writer.append(event(
+        person.subject, action=action, choices=after, policy_version=policy_version,
+        language=language, text_hash=text_hash, source=source, ip=ip, user_agent=user_agent,
+        basis="consent", details=details), now=now)
     writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject).values(
         pending=None, pending_policy_version=None, confirm_nonce=None, mail_due=False,
         language=language))
