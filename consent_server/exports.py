@@ -9,6 +9,7 @@ import codecs
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -104,9 +105,9 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
     """Chunks of matching events (tuples in COLUMNS order, the time in its hashed form, booleans
     as the driver gives them), in sequence order, up to the head as it was when the export began.
 
-    SQLAlchemy's query, compiled once, runs on the driver's own cursor: its rows were a quarter
-    of a SQLite export's time. The filters' values go through their columns' bind processors
-    as SQLAlchemy would send them (a time in SQLite's stored form).
+    SQLAlchemy's query, compiled once, runs on the driver's own cursor: SQLAlchemy's rows cost
+    a tenth of a SQLite export's time. The filters' values go through their columns' bind
+    processors as SQLAlchemy would send them (a time in SQLite's stored form).
     """
     with engine.connect() as conn:
         head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
@@ -128,11 +129,9 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
         return [values[name] for name in compiled.positiontup]  # qmark (sqlite3)
 
     while True:
-        with engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()
+        with engine.connect() as conn, closing(conn.connection.dbapi_connection.cursor()) as cursor:
             cursor.execute(str(compiled), arguments(last))
             batch = cursor.fetchall()
-            cursor.close()
         if not batch:
             return
         yield batch
