@@ -4,7 +4,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_console_auth import TOKEN, assert_only_for, entries, signed_in, token
+from test_console_auth import assert_only_for, entries, signed_in, token
 from test_exports import PERSON_EMAIL, run_snippet, seed
 
 from consent_server import ledger, signing

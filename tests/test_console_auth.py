@@ -4,7 +4,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHOICE, publish
 from sqlalchemy import select, update
 
 from consent_server import keys, policy, users
