@@ -292,6 +292,18 @@ def pg_part(args, tmp: Path, base_env: dict) -> dict:
         proc.wait(timeout=30)
     out.update({k: min(v) for k, v in runs.items()})
     out["api_rss_growth_mb"] = api["rss_growth_mb"]
+
+    def rows():
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(libpq) as conn, conn.cursor("bare", row_factory=dict_row) as cur:
+            cur.itersize = 5000
+            cur.execute(query)
+            for event in cur:
+                event["recorded_at"] = chain.timestamp(event["recorded_at"].astimezone(timezone.utc))
+                yield event
+
+    out["bare_hash"], _ = timed(lambda: bare_hash_loop(rows()))
     with app.app_context():
         out["verify"], result = timed(lambda: ledger.verify(db.session))
         assert result.ok, result
@@ -334,7 +346,9 @@ def main():
                 "rows_per_s": {k: round(n / p[k]) for k in ("api", "psql_copy", "psycopg_copy")},
                 "api_vs_psql_copy": round(p["psql_copy"] / p["api"], 3),
                 "api_vs_psycopg_copy": round(p["psycopg_copy"] / p["api"], 3),
-                "server_rss_growth_mb": p["api_rss_growth_mb"], "verify_s": round(p["verify"], 2)}
+                "server_rss_growth_mb": p["api_rss_growth_mb"], "verify_s": round(p["verify"], 2),
+                "bare_hash_s": round(p["bare_hash"], 2),
+                "verify_vs_bare_hash": round(p["verify"] / p["bare_hash"], 2)}
         print("RESULT " + json.dumps(result), flush=True)
 
 

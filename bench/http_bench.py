@@ -258,7 +258,13 @@ def missing(url, table, cols, rows):
 def prepare(kind, args, tmp):
     """Fresh databases with their schemas; the environments both apps run with."""
     urls = fresh_databases(kind, args, tmp)
+    from consent_server.signing import generate
+
     ours = clean_env(CONSENT_SECRET_KEY=secrets.token_hex(32), CONSENT_DATABASE_URL=urls["ours"],
+                     CONSENT_EMAIL_HASH_KEY=secrets.token_hex(32), CONSENT_SIGNING_KEY=generate(),
+                     # wrk is one client address: the limiter counts (as in production) but
+                     # never refuses
+                     CONSENT_RATELIMIT_PUBLIC="1000000000/minute",
                      CONSENT_INSTANCE_PATH=str(Path(tmp) / f"instance_{kind}"))
     flask = [sys.executable, "-m", "flask", "--app", "wsgi", "consent"]
     run(flask + ["init-db"], ours, ROOT, "flask consent init-db")

@@ -65,11 +65,17 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         consent_id, previous = new_consent_id(), None
     ip, user_agent = truncate_ip(ip), user_agent[:512] if user_agent else None
     event = ledger.new_event(
-        subject=consent_id, subject_type="device", action=None,  # decided under the lock
+        # A returning device's action is decided under the lock; a new id has no state to
+        # decide from (and PostgreSQL then appends in one statement, see ledger.append_one).
+        subject=consent_id, subject_type="device", action=None if previous else "grant",
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
         source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
         event = ledger.append_one(session, event)
+    except ledger.Spent:  # erased after we read its state (a DELETE won the race): start anew
+        return record(session, choices=choices, policy_version=policy_version,
+                      language=language, source=source, max_age_days=max_age_days,
+                      event_id=event_id, gpc=gpc, ip=ip, user_agent=user_agent)
     except IntegrityError:
         # The same event_id again: a retry whose answer was lost is answered as the first time.
         done = ledger.event_by_id(session, event_id) if event_id else None

@@ -7,9 +7,9 @@ exported, `seq`, `prev_hash` and `hash` included, so the file alone re-verifies 
 """
 import codecs
 import csv
-import io
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -102,8 +102,13 @@ def count(engine: Engine, where: Filters) -> int:
 
 def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
          text_booleans: bool = False) -> Iterator[list]:
-    """Chunks of matching events (tuples in COLUMNS order, the time in its hashed form), in
-    sequence order, up to the head as it was when the export began."""
+    """Chunks of matching events (tuples in COLUMNS order, the time in its hashed form, booleans
+    as the driver gives them), in sequence order, up to the head as it was when the export began.
+
+    SQLAlchemy's query, compiled once, runs on the driver's own cursor: SQLAlchemy's rows cost
+    a tenth of a SQLite export's time. The filters' values go through their columns' bind
+    processors as SQLAlchemy would send them (a time in SQLite's stored form).
+    """
     with engine.connect() as conn:
         head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
     last = (where.from_seq or 1) - 1
@@ -111,9 +116,22 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
                                            EVENTS.c.seq > bindparam("last", type_=EVENTS.c.seq.type),
                                            EVENTS.c.seq <= head)
              .order_by(EVENTS.c.seq).limit(chunk))
+    compiled = query.compile(dialect=engine.dialect)
+    processors = {name: processor for name, bind in compiled.binds.items()
+                  if (processor := bind.type.bind_processor(engine.dialect))}
+
+    def arguments(last_seq: int):
+        values = compiled.construct_params({"last": last_seq})
+        values = {name: processors[name](value) if name in processors else value
+                  for name, value in values.items()}
+        if compiled.positiontup is None:  # a named paramstyle (psycopg)
+            return values
+        return [values[name] for name in compiled.positiontup]  # qmark (sqlite3)
+
     while True:
-        with engine.connect() as conn:
-            batch = conn.execute(query, {"last": last}).all()
+        with engine.connect() as conn, closing(conn.connection.dbapi_connection.cursor()) as cursor:
+            cursor.execute(str(compiled), arguments(last))
+            batch = cursor.fetchall()
         if not batch:
             return
         yield batch
@@ -125,23 +143,36 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
 JSON_COLUMNS = [COLUMNS.index(name) for name in chain.JSON_TEXT if name in COLUMNS]
 
 
+class _Lines(list):
+    """What csv.writer writes to: its lines, kept and joined once per chunk (less copying
+    than a StringIO)."""
+
+    write = list.append
+
+
 def csv_chunks(batches) -> Iterator[tuple[int, str]]:
     """RFC 4180 CSV (a header row, CRLF, quotes where needed; UTF-8 when encoded): empty
     cells are nulls, booleans true/false, choices and details their JSON text."""
-    buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\r\n")
+    lines = _Lines()
+    out = csv.writer(lines, lineterminator="\r\n")
     out.writerow(COLUMNS)
-    yield 0, buffer.getvalue()
     for batch in batches:
-        buffer.seek(0)
-        buffer.truncate()
         out.writerows(batch)
-        yield len(batch), buffer.getvalue()
+        yield len(batch), "".join(lines)
+        lines.clear()
+    if lines:  # no event at all: the header alone
+        yield 0, "".join(lines)
+
+
+BOOLEAN_COLUMNS = [i for i, c in enumerate(EVENTS.columns) if c.type.python_type is bool]
 
 
 def _json_line(row) -> str:
     """One event as a JSON object; choices and details as objects (their stored canonical text)."""
-    values = row
+    values = list(row)
+    for i in BOOLEAN_COLUMNS:  # SQLite gives 0 / 1
+        if values[i] is not None:
+            values[i] = bool(values[i])
     record = {name: value for i, (name, value) in enumerate(zip(COLUMNS, values))
               if i not in JSON_COLUMNS}
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))

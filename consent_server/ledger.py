@@ -22,7 +22,8 @@ from .models import ChainHead, ConsentEvent, ConsentState, utcnow
 from .storage import IMMEDIATE, release_writer, sqlite_writing
 
 __all__ = ["GENESIS", "canonical", "digest", "event_hash", "hash_parts", "new_event",
-           "append_one", "writing", "Writer", "state", "event_by_id", "verify", "rebuild_state"]
+           "append_one", "writing", "Writer", "Spent", "state", "event_by_id", "verify",
+           "rebuild_state"]
 NO_HEAD = "the ledger has no head row: run `flask consent init-db`"
 EVENTS = ConsentEvent.__table__
 STATE = ConsentState.__table__
@@ -30,8 +31,13 @@ STATE = ConsentState.__table__
 STATE_FIELDS = ("subject_type", "action", "choices", "policy_version", "language", "text_hash",
                 "source", "gpc", "ip", "user_agent", "recorded_at", "event_id", "seq", "hash")
 # Where a writer learns the state under the chain lock (action=None: decided there).
-STATE_UNDER_LOCK = {"sqlite": "SELECT choices FROM consent_state WHERE subject = :subject",
-                    "postgresql": "SELECT choices FROM consent_state WHERE subject = %(subject)s"}
+STATE_UNDER_LOCK = {
+    "sqlite": "SELECT choices, action FROM consent_state WHERE subject = :subject",
+    "postgresql": "SELECT choices, action FROM consent_state WHERE subject = %(subject)s"}
+
+
+class Spent(Exception):
+    """The subject was erased before its event could be chained (an erased id is spent)."""
 
 
 HEAD = ChainHead.__table__
@@ -119,7 +125,8 @@ def new_event(*, subject: str, subject_type: str, choices: dict, policy_version:
 
     Built before the chain is locked, so that the lock is held as briefly as possible. With
     action=None the writer decides grant, update or withdraw from the subject's state as it is
-    under the lock (see decide_action); any other action is kept as given. basis is a person's
+    under the lock (see decide_action), and Spent is raised if the subject was erased by then;
+    any other action is kept as given. basis is a person's
     legal basis for marketing (None, "consent" or "customer"); details a small JSON object
     without personal data (e.g. a customer's sale date).
     """
@@ -178,6 +185,8 @@ class Writer:
         if event["action"] is None:  # decided here, under the lock (two tabs at once stay apart)
             sql = STATE_UNDER_LOCK["postgresql" if pg else "sqlite"]
             previous = run(sql, {"subject": event["subject"]}).fetchone()
+            if previous and previous[1] == "erase":  # erased since the caller looked
+                raise Spent(event["subject"])
             event = {**event, "action": decide_action(previous[0] if previous else None,
                                                       event["choices"])}
         if pg:

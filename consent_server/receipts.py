@@ -8,6 +8,7 @@ receipt against the ledger.
 import json
 
 import jwt
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from . import chain, ledger
@@ -34,6 +35,12 @@ def issue(key: SigningKey, issuer: str, answer: dict) -> str:
     claims = {k: v for k, v in claims.items() if v is not None or k == "text_hash"}
     return jwt.encode(claims, key.private, algorithm="EdDSA",
                       headers={"kid": key.kid, "typ": TYPE})
+
+
+def issue_here(event: dict) -> str:
+    """issue() with this app's signing key, its public URL as the issuer."""
+    return issue(current_app.extensions["consent_signing_key"], current_app.config["PUBLIC_URL"],
+                 event)
 
 
 def check(session: Session, key: SigningKey, receipt: str) -> dict:

@@ -55,7 +55,8 @@ class ConsentSchema(Schema):
     erased = fields.Boolean()
     outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
     receipt = fields.String(metadata={
-        "description": "a compact JWS (EdDSA) of the recorded event; POST answers only"})
+        "description": "a compact JWS (EdDSA) of the recorded event (L-08); in the answers of "
+                       "POST and DELETE"})
 
 
 class PublicEventSchema(Schema):
@@ -321,6 +322,8 @@ class SubscriptionCreateSchema(StrictSchema):
 class SubscriptionSchema(Schema):
     status = fields.String(metadata={"description": "pending (a confirmation mail is on its "
                                                     "way) or active"})
+    receipt = fields.String(metadata={
+        "description": "active only: a compact JWS (EdDSA) of the grant recorded (L-08)"})
 
 
 class AccessRequestSchema(StrictSchema):

@@ -67,8 +67,9 @@ def access_url(subject: str) -> str:
 
 def sign_up(session: Session, *, email: str, choices: dict, language: str, policy_version: str,
             now: datetime, consent_id: str | None = None, ip: str | None = None,
-            user_agent: str | None = None) -> str:
-    """A sign-up: "pending" with a confirmation mail (double opt-in), else "active" at once.
+            user_agent: str | None = None) -> tuple[str, dict | None]:
+    """A sign-up: "pending" with a confirmation mail (double opt-in), else "active" at once
+    with the grant it recorded.
 
     The answer is the same whether the address was known or not; a confirmation mail goes out
     at most once per CONSENT_CONFIRM_RESEND_MINUTES per address.
@@ -86,9 +87,9 @@ def sign_up(session: Session, *, email: str, choices: dict, language: str, polic
     if not cfg["DOUBLE_OPT_IN"]:
         with ledger.writing(session) as writer:
             person = _person(writer.conn, hashed, address, language, consent_id, now)
-            _grant(writer, person, wanted, policy_version, language, text_hash, "signup",
-                   truncate_ip(ip), now, user_agent)
-        return "active"
+            granted = _grant(writer, person, wanted, policy_version, language, text_hash,
+                             "signup", truncate_ip(ip), now, user_agent)
+        return "active", granted
     resend = timedelta(minutes=float(cfg["CONFIRM_RESEND_MINUTES"]))
     with ledger.writing(session) as writer:  # the chain lock serialises writers of person rows
         person = _person(writer.conn, hashed, address, language, consent_id, now)
@@ -101,7 +102,7 @@ def sign_up(session: Session, *, email: str, choices: dict, language: str, polic
             mail_due=person.mail_due or due, consent_id=consent_id or person.consent_id))
     if due:
         deliver(session, person.subject, now)
-    return "pending"
+    return "pending", None
 
 
 def _person(conn, hashed: str, address: str, language: str, consent_id: str | None,
@@ -121,19 +122,19 @@ def _person(conn, hashed: str, address: str, language: str, consent_id: str | No
 def _grant(writer, person, wanted: dict, policy_version: str, language: str, text_hash: str,
            source: str, ip: str | None, now: datetime, user_agent: str | None = None,
            details: dict | None = None) -> dict:
-    """Record the grant of the purposes wanted (others unchanged); returns the choices."""
+    """Record the grant of the purposes wanted (others unchanged); returns its event."""
     state = writer.state(person.subject)
     before = choices_of(state)
     after = {**before, **wanted}
     action = "update" if any(before.values()) else "grant"
-    writer.append(event(person.subject, action=action, choices=after,
-                        policy_version=policy_version, language=language, text_hash=text_hash,
-                        source=source, ip=ip, user_agent=user_agent, basis="consent",
-                        details=details), now=now)
+    granted = writer.append(event(
+        person.subject, action=action, choices=after, policy_version=policy_version,
+        language=language, text_hash=text_hash, source=source, ip=ip, user_agent=user_agent,
+        basis="consent", details=details), now=now)
     writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject).values(
         pending=None, pending_policy_version=None, confirm_nonce=None, mail_due=False,
         language=language))
-    return after
+    return granted
 
 
 def deliver(session: Session, subject: str, now: datetime) -> bool:
@@ -198,7 +199,8 @@ def confirm_page(session: Session, token: str) -> dict:
 
 def confirm(session: Session, token: str, now: datetime, ip: str | None = None,
             user_agent: str | None = None) -> dict:
-    """Use a confirmation link (once): record the grant, source `confirm`."""
+    """Use a confirmation link (once): record the grant, source `confirm`; returns the
+    person's language, choices and the event."""
     subject = _confirmable(session, token).subject
     with ledger.writing(session) as writer:
         person = by_subject(writer.conn, subject)  # again, under the lock: single use
@@ -208,9 +210,10 @@ def confirm(session: Session, token: str, now: datetime, ip: str | None = None,
         text_hash = policy.text_hash(session, version, person.language)
         details = {"signed_up_at": timestamp(person.signup_at)} if person.signup_at else None
         wanted = json.loads(person.pending)
-        choices = _grant(writer, person, wanted, version, person.language, text_hash, "confirm",
-                         truncate_ip(ip), now, user_agent, details)
-    return {"language": person.language, "choices": choices}
+        granted = _grant(writer, person, wanted, version, person.language, text_hash,
+                         "confirm", truncate_ip(ip), now, user_agent, details)
+    return {"language": person.language, "choices": json.loads(granted["choices"]),
+            "event": granted}
 
 
 def _by_token(session: Session, kind: str, token: str):
@@ -236,39 +239,40 @@ def unsubscribe_target(session: Session, token: str) -> dict:
 
 
 def unsubscribe(session: Session, token: str, everything: bool, now: datetime) -> dict:
-    """Withdraw the link's purpose (or every purpose) at once; using a link twice is harmless."""
+    """Withdraw the link's purpose (or every purpose) at once; using a link twice is harmless.
+    Returns what the page shows, with the event (None when there was nothing to withdraw)."""
     target = unsubscribe_target(session, token)
     person, _ = _by_token(session, tokens.UNSUBSCRIBE, token)
     session.rollback()
     chosen = KEYS if everything else (target["purpose"],)
-    withdraw(session, person.subject, chosen, "unsubscribe", now)
-    return target
+    return {**target, "event": withdraw(session, person.subject, chosen, "unsubscribe", now)}
 
 
-def withdraw(session: Session, subject: str, chosen, source: str, now: datetime) -> bool:
+def withdraw(session: Session, subject: str, chosen, source: str, now: datetime) -> dict | None:
     """Withdraw purposes of a person and note the objection (which no customer relationship
-    overrides); True when an event was appended, False when all was withdrawn already."""
+    overrides); returns the event appended, or None when all was withdrawn already."""
     with ledger.writing(session) as writer:
         person = by_subject(writer.conn, subject)
         state = writer.state(subject)
         if person is None or state is not None and state.action == ERASED:
-            return False
+            return None
         before = choices_of(state)
         marks = withdrawn_of(person)
         if not any(before[key] for key in chosen) and all(key in marks for key in chosen):
-            return False  # a second click, a retried one-click POST
+            return None  # a second click, a retried one-click POST
         after = {**before, **{key: False for key in chosen}}
         marks.update({key: marks.get(key, timestamp(now)) for key in chosen})
         version, language, text_hash = _notice_of(session, state, person)
-        writer.append(event(subject, action="update" if any(after.values()) else "withdraw",
-                            choices=after, policy_version=version, language=language,
-                            text_hash=text_hash, source=source), now=now)
+        withdrawn = writer.append(event(
+            subject, action="update" if any(after.values()) else "withdraw", choices=after,
+            policy_version=version, language=language, text_hash=text_hash, source=source),
+            now=now)
         pending = {k: v for k, v in json.loads(person.pending or "{}").items() if k not in chosen}
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
             withdrawn=canonical(marks).decode(), pending=canonical(pending).decode() if pending
             else None, confirm_nonce=person.confirm_nonce if pending else None,
             mail_due=person.mail_due and bool(pending)))
-    return True
+    return withdrawn
 
 
 def _notice_of(session: Session, state, person) -> tuple[str, str, str | None]:
@@ -325,7 +329,7 @@ def own_page(session: Session, token: str) -> dict:
                     "choices": json.loads(row["choices"]), "source": row["source"],
                     "policy_version": row["policy_version"], "language": row["language"],
                     "text_hash": row["text_hash"], "event_id": row["event_id"],
-                    "hash": row["hash"]} for row in rows],
+                    "seq": row["seq"], "hash": row["hash"]} for row in rows],
     }
 
 

@@ -1,6 +1,8 @@
 """Fixtures: the app from the factory on a migrated database (SQLite, or PostgreSQL when
-CONSENT_TEST_DATABASE_URL is set), emptied after every test."""
+CONSENT_TEST_DATABASE_URL is set), emptied after every test; Debian's Chromium for tests/browser/."""
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -13,9 +15,47 @@ from consent_server.models import (AccessLogEntry, ApiKey, ChainHead, ConsentEve
                                    ConsentState, CustomerBasis, Person, PolicyText,
                                    PolicyVersion, SignInThrottle, StaffUser, utcnow)
 
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
+BROWSER_TESTS = Path(__file__).parent / "browser"
+# Debian's chromium (apt-get install chromium), never a browser downloaded by Playwright.
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
+                                        else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+NO_BROWSER = ("playwright (Python) is not installed" if sync_playwright is None
+              else "no Chromium: apt-get install chromium" if CHROMIUM is None else None)
 SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",
             "ALLOWED_ORIGINS": "https://shop.example, https://www.shop.example"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test in tests/browser/ is marked `browser`, and skips with the reason when there
+    is no Playwright or no Chromium (whatever fixtures it uses)."""
+    for item in items:
+        if BROWSER_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+            if NO_BROWSER:
+                item.add_marker(pytest.mark.skip(reason=NO_BROWSER))
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """Headless Chromium, one per test module."""
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

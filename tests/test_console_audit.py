@@ -4,7 +4,7 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_console_auth import TOKEN, make_user, sign_in, token
+from test_console_auth import assert_only_for, entries, signed_in, token
 from test_exports import PERSON_EMAIL, run_snippet, seed
 
 from consent_server import ledger, signing
@@ -17,28 +17,13 @@ PAGES = ["/console/audit", "/console/audit/export", "/console/audit/subject",
 
 @pytest.fixture
 def auditor(app):
-    make_user(app, "dpo@example.com", "auditor")
-    client = app.test_client()
-    assert sign_in(client, "dpo@example.com").status_code == 302
-    return client
-
-
-def entries(app, action):
-    with app.app_context():
-        return [(e.detail, e.rows) for e in db.session.execute(
-            select(AccessLogEntry).where(AccessLogEntry.action == action)).scalars()]
+    return signed_in(app, "dpo@example.com", "auditor")
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_audit_pages_need_a_signed_in_auditor_or_admin(app, client, url):
+def test_audit_pages_need_a_signed_in_auditor_or_admin(app, url):
     """Signed out: a redirect to sign-in; the marketing role: 403; admin: 200."""
-    assert client.get(url).status_code == 302
-    for email, role, status in (("m@example.com", "marketing", 403),
-                                ("a@example.com", "admin", 200)):
-        make_user(app, email, role)
-        other = app.test_client()
-        sign_in(other, email)
-        assert other.get(url).status_code == status, (role, url)
+    assert_only_for(app, url, allowed=["admin"], refused=["marketing"])
 
 
 def test_a_checkpoint_downloads_signed_and_is_logged(app, auditor, post_consent):

@@ -4,7 +4,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHOICE, publish
 from sqlalchemy import select, update
 
 from consent_server import keys, policy, users
@@ -48,6 +47,29 @@ def make_user(app, email, role, password=PASSWORD):
 def sign_in(client, email, password=PASSWORD, **extra):
     return client.post("/console/sign-in", data={"email": email, "password": password,
                                                   "csrf_token": token(client), **extra})
+
+
+def signed_in(app, email, role):
+    """A test client signed in to a new account of a role."""
+    make_user(app, email, role)
+    client = app.test_client()
+    assert sign_in(client, email).status_code == 302
+    return client
+
+
+def assert_only_for(app, url, allowed, refused):
+    """Signed out: a redirect to sign-in; a role of refused: 403; one of allowed: 200."""
+    assert app.test_client().get(url).status_code == 302
+    for role, status in [(role, 200) for role in allowed] + [(role, 403) for role in refused]:
+        assert signed_in(app, f"{role}@example.com", role).get(url).status_code == status, (
+            role, url)
+
+
+def entries(app, action):
+    """(detail, rows) of the access log's entries of an action."""
+    with app.app_context():
+        return [(e.detail, e.rows) for e in db.session.execute(
+            select(AccessLogEntry).where(AccessLogEntry.action == action)).scalars()]
 
 
 @pytest.fixture

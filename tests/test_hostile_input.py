@@ -121,6 +121,28 @@ def test_an_erased_consent_id_is_spent(app, client, post_consent):
     assert [e["action"] for e in events] == ["grant", "erase"]
 
 
+def test_an_id_erased_while_a_post_was_on_its_way_is_spent_too(app, client, post_consent,
+                                                               monkeypatch):
+    """REQ R-02: a POST that read the state before a DELETE committed (the race) is decided
+    under the chain lock, where the erasure shows: it starts a new device, the erased id gets
+    nothing after its erase event."""
+    erased = post_consent().json["consent_id"]
+    with app.app_context():
+        before = ledger.state(db.session, erased)  # what the POST saw: not yet erased
+        db.session.rollback()
+    assert client.delete(f"/api/v1/consents/{erased}").status_code == 200
+    seen = ledger.state
+    monkeypatch.setattr(ledger, "state",
+                        lambda session, subject: before if subject == erased else seen(session,
+                                                                                       subject))
+    resp = post_consent(consent_id=erased, choices={"analytics": False, "marketing": True})
+    assert resp.status_code == 201
+    assert resp.json["consent_id"] != erased and resp.json["action"] == "grant"
+    assert resp.json["choices"]["marketing"] is True
+    events = client.get(f"/api/v1/consents/{erased}/events").json["events"]
+    assert [e["action"] for e in events] == ["grant", "erase"]
+
+
 def test_a_replay_with_another_body_is_a_422(app, post_consent):
     """Idempotency as Stripe's: the same event id with different choices (or any other field)
     is refused, not answered with the first answer."""

@@ -148,7 +148,7 @@ def test_without_double_opt_in_the_sign_up_is_active_at_once(app_factory, smtp):
     publish(app)
     try:
         response = sign_up(app.test_client(), "kari@example.no")
-        assert response.status_code == 201 and response.get_json() == {"status": "active"}
+        assert response.status_code == 201 and response.get_json()["status"] == "active"
         assert smtp.messages == []
         assert events_of(app, "kari@example.no")[0][:2] == ("grant", "signup")
     finally:

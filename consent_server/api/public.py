@@ -96,8 +96,7 @@ def create_consent(body):
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
         max_age_days=_max_age())
-    answer["receipt"] = receipts.issue(current_app.extensions["consent_signing_key"],
-                                       current_app.config["PUBLIC_URL"], answer)
+    answer["receipt"] = receipts.issue_here(answer)
     # Under CONSENT_COOKIE_DOMAIN the server sets the consent cookie too (a credentialed
     # request from an allowed site under that domain).
     cookie = banner.consent_cookie(answer, body["gpc"], request.headers.get("Origin"),
@@ -118,7 +117,8 @@ class Consent(MethodView):
     def delete(self, consent_id):
         """Withdraw every optional purpose and erase the device's personal data."""
         security.limit_per_consent(consent_id)
-        return consents.erase(db.session, consent_id, _max_age())
+        answer = consents.erase(db.session, consent_id, _max_age())
+        return {**answer, "receipt": receipts.issue_here(answer)}  # of the erase event
 
 
 @blp.route("/consents/<consent_id>/events")

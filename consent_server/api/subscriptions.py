@@ -2,7 +2,7 @@
 allowed origins, 16 KiB bodies, like the banner's API."""
 from flask import request
 
-from .. import security, subscriptions
+from .. import receipts, security, subscriptions
 from ..extensions import db
 from ..models import utcnow
 from ..schemas import (AcceptedSchema, AccessRequestSchema, SubscriptionCreateSchema,
@@ -22,12 +22,15 @@ security.limit_public_writes(blp)
 @blp.alt_response(201, schema=SubscriptionSchema, description="double opt-in is off")
 def create(body):
     """Sign up an address: 202 pending and a confirmation mail, or 201 active without
-    double opt-in. The answer never tells whether the address was known."""
-    status = subscriptions.sign_up(
+    double opt-in, with the grant's signed receipt. The answer never tells whether the address
+    was known."""
+    status, granted = subscriptions.sign_up(
         db.session, email=body["email"], choices=body["purposes"], language=body["language"],
         policy_version=body["policy_version"], consent_id=body.get("consent_id"),
         ip=request.remote_addr, user_agent=request.user_agent.string or None, now=utcnow())
-    return {"status": status}, 202 if status == "pending" else 201
+    if granted is None:
+        return {"status": status}, 202
+    return {"status": status, "receipt": receipts.issue_here(granted)}, 201
 
 
 @blp.route("/access", methods=["POST"])

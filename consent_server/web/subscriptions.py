@@ -7,7 +7,7 @@ pages' CSP allows no inline script). No cookies, no CSRF token: the signed link 
 from flask import Blueprint, current_app, json, render_template, request
 from flask_babel import force_locale
 
-from .. import purposes, security, subscriptions
+from .. import purposes, receipts, security, subscriptions
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
@@ -69,7 +69,8 @@ def confirm(token: str):
                                      user_agent=request.user_agent.string or None)
     except DomainError as error:
         return _error(error)
-    return _page("people/confirmed.html", done["language"], choices=done["choices"])
+    return _page("people/confirmed.html", done["language"], choices=done["choices"],
+                 receipt=receipts.issue_here(done["event"]))
 
 
 @bp.get("/unsubscribe/<token>")
@@ -91,8 +92,10 @@ def unsubscribe(token: str):
                                            utcnow())
     except DomainError as error:
         return _error(error)
+    event = target["event"]
     return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=True,
-                 everything=request.form.get("everything") == "1")
+                 everything=request.form.get("everything") == "1",
+                 receipt=receipts.issue_here(event) if event else None)
 
 
 @bp.get("/subscriptions/me/<token>")
@@ -118,12 +121,15 @@ def change(token: str):
 
 @bp.get("/subscriptions/me/<token>/history.json")
 def history(token: str):
-    """The person's history as JSON (access and portability, R-01)."""
+    """The person's history as JSON (access and portability, R-01), each event with its signed
+    receipt (L-08)."""
     try:
         page = subscriptions.own_page(db.session, token)
     except DomainError as error:
         return _error(error)
-    events = [{**item, "recorded_at": item["recorded_at"].isoformat()} for item in page["events"]]
+    events = [{**item, "recorded_at": item["recorded_at"].isoformat(),
+               "receipt": receipts.issue_here({**item, "subject": page["subject"]})}
+              for item in page["events"]]
     body = json.dumps({**{key: page[key] for key in ("email", "subject", "choices", "pending",
                                                      "erased")}, "events": events}, indent=2)
     return current_app.response_class(body, mimetype="application/json", headers={

@@ -7,8 +7,6 @@ import base64
 import hashlib
 import io
 import json
-import os
-import shutil
 import tarfile
 import threading
 import time
@@ -19,24 +17,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import empty_and_close, make_app, publish
+from conftest import CHROMIUM, CHROMIUM_ARGS as ARGS, empty_and_close, make_app, publish
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover (the tests here skip, see conftest)
+    expect = None
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
-                                        else None)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python) is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium"),
-]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / ".cache" / "axe-core-4.14.1.min.js"
 AXE_TARBALL = "https://registry.npmjs.org/axe-core/-/axe-core-4.14.1.tgz"
@@ -174,19 +163,6 @@ def server(database_url, site):
     site.server_url = consent.url
     yield consent
     consent.close()
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="module")
-def browser(playwright):
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CHOICE, empty_and_close, make_app, publish
-from test_banner import ARGS, CHROMIUM, REPO, axe_script  # noqa: F401  (a fixture)
+from test_banner import REPO, axe_script  # noqa: F401  (a fixture)
 from test_exports import run_snippet
 from werkzeug.serving import make_server
 
@@ -17,15 +17,10 @@ from consent_server.extensions import db
 from consent_server.models import utcnow
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover (the tests here skip, see conftest)
+    expect = None
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="playwright (Python) is not installed"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: apt-get install chromium"),
-]
 PASSWORD = "correct horse battery"
 # The screenshots in docs/ are rewritten only when asked (CONSENT_UPDATE_SCREENSHOTS=1), so a
 # test run leaves the checkout as it was.
@@ -81,14 +76,6 @@ def server(database_url):
     running = ConsoleServer(database_url)
     yield running
     running.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Our own pages under their own strict CSP, in Chromium: styled, the banner works, no violation."""
-from test_banner import BANNER, browser, playwright, server, site  # noqa: F401 (fixtures)
+from test_banner import BANNER, server, site  # noqa: F401 (fixtures)
 
 
 def test_the_notice_page_works_under_its_csp(browser, server):  # noqa: F811
