@@ -49,12 +49,18 @@ def sign_in(client, email, password=PASSWORD, **extra):
                                                   "csrf_token": token(client), **extra})
 
 
+def client_of(app, email):
+    """A test client signed in to an existing account."""
+    client = app.test_client()
+    resp = sign_in(client, email)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return client
+
+
 def signed_in(app, email, role):
     """A test client signed in to a new account of a role."""
     make_user(app, email, role)
-    client = app.test_client()
-    assert sign_in(client, email).status_code == 302
-    return client
+    return client_of(app, email)
 
 
 def assert_only_for(app, url, allowed, refused):
@@ -77,14 +83,7 @@ def staff(app):
     """One account per role; returns a function giving a signed-in client for a role."""
     for role in ("marketing", "auditor", "admin"):
         make_user(app, f"{role}@example.com", role)
-
-    def signed_in(role):
-        client = app.test_client()
-        resp = sign_in(client, f"{role}@example.com")
-        assert resp.status_code == 302, resp.get_data(as_text=True)
-        return client
-
-    return signed_in
+    return lambda role: client_of(app, f"{role}@example.com")
 
 
 def log(app):

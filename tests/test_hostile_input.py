@@ -131,10 +131,12 @@ def test_an_id_erased_while_a_post_was_on_its_way_is_spent_too(app, client, post
         before = ledger.state(db.session, erased)  # what the POST saw: not yet erased
         db.session.rollback()
     assert client.delete(f"/api/v1/consents/{erased}").status_code == 200
-    seen = ledger.state
-    monkeypatch.setattr(ledger, "state",
-                        lambda session, subject: before if subject == erased else seen(session,
-                                                                                       subject))
+    read = ledger.state
+
+    def stale(session, subject):
+        return before if subject == erased else read(session, subject)
+
+    monkeypatch.setattr(ledger, "state", stale)
     resp = post_consent(consent_id=erased, choices={"analytics": False, "marketing": True})
     assert resp.status_code == 201
     assert resp.json["consent_id"] != erased and resp.json["action"] == "grant"
