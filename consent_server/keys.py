@@ -42,10 +42,10 @@ def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
 
 def revoke_key(session: Session, ident: str) -> ApiKey:
     """Revoke a key named by its id, its prefix or its name; LookupError when none matches."""
-    query = select(ApiKey).where((ApiKey.prefix == ident) | (ApiKey.name == ident))
-    if ident.isdigit():
-        query = select(ApiKey).where(ApiKey.id == int(ident))
-    keys = session.execute(query).scalars().all()
+    named = (ApiKey.prefix == ident) | (ApiKey.name == ident)
+    if ident.isdigit():  # an id, or a prefix of hex digits that are all decimal ones
+        named |= ApiKey.id == int(ident)
+    keys = session.execute(select(ApiKey).where(named)).scalars().all()
     if len(keys) != 1:
         raise LookupError(f"{len(keys)} keys match {ident!r}; give the id or prefix")
     key = keys[0]

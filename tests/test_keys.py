@@ -83,6 +83,19 @@ def test_revoke_by_prefix_and_unknown_key(app, runner):
     assert missing.exit_code != 0 and "0 keys match" in missing.output
 
 
+def test_revoke_by_a_prefix_of_decimal_digits(app, runner):
+    """A hex prefix is all decimal digits one time in 43: it names its key, not an id."""
+    create(runner, "admin")
+    with app.app_context():
+        key = db.session.execute(select(ApiKey)).scalar_one()
+        key.prefix = "45977094"
+        db.session.commit()
+        key_id = key.id
+    result = runner.invoke(args=["consent", "revoke-key", "45977094"])
+    assert result.exit_code == 0, result.output
+    assert f"key {key_id} " in result.output
+
+
 def test_authenticate_compares_in_constant_time(app, monkeypatch):
     """The stored hash is compared with hmac.compare_digest, also when no key matches."""
     calls = []
