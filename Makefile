@@ -46,7 +46,7 @@ keys: install
 	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
 		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
 	@test -s $(INSTANCE)/signing_key || (umask 077 && $(BIN)/python -c \
-		'from consent_server.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
+		'from consent_server.ledger.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
 
 run: keys
 	$(KEYS) $(BIN)/flask consent init-db

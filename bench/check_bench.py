@@ -52,7 +52,11 @@ def prepare(url: str) -> str:
     """Migrate, publish the notice, make a marketing key; returns the key's secret."""
     from flask_migrate import upgrade
 
-    from consent_server import create_app, keys, policy
+    from consent_server import create_app
+
+    from consent_server.staff import keys
+
+    from consent_server.consent import notices
     from consent_server.extensions import db
     from consent_server.models import utcnow
 
@@ -60,7 +64,7 @@ def prepare(url: str) -> str:
                       "EMAIL_HASH_KEY": KEY})
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        policy.publish(db.session, app.extensions["consent_site"], app.config["LANGUAGES"],
+        notices.publish(db.session, app.extensions["consent_site"], app.config["LANGUAGES"],
                        utcnow(), True, False)
         _key, secret = keys.create_key(db.session, "bench", "marketing")
         db.engine.dispose()

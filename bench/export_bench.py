@@ -31,7 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from consent_server import chain, create_app, keys, ledger  # noqa: E402
+from consent_server import create_app, ledger  # noqa: E402
+
+from consent_server.ledger import chain
+
+from consent_server.staff import keys
 from consent_server.extensions import db  # noqa: E402
 from consent_server.models import ConsentEvent, ConsentState  # noqa: E402
 

@@ -258,7 +258,7 @@ def missing(url, table, cols, rows):
 def prepare(kind, args, tmp):
     """Fresh databases with their schemas; the environments both apps run with."""
     urls = fresh_databases(kind, args, tmp)
-    from consent_server.signing import generate
+    from consent_server.ledger.signing import generate
 
     ours = clean_env(CONSENT_SECRET_KEY=secrets.token_hex(32), CONSENT_DATABASE_URL=urls["ours"],
                      CONSENT_EMAIL_HASH_KEY=secrets.token_hex(32), CONSENT_SIGNING_KEY=generate(),

@@ -295,7 +295,7 @@ def report(db, f):
 
 
 def signing_key() -> str:
-    from consent_server.signing import generate
+    from consent_server.ledger.signing import generate
 
     return generate()
 

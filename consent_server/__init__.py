@@ -1,15 +1,19 @@
-"""consent-server: the application factory."""
+"""consent-server: the application factory, the one place that wires the packages together."""
 import os
 from datetime import timedelta
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors
-from .sessions import ConsoleSessions
+from . import cli, console, errors, ledger, web
+from .api import audit, marketing, public, subscriptions
 from .config import CHECKOUT, Config, database_url, origins, resource
+from .consent import site
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, limiter, migrate
+from .http import headers, i18n, limits, logs
+from .http.sessions import ConsoleSessions
+from .ledger import signing
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -23,49 +27,30 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     _derive_config(app)
 
-    from . import signing, site
-
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     signing.init_app(app)
     errors.init_app(app)
-    from . import security
-
-    security.configure(app)
+    limits.configure(app)
     limiter.init_app(app)
-    security.init_app(app)
+    headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
-    from .i18n import select_locale
-
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=i18n.select_locale)
     # The banner's API only: marketing and audit clients are servers, not browsers.
     cors.init_app(app, resources={r"/api/v1/(?!audit|marketing).*": {
         "origins": app.config["ALLOWED_ORIGINS"]}}, supports_credentials=False,
         always_send=False, max_age=86400)
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-
-    from .api import audit, marketing, public, subscriptions
-
-    rest_api.register_blueprint(public.blp)
-    rest_api.register_blueprint(public.health)
-    rest_api.register_blueprint(audit.blp)
-    rest_api.register_blueprint(subscriptions.blp)
-    rest_api.register_blueprint(marketing.blp)
-
-    from . import cli, console, logs, web
-
+    for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp):
+        rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)
     logs.install()
     app.after_request(logs.remember_route)
-
     app.cli.add_command(cli.consent)
-
-    from .storage import configure_engine
-
     with app.app_context():
-        configure_engine(db.engine)
+        ledger.init(db.engine)
     return app
 
 

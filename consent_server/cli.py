@@ -1,4 +1,5 @@
 """`flask --app wsgi consent ...`: the operator's commands."""
+import csv
 import json
 import sys
 
@@ -7,9 +8,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import catalogs, consents, exports, keys, ledger, policy, signing, storage, users
+from . import catalogs, database, ledger
+from .consent import devices, notices
+from .errors import DomainError
 from .extensions import db
+from .ledger import exports, signing
 from .models import utcnow
+from .people import marketing, subscriptions
+from .people.persons import subject_key
+from .staff import keys, users
 
 
 @click.group()
@@ -21,9 +28,9 @@ def consent():
 @with_appcontext
 def init_db():
     """Create or upgrade the database schema (Alembic migrations)."""
-    before = storage.schema_revision(db.engine)
+    before = database.schema_revision(db.engine)
     upgrade(directory=current_app.extensions["migrate"].directory)
-    after = storage.schema_revision(db.engine)
+    after = database.schema_revision(db.engine)
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:
@@ -66,16 +73,13 @@ def create_user(email, role, link):
                                               confirmation_prompt=True)
     try:
         user = users.create_user(db.session, email, role, password, utcnow())
-    except users.Invalid as error:
-        db.session.rollback()
+    except DomainError as error:
         details = "; ".join(m for ms in (error.errors or {}).values() for m in ms)
         raise click.ClickException(f"{error.detail} {details}".strip()) from error
     click.echo(f"user {user.id} ({user.role}, {user.email}) created", err=True)
     if link:
-        from .console.operator import set_password_link
-
         click.echo("send this one-time link to its owner (valid 48 hours):", err=True)
-        click.echo(set_password_link(user))
+        click.echo(users.set_password_url(user))
 
 
 @consent.command("disable-user")
@@ -147,9 +151,10 @@ class Instant(click.ParamType):
 def export(fmt, out, **filters):
     """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
     try:
-        where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"],
-                                session=db.session, **filters)
-    except exports.Invalid as error:
+        if filters["subject"] is not None:
+            filters["subject"] = subject_key(db.session, filters["subject"])
+        where = exports.filters(**filters)
+    except DomainError as error:
         raise click.BadParameter(str(error.errors or error.detail)) from None
     total = exports.count(db.engine, where)
     with open(out, "w", encoding="utf-8", newline="") as file, click.progressbar(
@@ -191,8 +196,8 @@ def purge_expired():
     fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05)."""
     days, keep = current_app.config["MAX_AGE_DAYS"], current_app.config["RETENTION_DAYS"]
     now = utcnow()
-    erased = consents.erase_ended(db.session, keep, days, now)  # first: expiry restarts clocks
-    count = consents.purge_expired(db.session, days, now)
+    erased = devices.erase_ended(db.session, keep, days, now)  # first: expiry restarts clocks
+    count = devices.purge_expired(db.session, days, now)
     click.echo(f"expired {count} consents older than {days} days")
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
@@ -204,7 +209,7 @@ def purge_expired():
 @with_appcontext
 def publish_policy(material, force):
     """Publish the privacy notice as rendered now, if its text changed (or with --force)."""
-    published = policy.publish(db.session, current_app.extensions["consent_site"],
+    published = notices.publish(db.session, current_app.extensions["consent_site"],
                                current_app.config["LANGUAGES"], utcnow(), material, force)
     if published is None:
         click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
@@ -246,8 +251,6 @@ def i18n_compile(directory):
 def send_pending():
     """Send every confirmation mail still due (a sign-up whose mail failed); exit 1 if any
     still fails."""
-    from . import subscriptions
-
     sent, failed = subscriptions.send_pending(db.session, utcnow())
     click.echo(f"sent {sent} confirmation mails, {failed} still failing")
     if failed:
@@ -263,11 +266,6 @@ def send_pending():
 @with_appcontext
 def check(purpose, product_category, out, file):
     """Check a CSV with an `email` column: the same CSV comes back with status and reason."""
-    import csv
-
-    from . import marketing
-    from .errors import DomainError
-
     reader = csv.DictReader(file)
     header = list(reader.fieldnames or [])
     if "email" not in header:

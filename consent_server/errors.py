@@ -3,7 +3,7 @@ from flask import Flask, Response, json
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .openapi import PROBLEM, ProblemResponses, ProblemSchema
+from .http.openapi import PROBLEM, ProblemResponses, ProblemSchema
 
 
 class DomainError(Exception):
@@ -28,6 +28,36 @@ class NotFound(DomainError):
 class Invalid(DomainError):
     status = 422
     title = "Unprocessable Content"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"
+
+
+class Gone(DomainError):
+    status = 410
+    title = "Gone"
+
+
+class TooLarge(DomainError):
+    status = 413
+    title = "Content Too Large"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    title = "Too Many Requests"
 
 
 def problem(status: int, title: str, detail: str | None = None, errors=None, headers=None):
@@ -96,10 +126,10 @@ def init_app(app: Flask) -> None:
         return problem(error.status, error.title, error.detail, error.errors, headers)
 
     @app.errorhandler(InternalServerError)
-    def internal_error(error: InternalServerError):
-        from .extensions import db
-
-        db.session.rollback()  # Flask has logged the exception; nothing of it reaches the client
+    def internal_error(_error: InternalServerError):
+        # Flask has logged the exception; nothing of it reaches the client. Nothing is left
+        # half-written: every write is a transaction of its own (database.writing), and the
+        # request's session, which only reads, is removed when the request ends.
         return problem(500, "Internal Server Error", "Something went wrong on our side.")
 
     app.register_error_handler(HTTPException, from_http_exception)

@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from .errors import ProblemApi
+from .http.network import client_network
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -33,10 +34,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 
 
-def _client_network() -> str:
-    from .security import client_network
-
-    return client_network()
-
-
-limiter = Limiter(_client_network)
+limiter = Limiter(client_network)

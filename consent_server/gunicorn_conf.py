@@ -25,8 +25,8 @@ limit_request_field_size = 4096
 max_requests = 10_000  # recycle workers now and then (spread by the jitter)
 max_requests_jitter = 1_000
 
-# Logs without personal data (S-06): see consent_server.logs.GunicornLogger.
-logger_class = "consent_server.logs.GunicornLogger"
+# Logs without personal data (S-06): see consent_server.http.logs.GunicornLogger.
+logger_class = "consent_server.http.logs.GunicornLogger"
 accesslog = os.environ.get("CONSENT_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"

@@ -2,7 +2,8 @@
 from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator,
+                        literal_column)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -13,6 +14,10 @@ class UTCDateTime(TypeDecorator):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    @property
+    def python_type(self):
+        return datetime
 
     def process_bind_param(self, value, dialect):
         if value is None:
@@ -30,33 +35,60 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-class ConsentEvent(db.Model):
+class ChoiceColumns:
+    """What a subject chose, under which notice, from where: the columns an event and its
+    subject's state share, declared once (the state is the projection of its last event).
+
+    sort_order keeps each table's columns in the order of its migrations, which is the order
+    of the auditors' exports.
+    """
+
+    subject_type: Mapped[str] = mapped_column(String(8), sort_order=4)  # vocabulary.SubjectType
+    action: Mapped[str] = mapped_column(String(8), sort_order=6)  # vocabulary.Action
+    choices: Mapped[str] = mapped_column(Text, sort_order=7)  # canonical JSON
+    policy_version: Mapped[str] = mapped_column(String(32), sort_order=8)
+    language: Mapped[str] = mapped_column(String(8), sort_order=9)
+    text_hash: Mapped[str | None] = mapped_column(String(64), sort_order=10)
+    source: Mapped[str] = mapped_column(String(16), sort_order=11)  # vocabulary.Source
+    gpc: Mapped[bool] = mapped_column(Boolean, default=False, sort_order=12)
+    ip: Mapped[str | None] = mapped_column(String(64), sort_order=13)  # truncated (L-04)
+    user_agent: Mapped[str | None] = mapped_column(String(512), sort_order=14)
+
+
+class ConsentEvent(ChoiceColumns, db.Model):
     """One change of consent: append-only, chained by prev_hash / hash."""
 
     __tablename__ = "consent_event"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    v: Mapped[int] = mapped_column(Integer, default=2)  # the hashed form's version (chain.py)
-    event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    subject_type: Mapped[str] = mapped_column(String(8))  # device | person
-    subject: Mapped[str] = mapped_column(String(64), index=True)
-    action: Mapped[str] = mapped_column(String(8))
-    choices: Mapped[str] = mapped_column(Text)  # canonical JSON
-    policy_version: Mapped[str] = mapped_column(String(32))
-    language: Mapped[str] = mapped_column(String(8))
-    text_hash: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))
-    gpc: Mapped[bool] = mapped_column(Boolean, default=False)
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
-    pii_salt: Mapped[str | None] = mapped_column(String(32))  # not hashed (v2); erasure deletes it
-    ip_digest: Mapped[str | None] = mapped_column(String(64))
-    ua_digest: Mapped[str | None] = mapped_column(String(64))
-    basis: Mapped[str | None] = mapped_column(String(16))  # a person's marketing: consent | customer
-    details: Mapped[str | None] = mapped_column(Text)  # canonical JSON, no personal data
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False,
+                                     sort_order=0)
+    v: Mapped[int] = mapped_column(Integer, default=2, sort_order=1)  # chain.py's form version
+    event_id: Mapped[str] = mapped_column(String(36), unique=True, sort_order=2)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=3)
+    subject: Mapped[str] = mapped_column(String(64), index=True, sort_order=5)
+    # Not hashed (v2): erasure deletes the salt, so the digests identify nobody.
+    pii_salt: Mapped[str | None] = mapped_column(String(32), sort_order=15)
+    ip_digest: Mapped[str | None] = mapped_column(String(64), sort_order=16)
+    ua_digest: Mapped[str | None] = mapped_column(String(64), sort_order=17)
+    basis: Mapped[str | None] = mapped_column(String(16), sort_order=18)  # vocabulary.Basis
+    details: Mapped[str | None] = mapped_column(Text, sort_order=19)  # canonical JSON, no PII
+    prev_hash: Mapped[str] = mapped_column(String(64), sort_order=20)
+    hash: Mapped[str] = mapped_column(String(64), sort_order=21)
+
+
+class ConsentState(ChoiceColumns, db.Model):
+    """The current consent of one subject: a projection of the ledger (its last event's
+    ChoiceColumns, place and time, and the first event's time), rebuilt by rebuild_state."""
+
+    __tablename__ = "consent_state"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True, sort_order=0)
+    subject_type: Mapped[str] = mapped_column(String(8), sort_order=1)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, sort_order=15)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, sort_order=16)
+    event_id: Mapped[str] = mapped_column(String(36), sort_order=17)
+    seq: Mapped[int] = mapped_column(Integer, sort_order=18)
+    hash: Mapped[str] = mapped_column(String(64), sort_order=19)
 
 
 class ChainHead(db.Model):
@@ -71,27 +103,13 @@ class ChainHead(db.Model):
     prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class ConsentState(db.Model):
-    """The current consent of one subject: a projection of the ledger, rebuilt by rebuild_state."""
-
-    __tablename__ = "consent_state"
-
-    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
-    subject_type: Mapped[str] = mapped_column(String(8))
-    action: Mapped[str] = mapped_column(String(8))
-    choices: Mapped[str] = mapped_column(Text)
-    policy_version: Mapped[str] = mapped_column(String(32))
-    language: Mapped[str] = mapped_column(String(8))
-    text_hash: Mapped[str | None] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))
-    gpc: Mapped[bool] = mapped_column(Boolean, default=False)
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
-    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    event_id: Mapped[str] = mapped_column(String(36))
-    seq: Mapped[int] = mapped_column(Integer)
-    hash: Mapped[str] = mapped_column(String(64))
+EVENTS = ConsentEvent.__table__
+STATE = ConsentState.__table__
+HEAD = ChainHead.__table__
+# The one head row, as a literal: statements compiled once then take only named parameters.
+THE_HEAD = HEAD.c.id == literal_column("1")
+# The state's copy of its subject's last event: every column both tables have, but the key.
+STATE_FIELDS = tuple(c.name for c in STATE.columns if c.name in EVENTS.c and c.name != "subject")
 
 
 class ApiKey(db.Model):

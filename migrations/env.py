@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from consent_server.database import TRANSACTION
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -92,6 +94,8 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # One transaction for the whole upgrade, on SQLite too (consent_server/database.py).
+        connection = connection.execution_options(**{TRANSACTION: True})
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -8,9 +8,11 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, text, update
 
-from consent_server import catalogs, create_app, policy
+from consent_server import catalogs, create_app
+
+from consent_server.consent import notices
 from consent_server.extensions import db
-from consent_server.ledger import GENESIS
+from consent_server.ledger.chain import GENESIS
 from consent_server.models import (AccessLogEntry, ApiKey, ChainHead, ConsentEvent,
                                    ConsentState, CustomerBasis, Person, PolicyText,
                                    PolicyVersion, SignInThrottle, StaffUser, utcnow)
@@ -90,7 +92,7 @@ def make_app(database_url, **overrides):
 def publish(app, material=False, force=False):
     """Publish the notice as rendered now (version "1" on a fresh database)."""
     with app.app_context():
-        return policy.publish(db.session, app.extensions["consent_site"],
+        return notices.publish(db.session, app.extensions["consent_site"],
                               app.config["LANGUAGES"], utcnow(), material, force)
 
 

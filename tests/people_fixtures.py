@@ -8,7 +8,7 @@ from email import policy as email_policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from consent_server import keys
+from consent_server.staff import keys
 from consent_server.extensions import db
 from conftest import empty_and_close, make_app, publish
 

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from consent_server.signing import generate
+from consent_server.ledger.signing import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNING_KEY = generate()

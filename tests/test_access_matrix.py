@@ -8,7 +8,9 @@ import re
 import pytest
 from conftest import CHOICE
 
-from consent_server import keys, users
+from consent_server.staff import keys
+
+from consent_server.staff import users
 from consent_server.extensions import db
 from consent_server.models import utcnow
 

@@ -1,7 +1,7 @@
 """E-mail addresses: normalised before matching, hashed under their own key."""
 import pytest
 
-from consent_server.addresses import InvalidAddress, normalise, subject_hash
+from consent_server.people.addresses import InvalidAddress, normalise, subject_hash
 
 
 @pytest.mark.parametrize("given, normalised", [

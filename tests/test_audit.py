@@ -4,7 +4,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from consent_server import addresses, consents, keys, ledger
+from consent_server import ledger
+
+from consent_server.people import addresses
+
+from consent_server.consent import devices
+
+from consent_server.staff import keys
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, utcnow
 
@@ -16,7 +22,7 @@ def auditor(app):
 
 
 def record(**fields):
-    return consents.record(db.session, policy_version="1", language="nb", source="banner",
+    return devices.record(db.session, policy_version="1", language="nb", source="banner",
                            max_age_days=365, **fields)
 
 
@@ -24,7 +30,7 @@ def test_a_subjects_history_shows_the_notice_at_each_event(app, client, auditor)
     """REQ C-07: when, which choices, under which notice version and text (hash and text)."""
     with app.app_context():
         a = record(choices={"analytics": True}, ip="192.0.2.1", user_agent="UA/1")
-        consents.record(db.session, consent_id=a["consent_id"], choices={"analytics": False},
+        devices.record(db.session, consent_id=a["consent_id"], choices={"analytics": False},
                         policy_version="1", language="en", source="preferences", max_age_days=365)
         record(choices={"marketing": True})  # another device: not in the history
     resp = client.get(f"/api/v1/audit/subjects/{a['consent_id']}", headers=auditor)
@@ -48,7 +54,7 @@ def test_a_subject_by_e_mail_address_and_errors(app, client, auditor):
     subject a 404."""
     with app.app_context():
         person = addresses.subject_hash(app.config["EMAIL_HASH_KEY"], "ola@example.no")
-        ledger.append_one(db.session, ledger.new_event(
+        ledger.append(db.session, ledger.new_event(
             subject=person, subject_type="person", action="grant",
             choices={"newsletter": True, "marketing": False}, policy_version="1", language="nb",
             text_hash=None, source="confirm", basis="consent", details={"signup_at": "x"}))
@@ -93,7 +99,7 @@ def test_stats_per_day_and_purpose_in_sql(app, client, auditor):
         record(choices={"analytics": False, "marketing": False})        # reject all
         record(choices={"analytics": True, "marketing": False})         # per purpose
         record(consent_id=a["consent_id"], choices={"analytics": False, "marketing": True})
-        consents.erase(db.session, a["consent_id"], 365)
+        devices.erase(db.session, a["consent_id"], 365)
     today = utcnow().date().isoformat()
     body = client.get("/api/v1/audit/stats", headers=auditor).json
     rows = {(r["day"], r["purpose"]): r for r in body["purposes"]}

@@ -15,14 +15,14 @@ APPENDS = 40
 def _append_many(url, start, count, results):
     from conftest import make_app
 
-    from consent_server import consents
+    from consent_server.consent import devices
 
     app = make_app(url)
     with app.app_context():
         start.wait()
         cid = None
         for i in range(count):
-            answer = consents.record(db.session, consent_id=cid,
+            answer = devices.record(db.session, consent_id=cid,
                                      choices={"analytics": bool(i % 2)}, policy_version="1",
                                      language="nb", source="api", max_age_days=365)
             cid = answer["consent_id"]

@@ -2,7 +2,7 @@
 import pytest
 
 from consent_server import create_app
-from consent_server.signing import generate
+from consent_server.ledger.signing import generate
 
 
 def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkeypatch):

@@ -7,7 +7,9 @@ from sqlalchemy import select
 from test_console_auth import assert_only_for, entries, signed_in, token
 from test_exports import PERSON_EMAIL, run_snippet, seed
 
-from consent_server import ledger, signing
+from consent_server import ledger
+
+from consent_server.ledger import signing
 from consent_server.extensions import db
 from consent_server.models import AccessLogEntry
 

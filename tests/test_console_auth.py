@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from consent_server import keys, policy, users
+from consent_server.staff import keys
+
+from consent_server.consent import notices
+
+from consent_server.staff import users
 from consent_server.extensions import db
 from consent_server.models import (AccessLogEntry, ApiKey, ConsentEvent, SignInThrottle,
                                    StaffUser, utcnow)
@@ -279,7 +283,7 @@ def test_other_roles_cannot_post_the_admin_forms(app, staff, role):
     with app.app_context():
         assert db.session.get(ApiKey, key_id).revoked_at is None
         assert len(keys.all_keys(db.session)) == 1
-        assert len(policy.versions(db.session)) == 1
+        assert len(notices.versions(db.session)) == 1
 
 
 # ---- pages: headers, language --------------------------------------------------------------------
@@ -411,9 +415,9 @@ def test_notices_list_and_publish_again_as_material(app, staff):
                                                       "expected": expected, "material": "y"})
     assert resp.status_code == 302
     with app.app_context():
-        latest = policy.current(db.session)
+        latest = notices.current(db.session)
         assert latest.version == "2" and latest.material
-        assert policy.valid_versions(db.session) == ["2"]
+        assert notices.valid_versions(db.session) == ["2"]
     assert log(app)[-1][0] == "notice_published"
 
 
@@ -423,13 +427,13 @@ def test_publishing_a_text_other_than_the_one_shown_is_refused(app, staff):
                                                       "expected": "0" * 64})
     assert resp.status_code == 302
     with app.app_context():
-        assert len(policy.versions(db.session)) == 1
+        assert len(notices.versions(db.session)) == 1
 
 
 def test_the_diff_of_a_changed_text_is_shown_before_publishing(app, app_factory, tmp_path):
     site = tmp_path / "site.toml"
     source = Path(app.config.get("SITE_FILE") or
-                  Path(__file__).parents[1] / "consent_server" / "site.toml")
+                  Path(__file__).parents[1] / "consent_server" / "consent" / "site.toml")
     site.write_text(source.read_text(encoding="utf-8").replace("13 måneder", "12 måneder"),
                     encoding="utf-8")
     changed = app_factory(SITE_FILE=str(site))
@@ -443,9 +447,9 @@ def test_the_diff_of_a_changed_text_is_shown_before_publishing(app, app_factory,
     client.post("/console/admin/notices", data={"csrf_token": token(client, "/console/"),
                                                 "expected": expected})
     with changed.app_context():
-        latest = policy.current(db.session)
+        latest = notices.current(db.session)
         assert latest.version == "2" and not latest.material
-        assert "12 måneder" in policy.text(db.session, latest, "nb").text
+        assert "12 måneder" in notices.text(db.session, latest, "nb").text
 
 
 # ---- operator: access log ------------------------------------------------------------------------

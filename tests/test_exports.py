@@ -12,7 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from consent_server import addresses, chain, consents, exports, keys, ledger
+from consent_server import ledger
+
+from consent_server.people import addresses
+
+from consent_server.ledger import chain
+
+from consent_server.consent import devices
+
+from consent_server.ledger import exports
+
+from consent_server.staff import keys
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, utcnow
 
@@ -33,15 +43,15 @@ def seed(app):
     """Devices (one erased, one with a nasty user agent), a person with basis and details."""
     with app.app_context():
         def rec(**fields):
-            return consents.record(db.session, policy_version="1", language="nb", source="banner",
+            return devices.record(db.session, policy_version="1", language="nb", source="banner",
                                    max_age_days=365, ip="192.0.2.9", **fields)
 
         a = rec(choices={"analytics": True}, user_agent=NASTY_UA)
         rec(consent_id=a["consent_id"], choices={"analytics": False}, user_agent=NASTY_UA)
         b = rec(choices={"analytics": True, "marketing": True}, user_agent="Plain/1.0")
-        consents.erase(db.session, b["consent_id"], 365)
+        devices.erase(db.session, b["consent_id"], 365)
         person = addresses.subject_hash(app.config["EMAIL_HASH_KEY"], PERSON_EMAIL)
-        ledger.append_one(db.session, ledger.new_event(
+        ledger.append(db.session, ledger.new_event(
             subject=person, subject_type="person", action="grant",
             choices={"newsletter": True, "marketing": False}, policy_version="1", language="en",
             text_hash=None, source="signup", basis="consent",
@@ -272,6 +282,8 @@ def test_a_postgresql_csv_export_in_small_pieces_keeps_every_character(app, clie
     if db_name(app) != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
     seed(app)
-    monkeypatch.setattr(exports, "PIECE", 7)
+    from consent_server.ledger import postgres  # psycopg: only on a PostgreSQL run
+
+    monkeypatch.setattr(postgres, "PIECE", 7)
     resp = client.get("/api/v1/audit/events?format=csv", headers=auditor)
     assert parse("csv", resp.get_data(as_text=True)) == database_events(app)

@@ -4,7 +4,7 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from consent_server import keys
+from consent_server.staff import keys
 from consent_server.extensions import db
 from consent_server.models import ApiKey
 

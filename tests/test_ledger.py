@@ -6,7 +6,11 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from consent_server import consents, ledger
+from consent_server import ledger
+from consent_server.ledger import chain
+from consent_server.ledger.chain import GENESIS
+
+from consent_server.consent import devices
 from consent_server.extensions import db
 from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
 
@@ -14,7 +18,7 @@ from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
 def record(n=1, **fields):
     out = []
     for i in range(n):
-        out.append(consents.record(
+        out.append(devices.record(
             db.session, choices={"analytics": bool(i % 2), "marketing": False},
             policy_version="1", language="nb", source="banner", max_age_days=365,
             ip="192.0.2.10", user_agent="Test/1.0", **fields))
@@ -27,10 +31,10 @@ def test_chain_links_every_event_and_verifies(app):
         record(5)
         rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
         assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
-        assert rows[0].prev_hash == ledger.GENESIS
+        assert rows[0].prev_hash == GENESIS
         for before, after in zip(rows, rows[1:]):
             assert after.prev_hash == before.hash
-        assert all(ledger.event_hash(r.__dict__) == r.hash for r in rows)
+        assert all(chain.event_hash(r.__dict__) == r.hash for r in rows)
         result = ledger.verify(db.session)
         assert result.ok and result.events == 5 and result.head == rows[-1].hash
 
@@ -111,7 +115,7 @@ def test_erasure_keeps_the_chain_verifiable(app):
     """REQ L-01: erasure is the only edit; the chain still verifies afterwards."""
     with app.app_context():
         first, *_ = record(3)
-        consents.erase(db.session, first["consent_id"], 365)
+        devices.erase(db.session, first["consent_id"], 365)
         assert ledger.verify(db.session).ok
         erased = db.session.execute(select(ConsentEvent).where(
             ConsentEvent.subject == first["consent_id"])).scalars().all()
@@ -142,7 +146,7 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app):
                                     policy_version="1", language="nb", text_hash=None,
                                     source="api")
 
-        with pytest.raises(RuntimeError), ledger.writing(db.session) as writer:
+        with pytest.raises(RuntimeError), ledger.locked(db.session) as writer:
             writer.append(event("a"))
             writer.append(event("b"))
             raise RuntimeError("disk on fire")
@@ -150,7 +154,7 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app):
         assert db.session.execute(select(ConsentState)).scalars().all().__len__() == 2
         first = record(1)[0]
         with pytest.raises(IntegrityError):  # the same event id: the whole statement undone
-            ledger.append_one(db.session, {**event("c"), "event_id": first["event_id"]})
+            ledger.append(db.session, {**event("c"), "event_id": first["event_id"]})
         assert ledger.verify(db.session).ok and ledger.verify(db.session).events == 3
         assert db.session.get(ConsentState, "c") is None
 
@@ -161,7 +165,8 @@ def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
     def failing(self, *args, **kw):
         raise RuntimeError("boom with secret details")
 
-    monkeypatch.setattr(ledger.Writer, "append", failing)
+    with app.app_context():
+        monkeypatch.setattr(ledger.backend(db.engine).writer, "append", failing)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
     resp = client.post("/api/v1/consents", json=CHOICE)
     assert resp.status_code == 500
@@ -176,10 +181,10 @@ def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
 def test_rebuild_state_from_the_ledger_alone(app, runner):
     with app.app_context():
         a, b, c = record(3)
-        consents.record(db.session, consent_id=a["consent_id"],
+        devices.record(db.session, consent_id=a["consent_id"],
                         choices={"analytics": True, "marketing": True}, policy_version="1",
                         language="en", source="preferences", max_age_days=365)
-        consents.erase(db.session, b["consent_id"], 365)
+        devices.erase(db.session, b["consent_id"], 365)
         columns = [col for col in ConsentState.__table__.columns]
         before = db.session.execute(select(*columns).order_by(ConsentState.subject)).all()
         db.session.execute(delete(ConsentState))
@@ -193,7 +198,7 @@ def test_rebuild_state_from_the_ledger_alone(app, runner):
 
 def test_purge_expired_ends_old_consents_with_an_expire_event(app, runner):
     with app.app_context():
-        old = consents.record(db.session, choices={"analytics": True}, policy_version="1",
+        old = devices.record(db.session, choices={"analytics": True}, policy_version="1",
                               language="nb", source="banner", max_age_days=365,
                               ip="192.0.2.1")
         db.session.execute(update(ConsentState).where(ConsentState.subject == old["consent_id"])
@@ -203,10 +208,10 @@ def test_purge_expired_ends_old_consents_with_an_expire_event(app, runner):
     result = runner.invoke(args=["consent", "purge-expired"])
     assert result.exit_code == 0 and "expired 1 consents" in result.output
     with app.app_context():
-        state = consents.current(db.session, old["consent_id"], 365)
+        state = devices.current(db.session, old["consent_id"], 365)
         assert state["action"] == "expire"
         assert state["choices"] == {"necessary": True, "analytics": False, "marketing": False}
-        assert consents.current(db.session, fresh["consent_id"], 365)["action"] == "grant"
+        assert devices.current(db.session, fresh["consent_id"], 365)["action"] == "grant"
         assert ledger.verify(db.session).ok
     again = runner.invoke(args=["consent", "purge-expired"])
     assert "expired 0 consents" in again.output
@@ -220,6 +225,6 @@ def test_hash_parts_rebuild_the_event_hash():
                              policy_version='"seq":-8302514977', language="nb", text_hash=None,
                              source="banner", ip="203.0.113.0", user_agent="Mozilla æøå")
     event.update(seq=41, prev_hash="ab" * 32, recorded_at=utcnow())
-    pre, mid, post = ledger.hash_parts(event)
+    pre, mid, post = chain.hash_parts(event)
     rebuilt = hashlib.sha256(f"{pre}{event['prev_hash']}{mid}{event['seq']}{post}".encode())
-    assert rebuilt.hexdigest() == ledger.event_hash(event)
+    assert rebuilt.hexdigest() == chain.event_hash(event)

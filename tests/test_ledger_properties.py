@@ -7,7 +7,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from consent_server import consents, ledger
+from consent_server import ledger
+from consent_server.ledger.chain import GENESIS
+
+from consent_server.consent import devices
 from consent_server.extensions import db
 from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
 
@@ -30,30 +33,30 @@ def _reset():
     with db.engine.begin() as conn:
         conn.execute(delete(ConsentEvent))
         conn.execute(delete(ConsentState))
-        conn.execute(update(ChainHead).values(seq=0, hash=ledger.GENESIS, prev_hash=None))
+        conn.execute(update(ChainHead).values(seq=0, hash=GENESIS, prev_hash=None))
 
 
 def _apply(operations) -> int:
     """Run the operations through the services; returns how many events they appended."""
-    devices: list[str] = []
+    known: list[str] = []
     now = utcnow()
     for what, index, choices, gpc, ip, agent in operations:
-        target = devices[index % len(devices)] if devices else None
+        target = known[index % len(known)] if known else None
         if what == "new" or target is None:
-            answer = consents.record(db.session, choices=choices, policy_version="1",
+            answer = devices.record(db.session, choices=choices, policy_version="1",
                                      language="nb", source="banner", max_age_days=365, gpc=gpc,
                                      ip=ip, user_agent=agent)
-            devices.append(answer["consent_id"])
+            known.append(answer["consent_id"])
         elif what == "record":
-            answer = consents.record(db.session, choices=choices, policy_version="1",
+            answer = devices.record(db.session, choices=choices, policy_version="1",
                                      language="en", source="preferences", max_age_days=365,
                                      consent_id=target, gpc=gpc, ip=ip, user_agent=agent)
-            devices.append(answer["consent_id"])  # a new one when target was erased
+            known.append(answer["consent_id"])  # a new one when target was erased
         elif what == "erase":
-            consents.erase(db.session, target, 365)
+            devices.erase(db.session, target, 365)
         else:
             now += timedelta(days=400)
-            consents.purge_expired(db.session, 365, now)
+            devices.purge_expired(db.session, 365, now)
     return ledger.verify(db.session).events
 
 

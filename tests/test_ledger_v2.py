@@ -11,15 +11,17 @@ from flask_migrate import upgrade
 from sqlalchemy import delete, insert, inspect, select, text, update
 
 from conftest import make_app, publish
-from consent_server import chain, consents, ledger
+from consent_server import ledger
+from consent_server.ledger import chain
+from consent_server.consent import devices
 from consent_server.extensions import db
-from consent_server.models import ChainHead, ConsentEvent, ConsentState
+from consent_server.models import STATE_FIELDS, ChainHead, ConsentEvent, ConsentState
 
 V1 = json.loads((Path(__file__).parent / "data" / "ledger_v1.json").read_text())
 
 
 def record(**fields):
-    return consents.record(db.session, policy_version="1", language="nb", source="banner",
+    return devices.record(db.session, policy_version="1", language="nb", source="banner",
                            max_age_days=365, **{"choices": {"analytics": True}, **fields})
 
 
@@ -40,7 +42,7 @@ def test_after_erasure_no_stored_value_recovers_the_truncated_ip(app):
         record(consent_id=first["consent_id"], choices={"analytics": False},
                ip="192.0.2.77", user_agent="Firefox/140.0")
         record(ip="198.51.100.1")  # another device keeps its salt
-        consents.erase(db.session, first["consent_id"], 365)
+        devices.erase(db.session, first["consent_id"], 365)
         events = db.session.execute(select(ConsentEvent).where(
             ConsentEvent.subject == first["consent_id"], ConsentEvent.action != "erase")).scalars().all()
         assert len(events) == 2 and all(e.ip_digest and e.ua_digest for e in events)
@@ -85,7 +87,7 @@ def test_public_events_show_no_personal_fields(client, post_consent):
 def test_basis_and_details_are_hashed(app):
     """REQ L-02: a person's basis and details are in the version 2 form."""
     with app.app_context():
-        event = ledger.append_one(db.session, ledger.new_event(
+        event = ledger.append(db.session, ledger.new_event(
             subject="p" * 64, subject_type="person", action="grant",
             choices={"newsletter": False, "marketing": True}, policy_version="1", language="nb",
             text_hash=None, source="api", basis="customer",
@@ -115,12 +117,12 @@ def test_the_action_is_decided_from_the_state_under_the_lock(app):
                                     source="banner")
 
         on, off, on_again = event(True), event(False), event(True)
-        assert [ledger.append_one(db.session, e)["action"] for e in (on, off)] == ["grant", "withdraw"]
-        with ledger.writing(db.session) as writer:
+        assert [ledger.append(db.session, e)["action"] for e in (on, off)] == ["grant", "withdraw"]
+        with ledger.locked(db.session) as writer:
             assert writer.append(on_again)["action"] == "update"
         assert ledger.state(db.session, "tab").action == "update"
         assert ledger.verify(db.session).ok
-        kept = ledger.append_one(db.session, {**event(False), "action": "expire"})
+        kept = ledger.append(db.session, {**event(False), "action": "expire"})
         assert kept["action"] == "expire"  # an explicit action is kept
 
 
@@ -161,7 +163,7 @@ def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_f
 def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, runner, tamper):
     """REQ L-02: an edited, deleted, invented or stale state row is reported by verify (API and
     CLI), naming the subject; the chain itself is fine."""
-    from consent_server import keys
+    from consent_server.staff import keys
 
     with app.app_context():
         a = record()
@@ -179,7 +181,7 @@ def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, run
             record(consent_id=a["consent_id"], choices={"analytics": False})
             first = db.session.execute(select(ConsentEvent).where(ConsentEvent.seq == 1)).scalar_one()
             db.session.execute(update(state).where(state.c.subject == a["consent_id"]).values(
-                **{key: getattr(first, key) for key in ledger.STATE_FIELDS}))
+                **{key: getattr(first, key) for key in STATE_FIELDS}))
         else:
             db.session.execute(update(state).where(state.c.subject == a["consent_id"])
                                .values(first_at=datetime(2020, 1, 1, tzinfo=timezone.utc)))
@@ -230,7 +232,7 @@ def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
         assert new["consent_id"] == old
         assert db.session.execute(select(ConsentEvent.v).where(
             ConsentEvent.event_id == new["event_id"])).scalar_one() == 2
-        consents.erase(db.session, old, 365)
+        devices.erase(db.session, old, 365)
         assert ledger.verify(db.session).ok
         original = events[1].policy_version
         for change in ({"basis": "customer"}, {"details": '{"sale_date":"2020-01-01"}'},
@@ -249,11 +251,11 @@ def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
 def test_an_event_at_a_whole_second_verifies_and_exports(app):
     """SQLite keeps such a time without its fraction; the fast readers still give the hashed
     form (chain.timestamp)."""
-    from consent_server import exports
+    from consent_server.ledger import exports
 
     with app.app_context():
         at = datetime(2026, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
-        with ledger.writing(db.session) as writer:
+        with ledger.locked(db.session) as writer:
             writer.append(ledger.new_event(subject="s", subject_type="device", action="grant",
                                            choices={"analytics": True}, policy_version="1",
                                            language="nb", text_hash=None, source="api"), now=at)

@@ -4,7 +4,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import pytest
 
-from consent_server import mail
+from consent_server.people import mail
 from people_fixtures import Mailbox, free_port, papp, smtp  # noqa: F401
 
 # Our loopback test server asks for a login without TLS; aiosmtpd rightly warns about it.

@@ -8,10 +8,10 @@ import string
 import pytest
 from sqlalchemy import select
 
-from consent_server.addresses import InvalidAddress, normalise
+from consent_server.people.addresses import InvalidAddress, normalise
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent
-from consent_server.people import normalise_fast
+from consent_server.people.persons import normalise_fast
 from people_fixtures import (api_key, check, confirmed, link, papp, pclient,  # noqa: F401
                              sign_up, smtp)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from conftest import CHOICE, publish
 
-from consent_server import policy
+from consent_server.consent import notices
 from consent_server.extensions import db
 
 SEED = Path(__file__).with_name("data") / "personvernerklaering.nb.txt"
@@ -179,10 +179,10 @@ def test_policy_json_is_the_published_text_and_hash(app, client, lang):
     """REQ N-02: each version has a publication date and a hash of the exact text per language."""
     body = client.get(f"/api/v1/policy?lang={lang}").json
     assert body["version"] == "1" and body["language"] == lang and body["material"] is True
-    assert policy.sha256(body["text"]) == body["text_hash"]
+    assert notices.sha256(body["text"]) == body["text_hash"]
     assert body["published_at"]
     with app.app_context():
-        rendered = policy.render(app.extensions["consent_site"], [lang])[lang]
+        rendered = notices.render(app.extensions["consent_site"], [lang])[lang]
     assert rendered == body["text"]
 
 
@@ -214,7 +214,7 @@ def test_publish_policy_cli_publishes_only_changed_text(app, runner):
 def test_changed_text_is_published(app, tmp_path, app_factory):
     site = tmp_path / "site.toml"
     site.write_text(Path(app.config.get("SITE_FILE") or
-                         Path(__file__).parents[1] / "consent_server" / "site.toml")
+                         Path(__file__).parents[1] / "consent_server" / "consent" / "site.toml")
                     .read_text(encoding="utf-8").replace("13 måneder", "12 måneder"),
                     encoding="utf-8")
     changed = app_factory(SITE_FILE=str(site))

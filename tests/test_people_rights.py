@@ -5,7 +5,7 @@ import json
 from sqlalchemy import select
 
 from consent_server import ledger
-from consent_server.addresses import subject_hash
+from consent_server.people.addresses import subject_hash
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, CustomerBasis, Person
 from people_fixtures import (api_key, check, confirmed, link, papp, pclient,  # noqa: F401

@@ -10,7 +10,7 @@ from people_fixtures import (PUBLIC_URL, api_key, confirmed, link, mail_settings
 from test_marketing import audience
 from test_people_rights import access_link
 
-from consent_server.addresses import subject_hash
+from consent_server.people.addresses import subject_hash
 
 RECEIPT = re.compile(r'<textarea id="receipt"[^>]*>([\w.\-]+)</textarea>')
 
@@ -35,7 +35,7 @@ def test_a_sign_up_without_double_opt_in_answers_with_a_receipt(app_factory, smt
     publish(app)
     try:
         client = app.test_client()
-        from consent_server import keys
+        from consent_server.staff import keys
         from consent_server.extensions import db
 
         with app.app_context():

@@ -9,7 +9,7 @@ import uuid
 from conftest import CHOICE
 from servers import Gunicorn
 
-from consent_server import keys
+from consent_server.staff import keys
 from consent_server.extensions import db
 
 SLOW_CLIENTS = 8
@@ -137,7 +137,7 @@ def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_
 def test_addresses_in_any_log_message_are_cut_to_their_network():
     """REQ S-06: the filter on gunicorn's error log and werkzeug's log cuts IPv4, IPv6 and
     mapped addresses wherever they stand, and leaves versions and times alone."""
-    from consent_server.logs import truncate_addresses
+    from consent_server.http.logs import truncate_addresses
 
     assert truncate_addresses("Invalid request from ip=192.0.2.77: bad") == \
         "Invalid request from ip=192.0.2.0: bad"

@@ -7,7 +7,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 
-from consent_server import chain, keys, ledger, signing
+from consent_server import ledger
+
+from consent_server.ledger import chain
+
+from consent_server.staff import keys
+
+from consent_server.ledger import signing
 from consent_server.extensions import db
 from consent_server.models import ChainHead, ConsentEvent
 from test_exports import run_snippet, seed
@@ -186,7 +192,7 @@ def test_forged_or_altered_receipts_are_refused(app, client, post_consent, audit
 def test_a_genuine_receipt_whose_event_was_edited_or_is_missing_is_refused(app, client,
                                                                            post_consent, auditor):
     """REQ L-08: the receipt is checked against the ledger, not only its signature."""
-    from consent_server import receipts
+    from consent_server.ledger import receipts
 
     body = post_consent().json
     with app.app_context():

@@ -4,13 +4,15 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from consent_server import consents, ledger
+from consent_server import ledger
+
+from consent_server.consent import devices
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, ConsentState, utcnow
 
 
 def _device(**fields):
-    return consents.record(db.session, choices={"analytics": True}, policy_version="1",
+    return devices.record(db.session, choices={"analytics": True}, policy_version="1",
                            language="nb", source="banner", max_age_days=365, ip="192.0.2.44",
                            user_agent="Phone/9", **fields)["consent_id"]
 
@@ -23,7 +25,7 @@ def test_the_default_is_the_max_age_plus_three_years(app, app_factory):
 
 
 def _withdraw(consent_id):
-    consents.record(db.session, choices={}, policy_version="1", language="nb", source="banner",
+    devices.record(db.session, choices={}, policy_version="1", language="nb", source="banner",
                     max_age_days=365, consent_id=consent_id)
 
 
@@ -40,12 +42,12 @@ def test_ended_consents_past_retention_lose_their_personal_data(app):
     with app.app_context():
         start = utcnow()
         expired = _device()
-        consents.purge_expired(db.session, 365, start + timedelta(days=400))  # ends it then
+        devices.purge_expired(db.session, 365, start + timedelta(days=400))  # ends it then
         withdrawn = _device()
         _withdraw(withdrawn)
         lapsed = _device()  # never renewed, never expired by a purge: ended at its max age
-        assert consents.erase_ended(db.session, 1461, 365, start + timedelta(days=1400)) == 0
-        assert consents.erase_ended(db.session, 1461, 365, start + timedelta(days=1500)) == 1
+        assert devices.erase_ended(db.session, 1461, 365, start + timedelta(days=1400)) == 0
+        assert devices.erase_ended(db.session, 1461, 365, start + timedelta(days=1500)) == 1
         events = db.session.execute(select(ConsentEvent).where(
             ConsentEvent.subject == withdrawn).order_by(ConsentEvent.seq)).scalars().all()
         assert [e.action for e in events] == ["grant", "withdraw", "erase"]
@@ -58,9 +60,9 @@ def test_ended_consents_past_retention_lose_their_personal_data(app):
             assert (_first_event(kept).ip, _first_event(kept).user_agent) == \
                 ("192.0.2.0", "Phone/9")
         assert ledger.verify(db.session).ok
-        assert consents.erase_ended(db.session, 1461, 365, start + timedelta(days=1900)) == 2
+        assert devices.erase_ended(db.session, 1461, 365, start + timedelta(days=1900)) == 2
         for gone in (expired, lapsed):
-            assert consents.current(db.session, gone, 365)["erased"] is True
+            assert devices.current(db.session, gone, 365)["erased"] is True
         assert ledger.verify(db.session).ok
 
 
@@ -74,7 +76,7 @@ def test_purge_expired_applies_retention_from_the_settings(app, app_factory):
     assert result.exit_code == 0, result.output
     assert "erased the personal data of 1 consents that ended over -1 days ago" in result.output
     with short.app_context():
-        assert consents.current(db.session, withdrawn, 365)["erased"] is True
+        assert devices.current(db.session, withdrawn, 365)["erased"] is True
         assert ledger.verify(db.session).ok
     again = app.test_cli_runner().invoke(args=["consent", "purge-expired"])
     assert "erased the personal data of 0 consents that ended over 1461 days ago" in again.output

@@ -7,7 +7,9 @@ from schemathesis import checks
 from conftest import SETTINGS
 from hypothesis import HealthCheck, settings
 
-from consent_server import create_app, keys
+from consent_server import create_app
+
+from consent_server.staff import keys
 from consent_server.extensions import db
 
 EXAMPLES = 25  # per operation: about 500 cases in all

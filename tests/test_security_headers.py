@@ -4,7 +4,7 @@ import re
 import pytest
 from conftest import CHOICE
 
-from consent_server.security import OTHER_CSP
+from consent_server.http.headers import OTHER_CSP
 
 BASE = {"X-Content-Type-Options": ("nosniff",),
         # people's pages, whose links carry a token, send none at all; the console same-origin

@@ -4,7 +4,7 @@ from conftest import make_app
 
 from consent_server import create_app
 from consent_server.extensions import db
-from consent_server.site import SiteFileError, load
+from consent_server.consent.site import SiteFileError, load
 
 GOOD = '''
 controller = "Eksempel AS"

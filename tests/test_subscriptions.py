@@ -5,8 +5,10 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from consent_server import ledger, tokens
-from consent_server.addresses import subject_hash
+from consent_server import ledger
+
+from consent_server.people import links
+from consent_server.people.addresses import subject_hash
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, Person
 from people_fixtures import (SIGNUP, api_key, check, html_part, link, pclient,  # noqa: F401
@@ -106,9 +108,9 @@ def test_forged_and_expired_confirmation_links_are_refused(pclient, papp, smtp):
     assert pclient.post(forged).status_code == 404
     assert pclient.get(forged).status_code == 404
     with papp.app_context():
-        payload = tokens.load(tokens.CONFIRM, token)
-        other_key = URLSafeTimedSerializer("another-secret", salt=tokens.CONFIRM).dumps(payload)
-        unsubscribe_kind = tokens.sign(tokens.UNSUBSCRIBE, payload)
+        payload = links.load(links.CONFIRM, token)
+        other_key = URLSafeTimedSerializer("another-secret", salt=links.CONFIRM).dumps(payload)
+        unsubscribe_kind = links.sign(links.UNSUBSCRIBE, payload)
     assert pclient.post(f"/subscriptions/confirm/{other_key}").status_code == 404
     assert pclient.post(f"/subscriptions/confirm/{unsubscribe_kind}").status_code == 404
     papp.config["CONFIRM_MAX_AGE_HOURS"] = -1  # every token is now past its age
@@ -255,7 +257,7 @@ def test_rotating_the_secret_key_loses_no_subject(database_url, smtp):
 
 
 def keys_create(app):
-    from consent_server import keys
+    from consent_server.staff import keys
 
     _key, secret = keys.create_key(db.session, "k", "marketing")
     return {"Authorization": f"Bearer {secret}"}

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consent_server import tokens
+from consent_server.people import links
 
-KINDS = (tokens.CONFIRM, tokens.ACCESS, tokens.UNSUBSCRIBE)
+KINDS = (links.CONFIRM, links.ACCESS, links.UNSUBSCRIBE)
 PAYLOADS = st.fixed_dictionaries({"s": st.text(min_size=1, max_size=64)},
                                  optional={"n": st.text(max_size=32),
                                            "p": st.sampled_from(("newsletter", "marketing"))})
@@ -28,12 +28,12 @@ def test_an_edited_token_is_forged_or_unchanged(signing, kind, payload, where, c
     """REQ M-02 M-03: one character changed anywhere: refused as Forged, or (where the edit only
     touches base64's unused bits) the very same payload; never another payload, never another
     error."""
-    token = tokens.sign(kind, payload)
+    token = links.sign(kind, payload)
     at = where % len(token)
     edited = token[:at] + char + token[at + 1:]
     try:
-        assert tokens.load(kind, edited) == payload
-    except tokens.Forged:
+        assert links.load(kind, edited) == payload
+    except links.Forged:
         assert edited != token
 
 
@@ -41,23 +41,23 @@ def test_an_edited_token_is_forged_or_unchanged(signing, kind, payload, where, c
 @given(kinds=st.permutations(KINDS), payload=PAYLOADS)
 def test_a_token_of_one_kind_is_never_another(signing, kinds, payload):
     """The salt per kind: a never-expiring unsubscribe link is no access link, and so on."""
-    token = tokens.sign(kinds[0], payload)
-    assert tokens.load(kinds[0], token) == payload
+    token = links.sign(kinds[0], payload)
+    assert links.load(kinds[0], token) == payload
     for other in kinds[1:]:
-        with pytest.raises(tokens.Forged):
-            tokens.load(other, token)
+        with pytest.raises(links.Forged):
+            links.load(other, token)
 
 
 @EXAMPLES
 @given(kind=st.sampled_from(KINDS), payload=PAYLOADS, cut=st.integers(min_value=1))
 def test_a_truncated_token_or_one_under_another_key_is_forged(signing, kind, payload, cut):
-    token = tokens.sign(kind, payload)
-    with pytest.raises(tokens.Forged):
-        tokens.load(kind, token[:-(cut % len(token)) or -1])
+    token = links.sign(kind, payload)
+    with pytest.raises(links.Forged):
+        links.load(kind, token[:-(cut % len(token)) or -1])
     secret = signing.config["SECRET_KEY"]
     signing.config["SECRET_KEY"] = secret + "-another"
     try:
-        with pytest.raises(tokens.Forged):
-            tokens.load(kind, token)
+        with pytest.raises(links.Forged):
+            links.load(kind, token)
     finally:
         signing.config["SECRET_KEY"] = secret

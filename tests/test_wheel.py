@@ -42,7 +42,7 @@ def wheel(tmp_path_factory):
 
 def test_the_wheel_carries_the_widget_catalogs_migrations_and_site_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("consent_server/site.toml", "consent_server/migrations/env.py",
+    for needed in ("consent_server/consent/site.toml", "consent_server/migrations/env.py",
                    "consent_server/translations/nb/LC_MESSAGES/messages.mo",
                    "consent_server/translations/en/LC_MESSAGES/messages.mo",
                    "consent_server/web/templates/notice.html"):
@@ -71,7 +71,7 @@ def test_installed_from_the_wheel_it_serves_the_banner_notice_demo_and_api(wheel
     run(*pip, "--no-deps", str(wheel))
     run(str(venv / "bin" / "python"), "-m", "pip", "check")  # the lock covers the wheel's needs
     python = str(venv / "bin" / "python")
-    signing_key = run(python, "-c", "from consent_server.signing import generate; "
+    signing_key = run(python, "-c", "from consent_server.ledger.signing import generate; "
                       "print(generate())", cwd=tmp_path).stdout.strip()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "CONSENT_SECRET_KEY": "wheel-test",
            "CONSENT_EMAIL_HASH_KEY": "wheel-test-email", "CONSENT_SIGNING_KEY": signing_key,

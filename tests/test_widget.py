@@ -281,7 +281,7 @@ def test_marketing_is_ads_by_named_third_parties(client, lang):
 
 def site_file(tmp_path, addition: str) -> str:
     """The default site file with some TOML added after the controller."""
-    source = (widget.resource("widget").parent / "consent_server" / "site.toml")
+    source = (widget.resource("widget").parent / "consent_server" / "consent" / "site.toml")
     path = tmp_path / "site.toml"
     path.write_text(source.read_text(encoding="utf-8").replace(
         'controller = "Exentri AS"\n', 'controller = "Exentri AS"\n' + addition), encoding="utf-8")
@@ -310,7 +310,7 @@ def test_the_privacy_link_can_be_the_sites_own_per_language(app_factory, tmp_pat
     ('privacy = "https://x.no/p"\n', "privacy.url must give a text for each"),
 ])
 def test_a_bad_privacy_url_is_named(tmp_path, addition, message):
-    from consent_server.site import SiteFileError, load
+    from consent_server.consent.site import SiteFileError, load
 
     with pytest.raises(SiteFileError, match=message):
         load(site_file(tmp_path, addition))

@@ -1,8 +1,10 @@
 """flask-smorest blueprints, one per audience."""
 import json
+from urllib.parse import urlsplit
 
 import flask
 import flask_smorest
+from flask import current_app, request
 from flask_smorest import abort
 from marshmallow import Schema, missing
 from webargs import core
@@ -49,3 +51,23 @@ def read_body(req: flask.Request) -> bytes:
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+
+def guard_public_writes():
+    """Before a public blueprint's requests: cap bodies at 16 KiB; refuse writes from a browser
+    page of a site not allowed.
+
+    Allowed are the server's own pages (CONSENT_PUBLIC_URL) and CONSENT_ALLOWED_ORIGINS, never
+    whatever the request's Host says: a client chooses its Host as freely as its Origin.
+    """
+    request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
+    origin = request.headers.get("Origin")
+    if (request.method in ("POST", "DELETE") and origin is not None
+            and origin.rstrip("/") not in allowed_write_origins(current_app.config)):
+        abort(403, message="This origin is not allowed to record consents here.")
+
+
+def allowed_write_origins(cfg) -> set[str]:
+    """The origins whose pages may write: the public URL's and CONSENT_ALLOWED_ORIGINS."""
+    public = urlsplit(cfg["PUBLIC_URL"])
+    return {f"{public.scheme}://{public.netloc}", *cfg["ALLOWED_ORIGINS"]}

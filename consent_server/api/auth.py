@@ -3,7 +3,7 @@ from functools import wraps
 
 from flask import g, request
 
-from .. import keys
+from ..staff import keys
 from ..extensions import db
 
 

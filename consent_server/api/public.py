@@ -1,43 +1,111 @@
 """The public API the banner uses: config, consents, health. No key; CORS for allowed origins."""
 import gzip
-from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import get_locale
 from flask_smorest import abort
+from marshmallow import EXCLUDE, Schema, fields, validate
 
-from .. import banner, consents, policy, receipts, security
+from .. import database
+from ..consent import banner, devices, notices
 from ..extensions import db
-from ..schemas import (ConfigSchema, ConsentCreateSchema, ConsentEventsSchema, ConsentSchema,
-                       HealthSchema, LangArgsSchema, PolicySchema)
-from ..storage import database_ok
-from . import Blueprint
+from ..http import limits
+from ..ledger import receipts
+from ..vocabulary import PUBLIC_SOURCES, Source
+from . import Blueprint, guard_public_writes
+from .schemas import PublicEventSchema, StrictBoolean, StrictSchema, event_fields, language
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
-security.limit_public_writes(blp)
+blp.before_request(guard_public_writes)
+limits.limit_public_writes(blp)
 health = Blueprint("health", __name__, description="Service health")
 GZIP_ABOVE = 1024  # bytes; smaller answers gain less than the header costs
 
 
-@blp.before_request
-def _guard():
-    """Cap public bodies at 16 KiB; refuse writes from a browser page of a site not allowed.
+class ConsentCreateSchema(StrictSchema):
+    """A device's choice, as the banner sends it."""
 
-    Allowed are the server's own pages (CONSENT_PUBLIC_URL) and CONSENT_ALLOWED_ORIGINS, never
-    whatever the request's Host says: a client chooses its Host as freely as its Origin.
-    """
-    request.max_content_length = current_app.config["PUBLIC_MAX_BODY"]
-    origin = request.headers.get("Origin")
-    if (request.method in ("POST", "DELETE") and origin is not None
-            and origin.rstrip("/") not in allowed_write_origins(current_app.config)):
-        abort(403, message="This origin is not allowed to record consents here.")
+    consent_id = fields.String(validate=validate.Length(max=64))
+    event_id = fields.UUID()
+    choices = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
+                          values=StrictBoolean(), required=True,
+                          validate=validate.Length(max=16))
+    policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    language = fields.String(required=True, validate=language)
+    source = fields.String(load_default=Source.BANNER.value, validate=validate.OneOf(PUBLIC_SOURCES))
+    gpc = StrictBoolean(load_default=False)
 
 
-def allowed_write_origins(cfg) -> set[str]:
-    """The origins whose pages may write: the public URL's and CONSENT_ALLOWED_ORIGINS."""
-    public = urlsplit(cfg["PUBLIC_URL"])
-    return {f"{public.scheme}://{public.netloc}", *cfg["ALLOWED_ORIGINS"]}
+class ConsentSchema(event_fields("choices", "policy_version", "language", "action",
+                                 "recorded_at", "event_id", "hash")):
+    """A device's consent as recorded."""
+
+    consent_id = fields.String()
+    expires_at = fields.DateTime()
+    erased = fields.Boolean()
+    outdated = fields.Boolean(metadata={"description": "a material notice change came after it"})
+    receipt = fields.String(metadata={
+        "description": "a compact JWS (EdDSA) of the recorded event (L-08); in the answers of "
+                       "POST and DELETE"})
+
+
+class ConsentEventsSchema(Schema):
+    consent_id = fields.String()
+    events = fields.List(fields.Nested(PublicEventSchema))
+
+
+class CookieSchema(Schema):
+    name = fields.String()
+    provider = fields.String()
+    lifetime = fields.String()
+    description = fields.String()
+
+
+class PurposeSchema(Schema):
+    key = fields.String()
+    required = fields.Boolean()
+    name = fields.String()
+    description = fields.String()
+    cookies = fields.List(fields.Nested(CookieSchema))
+
+
+class LangArgsSchema(Schema):
+    """?lang=nb|en (anything else falls back to Accept-Language, then nb); cache-busters pass."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    lang = fields.String()
+
+
+class ConfigSchema(Schema):
+    """What the banner needs: purposes, texts, cookie settings, Consent Mode signals."""
+
+    policy_version = fields.String(allow_none=True)
+    valid_policy_versions = fields.List(fields.String())
+    language = fields.String()
+    languages = fields.List(fields.String())
+    purposes = fields.List(fields.Nested(PurposeSchema))
+    texts = fields.Dict(keys=fields.String(), values=fields.String())
+    privacy_url = fields.String()
+    cookie = fields.Dict()
+    consent_mode = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class PolicySchema(Schema):
+    """The current notice in one language, as published."""
+
+    version = fields.String()
+    language = fields.String()
+    published_at = fields.DateTime()
+    material = fields.Boolean()
+    text_hash = fields.String()
+    text = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
 
 
 def _max_age() -> int:
@@ -75,8 +143,8 @@ def _compress(response):
 def current_policy(_args):
     """The current notice in one language: its version, publication time, text and hash."""
     lang = str(get_locale())
-    version = policy.current(db.session)
-    stored = policy.text(db.session, version, lang) if version else None
+    version = notices.current(db.session)
+    stored = notices.text(db.session, version, lang) if version else None
     if stored is None:
         abort(404, message="No notice version has been published yet.")
     return {"version": version.version, "language": lang, "published_at": version.published_at,
@@ -88,9 +156,9 @@ def current_policy(_args):
 @blp.response(201, ConsentSchema)
 def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
-    security.limit_per_consent(body.get("consent_id"))
+    limits.limit_per_consent(body.get("consent_id"))
     event_id = body.get("event_id")
-    answer = consents.record(
+    answer = devices.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
         language=body["language"], source=body["source"], gpc=body["gpc"],
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
@@ -111,13 +179,13 @@ class Consent(MethodView):
     @blp.response(200, ConsentSchema)
     def get(self, consent_id):
         """A device's current consent."""
-        return consents.current(db.session, consent_id, _max_age())
+        return devices.current(db.session, consent_id, _max_age())
 
     @blp.response(200, ConsentSchema)
     def delete(self, consent_id):
         """Withdraw every optional purpose and erase the device's personal data."""
-        security.limit_per_consent(consent_id)
-        answer = consents.erase(db.session, consent_id, _max_age())
+        limits.limit_per_consent(consent_id)
+        answer = devices.erase(db.session, consent_id, _max_age())
         return {**answer, "receipt": receipts.issue_here(answer)}  # of the erase event
 
 
@@ -125,13 +193,13 @@ class Consent(MethodView):
 @blp.response(200, ConsentEventsSchema)
 def consent_events(consent_id):
     """Every event of a device, oldest first (access and portability)."""
-    return {"consent_id": consent_id, "events": consents.events(db.session, consent_id)}
+    return {"consent_id": consent_id, "events": devices.events(db.session, consent_id)}
 
 
 @health.route("/healthz")
 @health.response(200, HealthSchema)
 def healthz():
     """200 when the database answers, else 503."""
-    if not database_ok(db.session):
+    if not database.database_ok(db.session):
         abort(503, message="The database does not answer.")
     return {"status": "ok"}

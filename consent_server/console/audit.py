@@ -8,11 +8,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import access_log, audit as audit_service, exports, ledger, purposes, signing
+from ..consent import purposes
+from ..consent import stats as stats_service
 from ..errors import DomainError
+from .. import ledger
 from ..extensions import db
+from ..ledger import exports, history, signing
 from ..models import utcnow
-from . import bp, charts, role_required
+from ..people.persons import subject_key
+from ..staff import access_log
+from . import charts
+from .base import bp, role_required
 from .forms import ChartRangeForm, ExportForm, SubjectForm
 
 SERIES = {"granted": _l("granted"), "refused": _l("refused"), "withdrawn": _l("withdrawn"),
@@ -26,7 +32,6 @@ def audit():
     """The chain's status: verified now, events, head, the last checkpoint taken here."""
     result = ledger.verify(db.session)
     last = access_log.last(db.session, access_log.CHECKPOINT)
-    db.session.rollback()
     return render_template("console/audit.html", result=result, last=last)
 
 
@@ -53,8 +58,7 @@ def export():
     since = exports.instant(form.since.data.isoformat()) if form.since.data else None
     until = (exports.instant(form.until.data.isoformat()) + timedelta(days=1)
              if form.until.data else None)  # the last day named is included
-    where = exports.filters(email_hash_key=current_app.config["EMAIL_HASH_KEY"],
-                            since=since, until=until, purpose=form.purpose.data or None,
+    where = exports.filters(since=since, until=until, purpose=form.purpose.data or None,
                             action=form.action.data or None)
     fmt = form.format.data
     total = exports.count(db.engine, where)
@@ -74,21 +78,20 @@ def subject():
 
     A POST, so the consent id or address is in no URL, browser history or server log."""
     form = SubjectForm()
-    history, status = None, 200
+    found, status = None, 200
     if form.validate_on_submit():
         try:
-            key = exports.subject_key(form.subject.data.strip(),
-                                      current_app.config["EMAIL_HASH_KEY"], db.session)
-            history = audit_service.subject_history(db.session, key)
+            found = history.subject_history(db.session,
+                                            subject_key(db.session, form.subject.data.strip()))
         except DomainError as error:
             form.subject.errors = [_("No events for this consent id or address.")
                                    if error.status == 404 else _("Not a valid e-mail address.")]
             status = error.status
         access_log.record(db.session, current_user.id, access_log.SUBJECT_LOOKUP, utcnow(),
-                          rows=len(history["events"]) if history else 0)
+                          rows=len(found["events"]) if found else 0)
     elif request.method == "POST":
         status = 422
-    return render_template("console/subject.html", form=form, history=history,
+    return render_template("console/subject.html", form=form, history=found,
                            printed=utcnow().strftime("%Y-%m-%d %H:%M:%S")), status
 
 
@@ -108,7 +111,7 @@ def charts_page():
         return render_template("console/charts.html", form=form, purposes=[],
                                share=None, days=[]), 422
     form.since.data, form.until.data = first, last  # the inputs show the range drawn
-    stats = audit_service.stats(db.session, exports.instant(first.isoformat()),
+    stats = stats_service.stats(db.session, exports.instant(first.isoformat()),
                                 exports.instant((last + timedelta(days=1)).isoformat()))
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
@@ -116,7 +119,7 @@ def charts_page():
         return f"{day}: {SERIES[series]} {value}"
 
     per_purpose = []
-    for key in audit_service.OPTIONAL:
+    for key in purposes.OPTIONAL_KEYS:
         rows = [r for r in stats["purposes"] if r["purpose"] == key]
         per_purpose.append({"key": key, "name": purposes.BY_KEY[key].name, "rows": rows,
                             "chart": charts.counts(rows, days, label)})

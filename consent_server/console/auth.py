@@ -5,10 +5,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import access_log, users
 from ..extensions import db
 from ..models import utcnow
-from . import bp
+from ..staff import access_log, users
+from .base import bp
 from .forms import ActionForm, SetPasswordForm, SignInForm
 
 

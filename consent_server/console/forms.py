@@ -6,9 +6,10 @@ from wtforms import (BooleanField, DateField, EmailField, HiddenField, PasswordF
                      SelectField, StringField)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from .. import exports, people, purposes
-from ..keys import ROLES
-from ..users import MAX_PASSWORD, MIN_PASSWORD
+from ..consent import purposes
+from ..ledger import exports
+from ..staff.keys import ROLES
+from ..staff.users import MAX_PASSWORD, MIN_PASSWORD
 
 ROLE_LABELS = {"marketing": _l("Marketing"), "auditor": _l("Auditor"), "admin": _l("Admin")}
 
@@ -78,7 +79,7 @@ class ChartRangeForm(FlaskForm):
 
 
 def person_purposes():
-    return [SelectChoice(key, purposes.BY_KEY[key].name) for key in people.KEYS]
+    return [SelectChoice(key, purposes.BY_KEY[key].name) for key in purposes.PERSON_KEYS]
 
 
 class CheckForm(FlaskForm):

@@ -7,12 +7,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from .. import access_log, marketing
+from ..api.marketing import CustomersSchema
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
-from ..schemas import CustomersSchema
-from . import bp, role_required
+from ..people import marketing
+from ..staff import access_log
+from .base import bp, role_required
 from .forms import AudienceForm, CheckForm, CustomersForm, LookupForm
 
 REASONS = {"consent": _l("consent given"), "customer": _l("existing customer"),
@@ -131,10 +132,8 @@ def customers():
             count = marketing.record_customers(db.session, body["customers"],
                                                current_app.config["DEFAULT_LANGUAGE"], utcnow())
         except ValidationError as error:
-            db.session.rollback()
             problems, status = _row_problems(error.messages.get("customers", {})), 422
         except DomainError as error:
-            db.session.rollback()
             if error.errors and "customers" in error.errors:
                 problems, status = _row_problems(error.errors["customers"]), 422
             else:

@@ -6,11 +6,12 @@ import json
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from .. import access_log, keys, policy, users
+from ..consent import notices
 from ..errors import Invalid
 from ..extensions import db
 from ..models import ApiKey, utcnow
-from . import bp, role_required
+from ..staff import access_log, keys, users
+from .base import bp, role_required
 from .forms import ActionForm, KeyForm, PublishForm, UserForm
 
 
@@ -60,12 +61,6 @@ def _users_page(form: UserForm, link: str | None = None, status: int = 200):
                            link=link, action=ActionForm()), status
 
 
-def set_password_link(user) -> str:
-    """The one-time link to choose a password, on the public URL."""
-    token = users.set_password_token(current_app.secret_key, user)
-    return current_app.config["PUBLIC_URL"].rstrip("/") + f"/console/set-password/{token}"
-
-
 @bp.get("/admin/users")
 @role_required("admin")
 def staff_users():
@@ -83,12 +78,11 @@ def create_user():
     try:
         user = users.create_user(db.session, form.email.data, form.role.data, None, utcnow())
     except Invalid as error:
-        db.session.rollback()
         form.email.errors = [_("Not an e-mail address, or an account with it exists.")]
         return _users_page(form, status=error.status)
     access_log.record(db.session, current_user.id, access_log.USER_CREATED, utcnow(),
                       f"user {user.id}, role {user.role}")
-    return _users_page(UserForm(formdata=None), link=set_password_link(user), status=201)
+    return _users_page(UserForm(formdata=None), link=users.set_password_url(user), status=201)
 
 
 @bp.post("/admin/users/<int:user_id>/disable")
@@ -110,17 +104,17 @@ def disable_user(user_id: int):
 
 
 def _rendered() -> tuple[dict[str, str], str]:
-    texts = policy.render(current_app.extensions["consent_site"], current_app.config["LANGUAGES"])
+    texts = notices.render(current_app.extensions["consent_site"], current_app.config["LANGUAGES"])
     return texts, hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()
 
 
 def _diffs(texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """Per language, the unified diff of the published text to the text as rendered now, as
     (kind, line) with kind add, del, hunk or same."""
-    latest = policy.current(db.session)
+    latest = notices.current(db.session)
     out = {}
     for lang, new in texts.items():
-        old = policy.text(db.session, latest, lang) if latest else None
+        old = notices.text(db.session, latest, lang) if latest else None
         lines = difflib.unified_diff((old.text if old else "").splitlines(),
                                      new.splitlines(), lineterm="", n=2)
         kinds = []
@@ -131,11 +125,11 @@ def _diffs(texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-@bp.get("/admin/notices")
+@bp.get("/admin/notices", endpoint="notices")
 @role_required("admin")
-def notices():
+def notices_page():
     """Notice versions, and the diff of the text a new version would publish."""
-    versions = policy.versions(db.session)
+    versions = notices.versions(db.session)
     texts, digest = _rendered()
     diffs = _diffs(texts)
     form = PublishForm(formdata=None, expected=digest)
@@ -153,7 +147,7 @@ def publish_notice():
         flash(_("The notice text changed since the page was shown; check the new diff."),
               "error")
         return redirect(url_for("console.notices"))
-    published = policy.publish(db.session, current_app.extensions["consent_site"],
+    published = notices.publish(db.session, current_app.extensions["consent_site"],
                                current_app.config["LANGUAGES"], utcnow(), form.material.data,
                                force=True)
     access_log.record(db.session, current_user.id, access_log.NOTICE_PUBLISHED, utcnow(),

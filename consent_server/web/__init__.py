@@ -1,10 +1,10 @@
-"""HTML pages and the banner script: the notice, the widget, the demo shop."""
+"""HTML pages and the banner script: the notice, the widget, the demo shop, people's pages."""
 from flask import Flask
+
+from . import demo, notice, subscriptions, widget
 
 
 def init_app(app: Flask) -> None:
     """Register the page blueprints."""
-    from . import demo, notice, subscriptions, widget
-
     for module in (notice, widget, demo, subscriptions):
         app.register_blueprint(module.bp)

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, current_app, render_template
 from flask_babel import force_locale, format_date, get_locale
 
-from .. import notice, policy
+from ..consent import notices
 from ..extensions import db
 
 bp = Blueprint("notice", __name__, template_folder="templates")
@@ -27,16 +27,16 @@ def in_language(lang: str):
 
 
 def _page(lang: str):
-    version = policy.current(db.session)
+    version = notices.current(db.session)
     other = next(code for code in current_app.config["LANGUAGES"] if code != lang)
     with force_locale(lang):
-        doc = notice.document(current_app.extensions["consent_site"], lang)
+        doc = notices.document(current_app.extensions["consent_site"], lang)
         html = render_template(
             "notice.html", doc=doc, version=version, other=other,
             published=format_date(version.published_at, DATE_FORMATS.get(lang, "long"))
             if version else None,
-            columns=[str(c) for c in notice.COOKIE_COLUMNS],
-            cookies_heading=str(notice.COOKIES_HEADING), cookies_lead=str(notice.COOKIES_LEAD))
+            columns=[str(c) for c in notices.COOKIE_COLUMNS],
+            cookies_heading=str(notices.COOKIES_HEADING), cookies_lead=str(notices.COOKIES_LEAD))
     response = current_app.make_response(html)
     response.headers["Content-Language"] = lang
     return response

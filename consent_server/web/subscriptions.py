@@ -5,16 +5,19 @@ that POSTs. The confirmation page submits itself where JavaScript runs, from a s
 pages' CSP allows no inline script). No cookies, no CSRF token: the signed link is the proof.
 """
 from flask import Blueprint, current_app, json, render_template, request
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 
-from .. import purposes, receipts, security, subscriptions
+from ..consent import purposes
 from ..errors import DomainError
 from ..extensions import db
+from ..http import limits
+from ..ledger import receipts
 from ..models import utcnow
-from ..people import KEYS
+from ..people import links, rights, subscriptions
+from ..people.persons import KEYS
 
 bp = Blueprint("subscriptions_web", __name__, template_folder="templates")
-security.limit_public_writes(bp)  # its POSTs are public writes too
+limits.limit_public_writes(bp)  # its POSTs are public writes too
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -35,10 +38,8 @@ def _page(template: str, language: str, status: int = 200, **context):
 
 def _error(error: DomainError, language: str | None = None):
     """A bad, expired or used link: a page in the reader's language, never a stack trace."""
-    from flask_babel import get_locale
-
     lang = language or str(get_locale())
-    kind = {404: "invalid", 410: "expired" if isinstance(error, subscriptions.LinkExpired)
+    kind = {404: "invalid", 410: "expired" if isinstance(error, links.LinkExpired)
             else "used"}.get(error.status, "invalid")
     return _page("people/link_problem.html", lang, error.status, kind=kind)
 
@@ -77,7 +78,7 @@ def confirm(token: str):
 def unsubscribe_page(token: str):
     """The unsubscribe page: one button (and one for everything); changes nothing."""
     try:
-        target = subscriptions.unsubscribe_target(db.session, token)
+        _person, target = subscriptions.unsubscribe_target(db.session, token)
     except DomainError as error:
         return _error(error)
     return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=False)
@@ -102,7 +103,7 @@ def unsubscribe(token: str):
 def own_page(token: str):
     """The person's own page: their choices and history, download, change, erase (R-01)."""
     try:
-        page = subscriptions.own_page(db.session, token)
+        page = rights.own_page(db.session, token)
     except DomainError as error:
         return _error(error)
     return _page("people/person.html", page["language"], page=page, token=token, saved=False)
@@ -113,7 +114,7 @@ def change(token: str):
     """Save the person's choices from their page."""
     choices = {key: request.form.get(key) == "on" for key in KEYS}
     try:
-        page = subscriptions.change(db.session, token, choices, utcnow())
+        page = rights.change(db.session, token, choices, utcnow())
     except DomainError as error:
         return _error(error)
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
@@ -124,7 +125,7 @@ def history(token: str):
     """The person's history as JSON (access and portability, R-01), each event with its signed
     receipt (L-08)."""
     try:
-        page = subscriptions.own_page(db.session, token)
+        page = rights.own_page(db.session, token)
     except DomainError as error:
         return _error(error)
     events = [{**item, "recorded_at": item["recorded_at"].isoformat(),
@@ -140,8 +141,8 @@ def history(token: str):
 def erase(token: str):
     """Erase the person's address and personal data (R-02)."""
     try:
-        page = subscriptions.own_page(db.session, token)
-        subscriptions.erase(db.session, token, utcnow())
+        page = rights.own_page(db.session, token)
+        rights.erase(db.session, token, utcnow())
     except DomainError as error:
         return _error(error)
     return _page("people/erased.html", page["language"])

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app, request
 from flask_babel import force_locale
 
-from .. import banner, policy
 from ..config import resource
+from ..consent import banner, notices
 from ..extensions import db
-from ..i18n import normalise
+from ..http.i18n import normalise
 
 bp = Blueprint("widget", __name__)
 
@@ -84,7 +84,7 @@ def bundle(app: Flask, lang: str) -> Bundle:
     checked, versions, bundles = app.extensions.get("consent_widget", (None, None, {}))
     now = time.monotonic()
     if checked is None or now - checked >= VERSIONS_TTL:
-        latest = tuple(policy.valid_versions(db.session))
+        latest = tuple(notices.valid_versions(db.session))
         if latest != versions:
             versions, bundles = latest, {}
         checked = now

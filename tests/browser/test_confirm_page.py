@@ -32,7 +32,7 @@ def confirmation_url(app, smtp) -> str:
 
 
 def marketing_key(app) -> dict:
-    from consent_server import keys
+    from consent_server.staff import keys
     from consent_server.extensions import db
 
     with app.app_context():

@@ -12,7 +12,11 @@ from test_banner import REPO, axe_script  # noqa: F401  (a fixture)
 from test_exports import run_snippet
 from werkzeug.serving import make_server
 
-from consent_server import ledger, marketing, users
+from consent_server import ledger
+
+from consent_server.people import marketing
+
+from consent_server.staff import users
 from consent_server.extensions import db
 from consent_server.models import utcnow
 

@@ -7,9 +7,8 @@ export's and a verify's time. The values are the same; tests compare both paths.
 """
 from sqlalchemy import String, case, func, literal_column, type_coerce
 
-from .models import ConsentEvent
+from ..models import EVENTS
 
-EVENTS = ConsentEvent.__table__
 NAMES = [c.name for c in EVENTS.columns]  # every column, whatever other changes add
 
 

@@ -7,20 +7,22 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import datetime
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
-from . import ledger, purposes
+from .. import ledger
+from ..consent import purposes
+from ..errors import Invalid
+from ..models import CustomerBasis, Person
+from ..vocabulary import Action, SubjectType
 from .addresses import InvalidAddress, normalise, subject_hash
-from .models import ConsentState, CustomerBasis, Person
 
 PERSON = Person.__table__
-STATE = ConsentState.__table__
 CUSTOMER = CustomerBasis.__table__
-KEYS = tuple(p.key for p in purposes.PURPOSES if "person" in p.scopes)  # marketing, newsletter
-ERASED = "erase"
+KEYS = purposes.PERSON_KEYS  # marketing, newsletter
 
 
 def address_hash(address: str) -> str:
@@ -41,7 +43,7 @@ def no_choices() -> dict[str, bool]:
 
 def choices_of(state) -> dict[str, bool]:
     """A person's current choices from their state row (all off when none or erased)."""
-    if state is None or state.action == ERASED:
+    if state is None or state.action == Action.ERASE:
         return no_choices()
     return {**no_choices(), **json.loads(state.choices)}
 
@@ -52,7 +54,7 @@ def event(subject: str, *, action: str, choices: dict, policy_version: str, lang
     """A person's ledger event (see ledger.new_event): basis is "consent" or "customer" for
     marketing, details a small JSON object without personal data (a customer's sale, a
     confirmation's sign-up time)."""
-    return ledger.new_event(subject=subject, subject_type="person", action=action,
+    return ledger.new_event(subject=subject, subject_type=SubjectType.PERSON, action=action,
                             choices=choices, policy_version=policy_version, language=language,
                             text_hash=text_hash, source=source, ip=ip,
                             user_agent=user_agent[:512] if user_agent else None,
@@ -67,6 +69,42 @@ def by_hash(conn, hashed: str):
 def by_subject(conn, subject: str):
     """The person row of a subject, or None."""
     return conn.execute(select(PERSON).where(PERSON.c.subject == subject)).first()
+
+
+def find_or_add(conn, address: str, language: str, consent_id: str | None, now: datetime):
+    """The person row of a normalised address, added when new; an erased one gets its address
+    back. Run under the chain lock (conn is the writer's), which serialises writers of people."""
+    hashed = address_hash(address)
+    person = by_hash(conn, hashed)
+    if person is None:
+        conn.execute(insert(PERSON).values(
+            subject=hashed, address_hash=hashed, email=address, language=language,
+            consent_id=consent_id, created_at=now, mail_due=False, withdrawn="{}"))
+    elif person.email != address:
+        conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
+                     .values(email=address))
+    return by_hash(conn, hashed)
+
+
+def valid_address(email: str, field: str = "email") -> str:
+    """A normalised address; Invalid (422, naming the field) when it is none."""
+    try:
+        return normalise(email)
+    except InvalidAddress as error:
+        raise Invalid("This is not an e-mail address we can write to.",
+                      {field: [str(error)]}) from None
+
+
+def subject_key(session, value: str) -> str:
+    """The ledger's subject for what an auditor typed: a consent id as it is; for an e-mail
+    address, the subject of the person whose current address it is (a corrected address keeps
+    its first subject, R-04), else the address's keyed hash."""
+    if "@" not in value:
+        return value
+    hashed = address_hash(valid_address(value, "subject"))
+    person = session.execute(select(PERSON.c.subject)
+                             .where(PERSON.c.address_hash == hashed)).scalar_one_or_none()
+    return person or hashed
 
 
 def withdrawn_of(person) -> dict[str, str]:

@@ -3,9 +3,10 @@ referrer, query string or id in a path, in the development server's log and in g
 import logging
 import re
 
+from flask import request
 from gunicorn.glogging import Logger as GunicornBaseLogger
 
-from .consents import truncate_ip
+from .network import truncate_ip
 
 # Anything that may be an IPv4 or IPv6 address inside a message (truncate_ip checks it).
 ADDRESS = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)"
@@ -50,8 +51,6 @@ def install() -> None:
 def remember_route(response):
     """After each request: leave the URL rule (`/api/v1/consents/<consent_id>`), not the path
     with its ids, where the access log finds it."""
-    from flask import request
-
     rule = request.url_rule.rule if request.url_rule is not None else "-"
     request.environ[ROUTE] = rule
     return response

@@ -8,24 +8,28 @@ from sqlalchemy import (Column, MetaData, String, Table, and_, any_, bindparam, 
                         not_, or_, select, update)
 from sqlalchemy.orm import Session
 
-from . import ledger, policy
+from .. import ledger
+from ..consent import notices
+from ..errors import Invalid, NotFound, TooLarge
+from ..ledger import history
+from ..models import STATE
+from ..vocabulary import Action, Basis, Purpose, Reason, Source
 from .addresses import InvalidAddress
-from .errors import DomainError, Invalid
-from .people import CUSTOMER, ERASED, KEYS, PERSON, STATE, choices_of, event, normalise_fast
-from .subscriptions import _person, unsubscribe_url
+from .links import unsubscribe_url
+from .persons import (CUSTOMER, KEYS, PERSON, address_hash, by_hash, choices_of, event,
+                      find_or_add, hasher, normalise_fast, valid_address)
 
 RESULT_COLUMNS = ("status", "reason")
 AUDIENCE_COLUMNS = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
                     "list_unsubscribe_post")
 CUSTOMER_COLUMNS = ("email", "sale_date", "product_category", "opt_out_offered", "language")
-REASONS = ("consent", "customer", "no_consent", "withdrawn", "pending", "erased", "expired",
-           "invalid")
+REASONS = tuple(reason.value for reason in Reason)
+ALLOWED, DENIED = "allowed", "denied"
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058's List-Unsubscribe-Post value
 
 
-class TooMany(DomainError):
-    status = 413
-    title = "Content Too Large"
+class TooMany(TooLarge):
+    """More addresses in one call than CONSENT_CHECK_MAX_ADDRESSES."""
 
 
 def limit(count: int, most: int) -> None:
@@ -96,22 +100,22 @@ def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple
     spaces), so a purpose's entry is a plain substring: no parsing per address.
     """
     if person is None:
-        return "denied", "no_consent"
+        return DENIED, Reason.NO_CONSENT
     if person.email is None:
-        return "denied", "erased"
+        return DENIED, Reason.ERASED
     granted = f'"{purpose}":true'
-    if state is not None and state.action != ERASED and granted in state.choices:
+    if state is not None and state.action != Action.ERASE and granted in state.choices:
         if state.policy_version not in valid_versions:
-            return "denied", "expired"
-        return "allowed", "consent"
+            return DENIED, Reason.EXPIRED
+        return ALLOWED, Reason.CONSENT
     withdrawn = f'"{purpose}":' in (person.withdrawn or "")
-    if purpose == "marketing" and customer and not withdrawn:
-        return "allowed", "customer"
+    if purpose == Purpose.MARKETING and customer and not withdrawn:
+        return ALLOWED, Reason.CUSTOMER
     if granted in (person.pending or ""):
-        return "denied", "pending"
+        return DENIED, Reason.PENDING
     if withdrawn:
-        return "denied", "withdrawn"
-    return "denied", "no_consent"
+        return DENIED, Reason.WITHDRAWN
+    return DENIED, Reason.NO_CONSENT
 
 
 HASHES = Table("check_address_hashes", MetaData(), Column("h", String(64), primary_key=True),
@@ -132,7 +136,7 @@ def _lookup(session: Session, hashes: set[str], purpose: str, category: str | No
     else:
         temp = HASHES
         temp.create(conn)
-        conn.exec_driver_sql(f"INSERT INTO {temp.name} (h) VALUES (?)", [(h,) for h in hashes])
+        conn.execute(insert(temp), [{"h": h} for h in hashes])
         matches = PERSON.c.address_hash.in_(select(temp.c.h))
     customer = _customer_clause(category) if purpose == "marketing" else None
     columns = (*LOOKUP, customer.label("customer")) if customer is not None else LOOKUP
@@ -156,8 +160,6 @@ def _customer_clause(category: str | None):
 def check(session: Session, purpose: str, emails: list, category: str | None = None,
           progress=None) -> list[tuple[str, str]]:
     """(status, reason) per address, in the order given: may it get this purpose now?"""
-    from .people import hasher
-
     purpose = _purpose(purpose)
     hashed: list[str | None] = []
     keyed = hasher()
@@ -169,17 +171,16 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
         if progress is not None:
             progress(1)
     found = _lookup(session, {h for h in hashed if h}, purpose, category)
-    valid = set(policy.valid_versions(session))
-    session.rollback()
-    marketing = purpose == "marketing"  # only then does the look-up have a customer column
+    valid = set(notices.valid_versions(session))
+    marketing = purpose == Purpose.MARKETING  # only then has the look-up a customer column
     out = []
     for h in hashed:
         if h is None:
-            out.append(("denied", "invalid"))
+            out.append((DENIED, Reason.INVALID))
             continue
         row = found.get(h)
         if row is None:
-            out.append(("denied", "no_consent"))
+            out.append((DENIED, Reason.NO_CONSENT))
             continue
         state = row if row.action is not None else None
         out.append(decide(purpose, row, state, marketing and bool(row.customer), valid))
@@ -206,15 +207,13 @@ def record_customers(session: Session, customers: list[dict], language: str, now
     if errors:
         raise Invalid("Some customers are not valid; nothing was recorded.",
                       {"customers": errors})
-    from .people import address_hash
-
-    current = policy.current(session)
+    current = notices.current(session)
     if current is None:
         raise Invalid("No notice version has been published yet.")
-    with ledger.writing(session) as writer:
+    with ledger.locked(session) as writer:
         for row in rows:
-            person = _person(writer.conn, address_hash(row["email"]), row["email"],
-                             row.get("language") or language, None, now)
+            person = find_or_add(writer.conn, row["email"], row.get("language") or language,
+                                 None, now)
             key = and_(CUSTOMER.c.subject == person.subject,
                        CUSTOMER.c.product_category == row["product_category"])
             known = writer.conn.execute(select(CUSTOMER.c.sale_date).where(key)).first()
@@ -228,11 +227,11 @@ def record_customers(session: Session, customers: list[dict], language: str, now
             state = writer.state(person.subject)
             lang = state.language if state is not None else person.language
             writer.append(event(
-                person.subject, action="update", choices=choices_of(state),
+                person.subject, action=Action.UPDATE, choices=choices_of(state),
                 policy_version=state.policy_version if state is not None else current.version,
                 language=lang, text_hash=state.text_hash if state is not None
-                else policy.text_hash(session, current.version, lang), source="api",
-                basis="customer", details=customer_details(row)), now=now)
+                else notices.text_hash(session, current.version, lang), source=Source.API,
+                basis=Basis.CUSTOMER, details=customer_details(row)), now=now)
     return len(rows)
 
 
@@ -247,19 +246,18 @@ def audience(session: Session, purpose: str, category: str | None = None):
     """Every address that may receive the purpose now, with its language and unsubscribe
     headers (M-03, M-06); streamed from a server-side cursor, memory flat."""
     purpose = _purpose(purpose)
-    valid = policy.valid_versions(session)
-    consented = and_(STATE.c.action != ERASED,
+    valid = notices.valid_versions(session)
+    consented = and_(STATE.c.action != Action.ERASE,
                      STATE.c.choices.like(f'%"{purpose}":true%'),  # canonical JSON
                      STATE.c.policy_version.in_(valid))
     allowed = consented
-    if purpose == "marketing":
+    if purpose == Purpose.MARKETING:
         allowed = or_(consented, and_(_customer_clause(category),
                                       not_(PERSON.c.withdrawn.like('%"marketing"%'))))
     query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
                     consented.label("consented"))
              .select_from(PERSON.outerjoin(STATE, STATE.c.subject == PERSON.c.subject))
              .where(PERSON.c.email.is_not(None), allowed).order_by(PERSON.c.subject))
-    session.rollback()
     # A connection of its own: the stream outlives the request's session (server-side cursor on
     # PostgreSQL, in a transaction that nothing else ends).
     with session.get_bind().connect() as conn:
@@ -267,7 +265,7 @@ def audience(session: Session, purpose: str, category: str | None = None):
         for row in rows:
             url = unsubscribe_url(row.subject, purpose)
             yield {"email": row.email, "language": row.language,
-                   "basis": "consent" if row.consented else "customer",
+                   "basis": Basis.CONSENT if row.consented else Basis.CUSTOMER,
                    "unsubscribe_url": url, "list_unsubscribe": f"<{url}>",
                    "list_unsubscribe_post": ONE_CLICK}
 
@@ -275,22 +273,13 @@ def audience(session: Session, purpose: str, category: str | None = None):
 def look_up(session: Session, address: str) -> dict:
     """One address for the marketing team: may it get each purpose now, and why; and its
     history (None when the ledger has none). Invalid for a malformed address."""
-    from . import audit
-    from .addresses import normalise
-    from .errors import NotFound
-    from .people import address_hash, by_hash
-
-    try:
-        address = normalise(address)
-    except InvalidAddress as error:
-        raise Invalid("Not a valid e-mail address.", {"email": [str(error)]}) from None
+    address = valid_address(address)
     statuses = {purpose: check(session, purpose, [address])[0] for purpose in KEYS}
-    person = by_hash(session.connection(), address_hash(address))
-    session.rollback()
-    history = None
+    person = by_hash(session, address_hash(address))
+    found = None
     if person is not None:
         try:
-            history = audit.subject_history(session, person.subject)
+            found = history.subject_history(session, person.subject)
         except NotFound:
-            history = None
-    return {"address": address, "statuses": statuses, "history": history}
+            found = None
+    return {"address": address, "statuses": statuses, "history": found}

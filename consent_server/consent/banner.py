@@ -1,29 +1,69 @@
-"""What the banner is configured with: /api/v1/config, and its first layer inside widget.js;
-and the consent cookie the server sets itself under CONSENT_COOKIE_DOMAIN."""
+"""What the banner shows and is configured with: its texts, /api/v1/config, and its first layer
+inside widget.js; and the consent cookie the server sets itself under CONSENT_COOKIE_DOMAIN."""
 import json
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from werkzeug.http import dump_cookie
 
-from . import policy, purposes, texts
+from . import notices, purposes
 from .site import Site
+
+# The first layer's texts travel with widget.js (W-12: the banner shows after one request).
+FIRST_LAYER = {
+    "title": _l("We use cookies"),
+    # C-03: who asks (the controller, from the site file), what for, and that it can be undone;
+    # C-02: the third parties of device marketing by name, and the way to withdraw (C-08).
+    "body": _l("%(controller)s uses cookies that are strictly necessary for the website to "
+               "work. With your consent we also use cookies for statistics and for ads from "
+               "Google and Meta and measuring them. You can change your choice or withdraw "
+               "your consent at any time under “Change consent”."),
+    "accept_all": _l("Accept all"),
+    # W-09: under Global Privacy Control the button says what it does.
+    "accept_gpc": _l("Accept all but marketing"),
+    "reject_all": _l("Reject all"),
+    "settings": _l("Settings"),
+    "change": _l("Change consent"),
+    "privacy_link": _l("Privacy notice"),
+    "gpc": _l("Your browser sends a Global Privacy Control signal that you do not want "
+              "marketing, so it is off unless you turn it on yourself under “Settings”."),
+    # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
+    "placeholder": _l("This content is shown only once you consent to it."),
+}
+# The settings layer's, in /api/v1/config (loaded with that layer).
+SETTINGS_LAYER = {
+    "settings_title": _l("Cookie settings"),
+    "save": _l("Save settings"),
+    "close": _l("Close"),
+    "always_on": _l("Always on"),
+    "consent_id": _l("Your consent ID"),
+    "consent_date": _l("Chosen on"),
+}
+
+
+def banner_texts(controller: str, first_layer_only: bool = False) -> dict[str, str]:
+    """The banner texts in the current request's language, naming the site's controller."""
+    chosen = FIRST_LAYER if first_layer_only else {**FIRST_LAYER, **SETTINGS_LAYER}
+    texts = {key: str(value) for key, value in chosen.items()}
+    texts["body"] %= {"controller": controller}
+    return texts
 
 
 def config(session: Session, site: Site, app_config, lang: str) -> dict:
     """The whole config in one language (in the current locale): every text, every purpose
     with its description and cookies, the cookie and Consent Mode settings."""
-    version = policy.current(session)
+    version = notices.current(session)
     return {
         "policy_version": version.version if version else None,
-        "valid_policy_versions": policy.valid_versions(session),
+        "valid_policy_versions": notices.valid_versions(session),
         "language": lang,
         "languages": list(app_config["LANGUAGES"]),
         "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
                       "description": str(p.description),
                       "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
-        "texts": texts.banner_texts(site.controller),
+        "texts": banner_texts(site.controller),
         "privacy_url": site.privacy_url(lang) or
         f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
         "cookie": {"name": app_config["COOKIE_NAME"],
@@ -42,7 +82,7 @@ def first_layer(full: dict, site: Site, app_config) -> dict:
             "purposes": [{"key": p["key"], "required": p["required"],
                           "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
                          for p in full["purposes"]],
-            "texts": texts.banner_texts(site.controller, first_layer_only=True),
+            "texts": banner_texts(site.controller, first_layer_only=True),
             "origins": list(app_config["ALLOWED_ORIGINS"])}
 
 

@@ -3,24 +3,17 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from .errors import DomainError
-from .models import ApiKey, utcnow
+from .. import database
+from ..errors import Forbidden, Unauthorized
+from ..models import ApiKey, utcnow
+from ..vocabulary import Role
 
-ROLES = ("marketing", "auditor", "admin")
+KEYS = ApiKey.__table__
+ROLES = tuple(role.value for role in Role)  # plain strings: click shows an Enum by name
 PREFIX = "cs_"
-
-
-class Unauthorized(DomainError):
-    status = 401
-    title = "Unauthorized"
-
-
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
 
 
 def _hash(secret: str) -> str:
@@ -33,11 +26,17 @@ def create_key(session: Session, name: str, role: str) -> tuple[ApiKey, str]:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     prefix = secrets.token_hex(4)
     secret = f"{PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(name=name, role=role, prefix=prefix, secret_hash=_hash(secret),
-                 created_at=utcnow())
-    session.add(key)
-    session.commit()
-    return key, secret
+    with database.writing(session) as conn:
+        key_id = conn.execute(insert(KEYS).values(
+            name=name, role=role, prefix=prefix, secret_hash=_hash(secret), created_at=utcnow())
+            .returning(KEYS.c.id)).scalar_one()
+    return _fresh(session, key_id), secret
+
+
+def _fresh(session: Session, key_id: int) -> ApiKey:
+    """A key as the database has it now (not as this session last saw it)."""
+    return session.execute(select(ApiKey).where(ApiKey.id == key_id)
+                           .execution_options(populate_existing=True)).scalar_one()
 
 
 def revoke_key(session: Session, ident: str) -> ApiKey:
@@ -48,11 +47,10 @@ def revoke_key(session: Session, ident: str) -> ApiKey:
     keys = session.execute(select(ApiKey).where(named)).scalars().all()
     if len(keys) != 1:
         raise LookupError(f"{len(keys)} keys match {ident!r}; give the id or prefix")
-    key = keys[0]
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        session.commit()
-    return key
+    with database.writing(session) as conn:
+        conn.execute(update(KEYS).where(KEYS.c.id == keys[0].id, KEYS.c.revoked_at.is_(None))
+                     .values(revoked_at=utcnow()))
+    return _fresh(session, keys[0].id)
 
 
 def authenticate(session: Session, header: str | None, roles: tuple[str, ...]) -> ApiKey:

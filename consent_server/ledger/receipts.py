@@ -11,33 +11,38 @@ import jwt
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from . import chain, ledger
+from . import chain, events
 from .signing import SigningKey
 
 TYPE = "consent-receipt+jwt"
-CLAIMS = ("sub", "jti", "seq", "hash", "recorded_at", "action", "choices", "policy_version",
-          "language", "text_hash")
+# The event's fields a receipt states, two of them under JWT's registered names.
+FIELDS = ("subject", "event_id", "seq", "hash", "recorded_at", "action", "choices",
+          "policy_version", "language", "text_hash")
+RENAMED = {"subject": "sub", "event_id": "jti"}
+CLAIMS = tuple(RENAMED.get(name, name) for name in FIELDS)
 
 
-def issue(key: SigningKey, issuer: str, answer: dict) -> str:
-    """The receipt of a recorded event (an answer of consents.record, or any event dict)."""
-    claims = {
-        "iss": issuer, "sub": answer.get("consent_id") or answer["subject"],
-        "jti": answer["event_id"], "seq": answer["seq"], "hash": answer["hash"],
-        "recorded_at": chain.timestamp(answer["recorded_at"]), "action": answer["action"],
-        "choices": answer["choices"] if isinstance(answer["choices"], dict)
-        else json.loads(answer["choices"]),
-        "policy_version": answer["policy_version"], "language": answer["language"],
-        "text_hash": answer.get("text_hash"),
-        "iat": int(answer["recorded_at"].timestamp()) if hasattr(answer["recorded_at"], "timestamp")
-        else None,
-    }
-    claims = {k: v for k, v in claims.items() if v is not None or k == "text_hash"}
+def claims_of(event) -> dict:
+    """The claims about an event: a ledger row, an event dict or a device's answer (which names
+    its subject consent_id)."""
+    values = {name: event.get(name) for name in FIELDS}
+    values["subject"] = values["subject"] or event.get("consent_id")
+    values["recorded_at"] = chain.timestamp(event["recorded_at"])
+    if isinstance(values["choices"], str):
+        values["choices"] = json.loads(values["choices"])
+    return {RENAMED.get(name, name): value for name, value in values.items()}
+
+
+def issue(key: SigningKey, issuer: str, event) -> str:
+    """The receipt of a recorded event."""
+    claims = {"iss": issuer, **claims_of(event)}
+    if hasattr(event["recorded_at"], "timestamp"):
+        claims["iat"] = int(event["recorded_at"].timestamp())
     return jwt.encode(claims, key.private, algorithm="EdDSA",
                       headers={"kid": key.kid, "typ": TYPE})
 
 
-def issue_here(event: dict) -> str:
+def issue_here(event) -> str:
     """issue() with this app's signing key, its public URL as the issuer."""
     return issue(current_app.extensions["consent_signing_key"], current_app.config["PUBLIC_URL"],
                  event)
@@ -60,18 +65,13 @@ def check(session: Session, key: SigningKey, receipt: str) -> dict:
     except jwt.InvalidTokenError:
         return {"valid": False, "signature_ok": False, "in_ledger": False,
                 "reason": "the signature does not match the receipt"}
-    event = ledger.event_by_id(session, str(claims["jti"]))
-    session.rollback()
+    event = events.event_by_id(session, str(claims["jti"]))
     answer = {"signature_ok": True, "claims": claims}
     if event is None:
         return {**answer, "valid": False, "in_ledger": False,
                 "reason": "signed by us, but its event is not in the ledger"}
     row = event._mapping
-    stored = {"sub": row["subject"], "jti": row["event_id"], "seq": row["seq"],
-              "hash": row["hash"], "recorded_at": chain.timestamp(row["recorded_at"]),
-              "action": row["action"], "choices": json.loads(row["choices"]),
-              "policy_version": row["policy_version"], "language": row["language"],
-              "text_hash": row["text_hash"]}
+    stored = claims_of(row)
     differs = sorted(k for k in CLAIMS if stored[k] != claims.get(k))
     if differs or chain.event_hash(row) != row["hash"]:
         return {**answer, "valid": False, "in_ledger": False,

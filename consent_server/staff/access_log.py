@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from .models import AccessLogEntry, StaffUser
+from .. import database
+from ..models import AccessLogEntry, StaffUser
 
 SIGN_IN = "sign_in"
 SIGN_IN_FAILED = "sign_in_failed"
@@ -34,10 +35,9 @@ class Entry:
 
 def record(session: Session, user_id: int | None, action: str, now: datetime,
            detail: str | None = None, rows: int | None = None) -> None:
-    """Append one entry, committed at once in a transaction of its own: whatever the caller's
-    session holds (on SQLite, a read snapshot older than a ledger write cannot write), and
-    whatever it does next, the entry stays."""
-    with session.get_bind().begin() as conn:
+    """Append one entry, committed at once in a unit of work of its own: whatever the caller
+    does next, the entry stays."""
+    with database.writing(session) as conn:
         conn.execute(insert(AccessLogEntry.__table__).values(
             at=now, user_id=user_id, action=action,
             detail=(detail or None) and detail[:255], rows=rows))

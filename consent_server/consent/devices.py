@@ -1,5 +1,4 @@
-"""Device consents: record a choice, read it, list its events, erase it."""
-import ipaddress
+"""Device consents: record a choice, read it, list its events, erase it, expire it."""
 import json
 import secrets
 from datetime import datetime, timedelta
@@ -8,28 +7,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import ledger, policy, purposes
-from .errors import Invalid, NotFound
-from .models import ConsentEvent, ConsentState
+from .. import ledger
+from ..errors import Invalid, NotFound
+from ..http.network import truncate_ip
+from ..models import EVENTS, STATE
+from ..vocabulary import Action, Source, SubjectType
+from . import notices, purposes
 
-ERASED = "erase"
+DEVICE = SubjectType.DEVICE
 
 
 def new_consent_id() -> str:
     """128 random bits, URL-safe (22 characters); never derived from the device."""
     return secrets.token_urlsafe(16)
-
-
-def truncate_ip(address: str | None) -> str | None:
-    """The network part only (L-04): IPv4 to /24, IPv6 to /48; None for anything else."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
 def _answer(event, max_age_days: int) -> dict:
@@ -59,19 +49,19 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     full, errors = purposes.device_choices(choices)
     if errors:
         raise Invalid("Some choices are not valid.", {"choices": errors})
-    text_hash = policy.text_hash(session, policy_version, language)
+    text_hash = notices.text_hash(session, policy_version, language)
     previous = ledger.state(session, consent_id) if consent_id else None
-    if previous is None or previous.subject_type != "device" or previous.action == ERASED:
+    if previous is None or previous.subject_type != DEVICE or previous.action == Action.ERASE:
         consent_id, previous = new_consent_id(), None
     ip, user_agent = truncate_ip(ip), user_agent[:512] if user_agent else None
     event = ledger.new_event(
         # A returning device's action is decided under the lock; a new id has no state to
-        # decide from (and PostgreSQL then appends in one statement, see ledger.append_one).
-        subject=consent_id, subject_type="device", action=None if previous else "grant",
+        # decide from (and PostgreSQL then appends in one statement, ledger/postgres.py).
+        subject=consent_id, subject_type=DEVICE, action=None if previous else Action.GRANT,
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
         source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
     try:
-        event = ledger.append_one(session, event)
+        event = ledger.append(session, event)
     except ledger.Spent:  # erased after we read its state (a DELETE won the race): start anew
         return record(session, choices=choices, policy_version=policy_version,
                       language=language, source=source, max_age_days=max_age_days,
@@ -79,7 +69,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     except IntegrityError:
         # The same event_id again: a retry whose answer was lost is answered as the first time.
         done = ledger.event_by_id(session, event_id) if event_id else None
-        if done is None or done.subject_type != "device":
+        if done is None or done.subject_type != DEVICE:
             raise
         if not _replays(done._mapping, event, previous):
             raise Invalid("This event id was already used for another request.",
@@ -104,47 +94,55 @@ def _replays(done, event: dict, previous) -> bool:
         return False
     if previous is not None:
         return done["subject"] == event["subject"]
-    return (done["action"] == "grant" and done["ip"] is not None
+    return (done["action"] == Action.GRANT and done["ip"] is not None
             and (done["ip"], done["user_agent"]) == (event["ip"], event["user_agent"]))
 
 
 def current(session: Session, consent_id: str, max_age_days: int) -> dict:
     """A device's current consent; NotFound when the id is unknown."""
-    state = session.execute(select(ConsentState.__table__)
-                            .where(ConsentState.subject == consent_id,
-                                   ConsentState.subject_type == "device")).first()
-    if state is None:
+    state = ledger.state(session, consent_id)
+    if state is None or state.subject_type != DEVICE:
         raise NotFound("No consent with this id.")
-    answer = _answer(state._mapping, max_age_days)
-    answer["erased"] = state.action == ERASED
-    answer["outdated"] = policy.is_outdated(session, state.policy_version)
+    return _current(session, state._mapping, max_age_days)
+
+
+def _current(session: Session, state, max_age_days: int) -> dict:
+    """The answer for a device's state (or its last event), erased and outdated told."""
+    answer = _answer(state, max_age_days)
+    answer["erased"] = state["action"] == Action.ERASE
+    answer["outdated"] = notices.is_outdated(session, state["policy_version"])
     return answer
 
 
 def events(session: Session, consent_id: str) -> list[dict]:
     """Every event of a device, oldest first (access and portability)."""
-    current_state = session.get(ConsentState, consent_id)
-    if current_state is None or current_state.subject_type != "device":
+    state = ledger.state(session, consent_id)
+    if state is None or state.subject_type != DEVICE:
         raise NotFound("No consent with this id.")
-    rows = session.execute(select(ConsentEvent.__table__)
-                           .where(ConsentEvent.subject == consent_id)
-                           .order_by(ConsentEvent.seq)).mappings()
+    rows = session.execute(select(EVENTS).where(EVENTS.c.subject == consent_id)
+                           .order_by(EVENTS.c.seq)).mappings()
     return [{**row, "choices": json.loads(row["choices"])} for row in rows]
 
 
 def erase(session: Session, consent_id: str, max_age_days: int) -> dict:
     """Withdraw every optional purpose and erase the device's IP and user agent everywhere."""
-    with ledger.writing(session) as writer:
+    with ledger.locked(session) as writer:
         state = writer.state(consent_id)
-        if state is None or state.subject_type != "device":
+        if state is None or state.subject_type != DEVICE:
             raise NotFound("No consent with this id.")
-        if state.action != ERASED:
+        if state.action != Action.ERASE:
             writer.erase_personal_fields(consent_id)
-            writer.append(ledger.new_event(
-                subject=consent_id, subject_type="device", action=ERASED,
-                choices=purposes.refused(), policy_version=state.policy_version,
-                language=state.language, text_hash=state.text_hash, source="api"))
-    return current(session, consent_id, max_age_days)
+            writer.append(_ended(state, Action.ERASE, Source.API))
+            state = writer.state(consent_id)
+    return _current(session, state._mapping, max_age_days)
+
+
+def _ended(state, action: Action, source: Source) -> dict:
+    """The event that ends a device's consent (expired or erased): every optional purpose off,
+    under the notice of its last choice."""
+    return ledger.new_event(subject=state.subject, subject_type=DEVICE, action=action,
+                            choices=purposes.refused(), policy_version=state.policy_version,
+                            language=state.language, text_hash=state.text_hash, source=source)
 
 
 def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int = 500) -> int:
@@ -152,25 +150,19 @@ def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int
     cutoff = now - timedelta(days=max_age_days)
     total = 0
     while True:
-        with ledger.writing(session) as writer:
+        with ledger.locked(session) as writer:
             stale = writer.conn.execute(
-                select(ConsentState.__table__)
-                .where(ConsentState.subject_type == "device",
-                       ConsentState.recorded_at < cutoff,
-                       ConsentState.action.not_in(("expire", ERASED)))
+                select(STATE).where(STATE.c.subject_type == DEVICE, STATE.c.recorded_at < cutoff,
+                                    STATE.c.action.not_in((Action.EXPIRE, Action.ERASE)))
                 .limit(batch)).all()
             for state in stale:
-                writer.append(ledger.new_event(
-                    subject=state.subject, subject_type="device", action="expire",
-                    choices=purposes.refused(), policy_version=state.policy_version,
-                    language=state.language, text_hash=state.text_hash, source="system"),
-                    now=now)
+                writer.append(_ended(state, Action.EXPIRE, Source.SYSTEM), now=now)
         total += len(stale)
         if len(stale) < batch:
             return total
 
 
-ENDED = ("expire", "withdraw")
+ENDED = (Action.EXPIRE, Action.WITHDRAW)
 
 
 def erase_ended(session: Session, retention_days: int, max_age_days: int, now: datetime,
@@ -184,21 +176,16 @@ def erase_ended(session: Session, retention_days: int, max_age_days: int, now: d
     lapsed = cutoff - timedelta(days=max_age_days)
     total = 0
     while True:
-        with ledger.writing(session) as writer:
+        with ledger.locked(session) as writer:
             ended = writer.conn.execute(
-                select(ConsentState.__table__)
-                .where(ConsentState.subject_type == "device",
-                       ((ConsentState.action.in_(ENDED) & (ConsentState.recorded_at < cutoff))
-                        | ((ConsentState.action != ERASED)
-                           & (ConsentState.recorded_at < lapsed))))
+                select(STATE).where(
+                    STATE.c.subject_type == DEVICE,
+                    (STATE.c.action.in_(ENDED) & (STATE.c.recorded_at < cutoff))
+                    | ((STATE.c.action != Action.ERASE) & (STATE.c.recorded_at < lapsed)))
                 .limit(batch)).all()
             for state in ended:
                 writer.erase_personal_fields(state.subject)
-                writer.append(ledger.new_event(
-                    subject=state.subject, subject_type="device", action=ERASED,
-                    choices=purposes.refused(), policy_version=state.policy_version,
-                    language=state.language, text_hash=state.text_hash, source="system"),
-                    now=now)
+                writer.append(_ended(state, Action.ERASE, Source.SYSTEM), now=now)
         total += len(ended)
         if len(ended) < batch:
             return total

@@ -5,15 +5,20 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import addresses
-from .errors import DomainError, Invalid
-from .keys import ROLES
-from .models import SignInThrottle, StaffUser
+from .. import database
+from ..errors import Invalid, TooManyRequests, Unauthorized
+from ..models import SignInThrottle, StaffUser
+from ..people import addresses
+from ..vocabulary import Role
+
+USERS = StaffUser.__table__
+THROTTLE = SignInThrottle.__table__
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
@@ -26,18 +31,12 @@ MAX_WAIT = 15 * 60  # seconds
 _DUMMY = generate_password_hash("not a password of anyone", method="scrypt")
 
 
-class WrongCredentials(DomainError):
+class WrongCredentials(Unauthorized):
     """The address and password do not open an account (whichever of them is wrong)."""
 
-    status = 401
-    title = "Unauthorized"
 
-
-class Throttled(DomainError):
+class Throttled(TooManyRequests):
     """Too many failed sign-ins from this account or address; wait before the next try."""
-
-    status = 429
-    title = "Too Many Requests"
 
     def __init__(self, wait: int):
         super().__init__(f"Too many failed sign-ins; try again in {wait} seconds.")
@@ -61,30 +60,37 @@ def _check_password(password: str) -> None:
 def create_user(session: Session, email: str, role: str, password: str | None,
                 now: datetime) -> StaffUser:
     """A new account; without a password it cannot sign in until one is set by link."""
-    if role not in ROLES:
-        raise Invalid("Unknown role.", {"role": [f"One of {', '.join(ROLES)}."]})
+    if role not in set(Role):
+        raise Invalid("Unknown role.", {"role": [f"One of {', '.join(Role)}."]})
     email = normalise_email(email)
     if password is not None:
         _check_password(password)
-    if find(session, email) is not None:
-        raise Invalid("An account with this address exists.", {"email": ["Already taken."]})
-    user = StaffUser(email=email, role=role, created_at=now,
-                     password_hash=generate_password_hash(password, method="scrypt")
-                     if password is not None else None)
-    session.add(user)
-    session.commit()
-    return user
+    with database.writing(session) as conn:
+        if conn.execute(select(USERS.c.id).where(USERS.c.email == email)).first() is not None:
+            raise Invalid("An account with this address exists.", {"email": ["Already taken."]})
+        user_id = conn.execute(insert(USERS).values(
+            email=email, role=role, created_at=now,
+            password_hash=generate_password_hash(password, method="scrypt")
+            if password is not None else None).returning(USERS.c.id)).scalar_one()
+    return _one(session, StaffUser.id == user_id)
+
+
+def _one(session: Session, where) -> StaffUser | None:
+    """The account matching where, as the database has it now (not as this session last saw
+    it: writes go through units of work of their own)."""
+    return session.execute(select(StaffUser).where(where)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
 
 
 def find(session: Session, ident: str) -> StaffUser | None:
     """The account with this id or address, or None."""
     if ident.isdigit():
-        return session.get(StaffUser, int(ident))
+        return _one(session, StaffUser.id == int(ident))
     try:
         email = addresses.normalise(ident)
     except addresses.InvalidAddress:
         return None
-    return session.execute(select(StaffUser).where(StaffUser.email == email)).scalar_one_or_none()
+    return _one(session, StaffUser.email == email)
 
 
 def all_users(session: Session) -> list[StaffUser]:
@@ -97,17 +103,18 @@ def disable_user(session: Session, ident: str, now: datetime) -> StaffUser:
     user = find(session, ident)
     if user is None:
         raise LookupError(f"no account {ident!r}")
-    if user.disabled_at is None:
-        user.disabled_at = now
-        session.commit()
-    return user
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.disabled_at.is_(None))
+                     .values(disabled_at=now))
+    return _one(session, StaffUser.id == user.id)
 
 
 def set_password(session: Session, user: StaffUser, password: str) -> None:
     """Set a new password (scrypt); earlier set-password links stop working."""
     _check_password(password)
-    user.password_hash = generate_password_hash(password, method="scrypt")
-    session.commit()
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(
+            password_hash=generate_password_hash(password, method="scrypt")))
 
 
 def _fingerprint(user: StaffUser) -> str:
@@ -120,12 +127,18 @@ def set_password_token(secret_key: str, user: StaffUser) -> str:
         {"u": user.id, "p": _fingerprint(user)})
 
 
+def set_password_url(user: StaffUser) -> str:
+    """The one-time link to choose a password, on the public URL."""
+    token = set_password_token(current_app.secret_key, user)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + f"/console/set-password/{token}"
+
+
 def user_for_token(session: Session, secret_key: str, token: str) -> StaffUser | None:
     """The live account a set-password token was made for; None when it is spent or expired."""
     try:
         data = URLSafeTimedSerializer(secret_key, salt=LINK_SALT).loads(token,
                                                                          max_age=LINK_MAX_AGE)
-        user = session.get(StaffUser, int(data["u"]))
+        user = _one(session, StaffUser.id == int(data["u"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
     if user is None or not user.is_active or not hmac.compare_digest(_fingerprint(user),
@@ -159,13 +172,15 @@ def _wait(row: SignInThrottle | None, free: int, now: datetime) -> int:
     return max(0, int(backoff - (now - row.last_failure_at).total_seconds() + 0.999))
 
 
-def _count(session: Session, key: str, now: datetime) -> None:
-    row = session.get(SignInThrottle, key)
+def _count(conn, key: str, now: datetime) -> None:
+    """One more failure on a counter (in the caller's unit of work)."""
+    row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).first()
     if row is None:
-        session.add(SignInThrottle(key=key, failures=1, last_failure_at=now))
+        conn.execute(insert(THROTTLE).values(key=key, failures=1, last_failure_at=now))
         return
-    row.failures = 1 if now - row.last_failure_at > WINDOW else row.failures + 1
-    row.last_failure_at = now
+    failures = 1 if now - row.last_failure_at > WINDOW else row.failures + 1
+    conn.execute(update(THROTTLE).where(THROTTLE.c.key == key)
+                 .values(failures=failures, last_failure_at=now))
 
 
 def authenticate(session: Session, secret_key: str, email: str, password: str,
@@ -181,17 +196,16 @@ def authenticate(session: Session, secret_key: str, email: str, password: str,
     wait = max(_wait(session.get(SignInThrottle, keys.account), FREE_ACCOUNT, now),
                _wait(session.get(SignInThrottle, keys.ip), FREE_IP, now))
     if wait:
-        session.rollback()
         raise Throttled(wait)
     user = find(session, email) if "@" in email else None
     usable = user is not None and user.is_active and user.password_hash is not None
     matched = check_password_hash(user.password_hash if usable else _DUMMY, password[:MAX_PASSWORD])
+    with database.writing(session) as conn:
+        if not (usable and matched):
+            _count(conn, keys.account, now)
+            _count(conn, keys.ip, now)
+        else:
+            conn.execute(delete(THROTTLE).where(THROTTLE.c.key == keys.account))
     if not (usable and matched):
-        _count(session, keys.account, now)
-        _count(session, keys.ip, now)
-        session.commit()
         raise WrongCredentials("Wrong address or password.")
-    if (row := session.get(SignInThrottle, keys.account)) is not None:
-        session.delete(row)
-    session.commit()
     return user

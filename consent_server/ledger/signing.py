@@ -19,8 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..models import EVENTS, HEAD, THE_HEAD, utcnow
 from . import chain
-from .models import ChainHead, ConsentEvent, utcnow
 
 KEY_FILE = "signing_key"  # in the instance folder: what `make run` generates
 SIGNED = ("seq", "hash", "time", "kid")
@@ -117,7 +117,7 @@ def init_app(app: Flask) -> None:
             raise RuntimeError(
                 "CONSENT_SIGNING_KEY is not set. It signs checkpoints and receipts (Ed25519); "
                 "make one and keep it:\n  export CONSENT_SIGNING_KEY=$(python3 -c "
-                "'from consent_server.signing import generate; print(generate())')\n"
+                "'from consent_server.ledger.signing import generate; print(generate())')\n"
                 f"(`make run` makes one in instance/{KEY_FILE}).")
         text = _process_key()
     app.extensions["consent_signing_key"] = SigningKey(parse(text))
@@ -125,8 +125,7 @@ def init_app(app: Flask) -> None:
 
 def checkpoint(session: Session, key: SigningKey) -> dict:
     """A signed statement of the head: its seq and hash, now."""
-    head = session.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.id == 1)).one()
-    session.rollback()
+    head = session.execute(select(HEAD.c.seq, HEAD.c.hash).where(THE_HEAD)).one()
     statement = {"seq": head.seq, "hash": head.hash, "time": chain.timestamp(utcnow()),
                  "kid": key.kid}
     return {**statement, "signature": key.sign(chain.canonical(statement))}
@@ -144,9 +143,8 @@ def check_checkpoint(session: Session, key: SigningKey, given) -> str | None:
         return "the checkpoint's signature is not valid"
     if given["seq"] == 0:
         return None if given["hash"] == chain.GENESIS else "the checkpoint's hash is not genesis"
-    found = session.execute(select(ConsentEvent.hash).where(ConsentEvent.seq == given["seq"])
+    found = session.execute(select(EVENTS.c.hash).where(EVENTS.c.seq == given["seq"])
                             ).scalar_one_or_none()
-    session.rollback()
     if found is None:
         return f"the ledger has no event {given['seq']}: it does not extend the checkpoint"
     if found != given["hash"]:

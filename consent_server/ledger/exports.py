@@ -5,7 +5,6 @@ own, up to the head as it was when the export began: memory stays flat whatever 
 size, and no lock or long snapshot holds up consent recording on either database. Every field is
 exported, `seq`, `prev_hash` and `hash` included, so the file alone re-verifies (README).
 """
-import codecs
 import csv
 import json
 from collections.abc import Iterator
@@ -15,19 +14,18 @@ from datetime import datetime, timezone
 
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from . import addresses, chain, purposes, reading
-from .errors import Invalid
-from .models import ChainHead, ConsentEvent, Person
+from ..errors import Invalid
+from ..models import EVENTS, HEAD, THE_HEAD
+from ..vocabulary import Action, Purpose
+from . import chain, reading
+from .backends import backend
 
-EVENTS = ConsentEvent.__table__
 COLUMNS = [c.name for c in EVENTS.columns]  # every column, whatever other changes add
 FORMATS = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8",
            "json": "application/json"}
-ACTIONS = ("grant", "update", "withdraw", "expire", "erase")
+ACTIONS = tuple(action.value for action in Action)
 CHUNK = 5000
-PIECE = 256 * 1024  # bytes gathered before a piece of a PostgreSQL CSV export is sent
 
 
 @dataclass(frozen=True)
@@ -68,30 +66,12 @@ def instant(value: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def subject_key(value: str, email_hash_key: str, session: Session | None = None) -> str:
-    """The ledger's subject for a consent id; for an e-mail address, the subject of the person
-    whose current address it is (a corrected address keeps its first subject, R-04), else the
-    address's keyed hash."""
-    if "@" not in value:
-        return value
-    try:
-        hashed = addresses.subject_hash(email_hash_key, value)
-    except addresses.InvalidAddress as error:
-        raise Invalid("Not a valid e-mail address.", {"subject": [str(error)]}) from None
-    if session is not None:
-        person = session.execute(select(Person.subject)
-                                 .where(Person.address_hash == hashed)).scalar_one_or_none()
-        return person or hashed
-    return hashed
-
-
-def filters(*, email_hash_key: str, subject: str | None = None, purpose: str | None = None,
-            session: Session | None = None, **others) -> Filters:
-    """Filters from plain arguments; Invalid (422) for an unknown purpose or a bad address."""
-    if purpose is not None and purpose not in purposes.BY_KEY:
-        raise Invalid("Unknown purpose.", {"purpose": [f"Must be one of: {', '.join(purposes.BY_KEY)}."]})
-    return Filters(subject=subject_key(subject, email_hash_key, session) if subject else None,
-                   purpose=purpose, **others)
+def filters(*, purpose: str | None = None, **others) -> Filters:
+    """Filters from plain arguments (a subject as the ledger names it); Invalid (422) for an
+    unknown purpose."""
+    if purpose is not None and purpose not in set(Purpose):
+        raise Invalid("Unknown purpose.", {"purpose": [f"Must be one of: {', '.join(Purpose)}."]})
+    return Filters(purpose=purpose, **others)
 
 
 def count(engine: Engine, where: Filters) -> int:
@@ -110,7 +90,7 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
     processors as SQLAlchemy would send them (a time in SQLite's stored form).
     """
     with engine.connect() as conn:
-        head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
+        head = conn.execute(select(HEAD.c.seq).where(THE_HEAD)).scalar() or 0
     last = (where.from_seq or 1) - 1
     query = (select(*reading.columns(engine.dialect.name, text_booleans)).where(where.where(),
                                            EVENTS.c.seq > bindparam("last", type_=EVENTS.c.seq.type),
@@ -203,42 +183,14 @@ WRITERS = {"ndjson": ndjson_chunks, "csv": csv_chunks, "json": json_chunks}
 def export(engine: Engine, where: Filters, fmt: str) -> Iterator[tuple[int, str]]:
     """The export as (events in this piece, text) pieces."""
     if fmt == "csv" and engine.dialect.name == "postgresql":
-        return pg_copy_csv(engine, where)
+        return _pg_csv(engine, where)
     return WRITERS[fmt](rows(engine, where, text_booleans=fmt == "csv"))
 
 
-def pg_copy_csv(engine: Engine, where: Filters) -> Iterator[tuple[int, str]]:
-    """PostgreSQL: the same CSV written by the server (COPY ... TO STDOUT), passed through.
-
-    Why: parsing every value into Python and formatting it again cost four fifths of an
-    export's time. COPY quotes as RFC 4180 does (fields with a comma, quote, CR or LF); its
-    records end in LF, not CRLF. COPY takes no bound parameters, so psycopg's client-side
-    cursor writes the filter values into the statement, quoted as literals.
-    """
-    import psycopg
-
+def _pg_csv(engine: Engine, where: Filters) -> Iterator[tuple[int, str]]:
+    """PostgreSQL: the same CSV, written by the server (postgres.PostgresLedger.copy_csv)."""
     with engine.connect() as conn:
-        head = conn.execute(select(ChainHead.seq).where(ChainHead.id == 1)).scalar() or 0
+        head = conn.execute(select(HEAD.c.seq).where(THE_HEAD)).scalar() or 0
     query = (select(*reading.columns("postgresql", text_booleans=True))
              .where(where.where(), EVENTS.c.seq <= head).order_by(EVENTS.c.seq))
-    compiled = query.compile(dialect=engine.dialect)
-    raw = engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        statement = psycopg.ClientCursor(driver).mogrify(str(compiled), compiled.params)
-        decode = codecs.getincrementaldecoder("utf-8")().decode
-        pending, size = [], 0
-        with driver.cursor() as cursor, cursor.copy(
-                f"COPY ({statement}) TO STDOUT (FORMAT csv, HEADER)") as copy:
-            for data in copy:  # one message per row: gathered, or each would be a send()
-                pending.append(bytes(data))
-                size += len(data)
-                if size >= PIECE:
-                    text = decode(b"".join(pending))
-                    pending, size = [], 0
-                    yield text.count("\n"), text  # for progress bars: near enough
-        text = decode(b"".join(pending), final=True)
-        yield text.count("\n"), text
-        driver.commit()
-    finally:
-        raw.close()
+    return backend(engine).copy_csv(query)

@@ -1,0 +1,2 @@
+"""Devices and what they consent to: purposes, the notice and its versions, the site, the banner,
+statistics."""

@@ -1,0 +1,1 @@
+"""What every HTTP answer goes through: headers, limits, logs, sessions, OpenAPI, language."""

@@ -1,0 +1,1 @@
+"""The staff: console accounts, API keys and the access log of what they did."""
