@@ -13,7 +13,7 @@ KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
 	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key) \
 	CONSENT_SIGNING_KEY=$$(cat $(INSTANCE)/signing_key)
 
-.PHONY: install run serve keys test bench translations lock wheel
+.PHONY: install run serve keys test lint bench translations lock wheel
 
 install: $(VENV)/.installed translations
 
@@ -63,6 +63,10 @@ serve: keys
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff, configured in pyproject.toml (pyflakes, pycodestyle, isort, bugbear, pyupgrade).
+lint: install
+	$(BIN)/ruff check .
 
 # The wheel, with the widget, the migrations and the compiled catalogs inside, in dist/.
 wheel: $(VENV)/.installed

@@ -53,12 +53,10 @@ def prepare(url: str) -> str:
     from flask_migrate import upgrade
 
     from consent_server import create_app
-
-    from consent_server.staff import keys
-
     from consent_server.consent import notices
     from consent_server.extensions import db
     from consent_server.models import utcnow
+    from consent_server.staff import keys
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "EMAIL_HASH_KEY": KEY})

@@ -25,19 +25,17 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from consent_server import create_app, ledger  # noqa: E402
-
-from consent_server.ledger import chain
-
-from consent_server.staff import keys
 from consent_server.extensions import db  # noqa: E402
+from consent_server.ledger import chain
 from consent_server.models import ConsentEvent, ConsentState  # noqa: E402
+from consent_server.staff import keys
 
 UAS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/131.0 Safari/537.36", 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) '
@@ -48,7 +46,7 @@ CHOICES = [chain.canonical({"necessary": True, "analytics": a, "marketing": m}).
 
 def events(n: int):
     """n chained version 2 events: devices with two choices each (a grant, then an update)."""
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     prev = chain.GENESIS
     subject = None
     for seq in range(1, n + 1):
@@ -304,7 +302,7 @@ def pg_part(args, tmp: Path, base_env: dict) -> dict:
             cur.itersize = 5000
             cur.execute(query)
             for event in cur:
-                event["recorded_at"] = chain.timestamp(event["recorded_at"].astimezone(timezone.utc))
+                event["recorded_at"] = chain.timestamp(event["recorded_at"].astimezone(UTC))
                 yield event
 
     out["bare_hash"], _ = timed(lambda: bare_hash_loop(rows()))

@@ -137,8 +137,7 @@ class Client:
             start = time.perf_counter()
             try:
                 status, payload, close = await asyncio.wait_for(self.exchange(data), 15)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError,
-                    asyncio.LimitOverrunError, ValueError, IndexError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
                 self.stats["errors"] += 1
                 self.stats["connection_errors"] += 1
                 self.close()

@@ -282,7 +282,7 @@ def check(purpose, product_category, out, file):
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     allowed = 0
-    for row, (status, reason) in zip(rows, results):
+    for row, (status, reason) in zip(rows, results, strict=True):
         writer.writerow({**row, "status": status, "reason": reason})
         allowed += status == "allowed"
     click.echo(f"{allowed} of {len(rows)} allowed for {purpose}", err=True)

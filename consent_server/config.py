@@ -18,7 +18,7 @@ class Config:
     """Defaults for every setting. Secrets and the database URL come from the environment."""
 
     SECRET_KEY = None
-    SIGNING_KEY = None  # Ed25519 for checkpoints and receipts (signing.py); else instance/signing_key
+    SIGNING_KEY = None  # Ed25519, signs checkpoints and receipts; else instance/signing_key
     EMAIL_HASH_KEY = None  # keys the person subjects' HMAC (addresses.subject_hash); never rotate
     DATABASE_URL = None  # CONSENT_DATABASE_URL, or plain DATABASE_URL; default: SQLite in instance/
     ALLOWED_ORIGINS = ""  # comma separated, e.g. "https://www.exentri.no,https://exentri.no"

@@ -1,9 +1,19 @@
-"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people, staff."""
-from datetime import date, datetime, timezone
+"""Typed SQLAlchemy models: the ledger, the current state, the chain head, API keys, people and
+staff."""
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Integer, String, Text, TypeDecorator,
-                        literal_column)
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -24,15 +34,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class ChoiceColumns:
@@ -128,7 +138,7 @@ class ApiKey(db.Model):
 
 def utcnow() -> datetime:
     """Now, UTC, to the microsecond (what every database keeps)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 

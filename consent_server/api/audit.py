@@ -3,8 +3,8 @@ from flask import Response, current_app, render_template, request
 from flask_babel import get_locale
 from marshmallow import RAISE, Schema, fields, validate
 
-from ..consent import stats as stats_service
 from .. import ledger
+from ..consent import stats as stats_service
 from ..extensions import db
 from ..ledger import chain, exports, history, receipts, signing
 from ..models import utcnow
@@ -24,7 +24,8 @@ class VerifySchema(Schema):
     head_seq = fields.Integer()
     first_bad_seq = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
-    state_ok = fields.Boolean(metadata={"description": "the state table is the ledger's projection"})
+    state_ok = fields.Boolean(metadata={
+        "description": "the state table is the ledger's projection"})
     bad_subjects = fields.List(fields.String(), metadata={
         "description": "the first subjects whose state row differs from the ledger"})
 

@@ -3,8 +3,8 @@ from functools import wraps
 
 from flask import g, request
 
-from ..staff import keys
 from ..extensions import db
+from ..staff import keys
 
 
 def require_role(*roles: str):

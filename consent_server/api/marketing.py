@@ -123,7 +123,7 @@ def check():
     emails = body["emails"]
     results = marketing.check(db.session, body["purpose"], emails, body.get("product_category"))
     allowed, denied, listed = [], [], []
-    for email, (status, reason) in zip(emails, results):
+    for email, (status, reason) in zip(emails, results, strict=True):
         (allowed if status == "allowed" else denied).append(email)
         listed.append({"email": email, "status": status, "reason": reason})
     return {"purpose": body["purpose"], "checked": len(emails), "allowed": allowed,

@@ -33,7 +33,8 @@ class ConsentCreateSchema(StrictSchema):
                           validate=validate.Length(max=16))
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     language = fields.String(required=True, validate=language)
-    source = fields.String(load_default=Source.BANNER.value, validate=validate.OneOf(PUBLIC_SOURCES))
+    source = fields.String(load_default=Source.BANNER.value,
+                           validate=validate.OneOf(PUBLIC_SOURCES))
     gpc = StrictBoolean(load_default=False)
 
 

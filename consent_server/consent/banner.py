@@ -111,6 +111,7 @@ def consent_cookie(answer: dict, gpc: bool, origin: str | None, app_config) -> s
              "gpc": gpc, "domain": domain}
     # As the banner's encodeURIComponent(JSON.stringify(...)), so that either can read it.
     encoded = quote(json.dumps(value, separators=(",", ":")), safe="!'()*-._~")
-    return dump_cookie(app_config["COOKIE_NAME"], encoded, max_age=int(app_config["MAX_AGE_DAYS"]) * 86400,
+    return dump_cookie(app_config["COOKIE_NAME"], encoded,
+                       max_age=int(app_config["MAX_AGE_DAYS"]) * 86400,
                        domain=domain, path="/", secure=url.scheme == "https", httponly=False,
                        samesite="Lax")

@@ -133,7 +133,8 @@ def plain_text(doc: Document) -> str:
         for cookie in group["cookies"]:
             values = (cookie["name"], cookie["provider"], cookie["lifetime"],
                       cookie["description"])
-            out.append("• " + "; ".join(f"{c}: {v}" for c, v in zip(columns, values)))
+            pairs = zip(columns, values, strict=True)
+            out.append("• " + "; ".join(f"{c}: {v}" for c, v in pairs))
     return "\n".join(out) + "\n"
 
 

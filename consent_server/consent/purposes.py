@@ -3,9 +3,8 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from ..vocabulary import REQUIRED
+from ..vocabulary import REQUIRED, SubjectType
 from ..vocabulary import Purpose as Key
-from ..vocabulary import SubjectType
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from ..models import EVENTS
 from ..vocabulary import Action, SubjectType
 from . import purposes
 
-
 MADE = (Action.GRANT, Action.UPDATE, Action.WITHDRAW, Action.ERASE)  # expire is the system's
 
 

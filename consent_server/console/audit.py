@@ -8,10 +8,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .. import ledger
 from ..consent import purposes
 from ..consent import stats as stats_service
 from ..errors import DomainError
-from .. import ledger
 from ..extensions import db
 from ..ledger import exports, history, signing
 from ..models import utcnow

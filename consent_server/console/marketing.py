@@ -1,7 +1,15 @@
 """The marketing team's pages (role marketing or admin): the pre-send check of a CSV, the
 audience as CSV, one address looked up, existing customers from a CSV."""
-from flask import (Response, current_app, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user

@@ -6,6 +6,7 @@ import json
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+
 from ..consent import notices
 from ..errors import Invalid
 from ..extensions import db
@@ -17,7 +18,8 @@ from .forms import ActionForm, KeyForm, PublishForm, UserForm
 
 def _keys_page(form: KeyForm, secret: str | None = None, created: ApiKey | None = None,
                status: int = 200):
-    return render_template("console/keys.html", form=form, keys=keys.all_keys(db.session), secret=secret,
+    return render_template("console/keys.html", form=form, keys=keys.all_keys(db.session),
+                           secret=secret,
                            created=created, action=ActionForm()), status
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .. import database
 from .events import Writer
+
 BACKENDS = {"sqlite": ("sqlite", "SqliteLedger"), "postgresql": ("postgres", "PostgresLedger")}
 
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, bindparam, func, select, true
 from sqlalchemy.engine import Engine
@@ -30,7 +30,8 @@ CHUNK = 5000
 
 @dataclass(frozen=True)
 class Filters:
-    """Which events: recorded in [since, until), about a purpose, of an action or subject, from a seq."""
+    """Which events: recorded in [since, until), about a purpose, of an action or subject,
+    from a seq."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -62,8 +63,8 @@ def instant(value: str) -> datetime:
     ValueError when it is neither."""
     parsed = datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def filters(*, purpose: str | None = None, **others) -> Filters:
@@ -92,9 +93,9 @@ def rows(engine: Engine, where: Filters, chunk: int = CHUNK,
     with engine.connect() as conn:
         head = conn.execute(select(HEAD.c.seq).where(THE_HEAD)).scalar() or 0
     last = (where.from_seq or 1) - 1
-    query = (select(*reading.columns(engine.dialect.name, text_booleans)).where(where.where(),
-                                           EVENTS.c.seq > bindparam("last", type_=EVENTS.c.seq.type),
-                                           EVENTS.c.seq <= head)
+    after = bindparam("last", type_=EVENTS.c.seq.type)
+    query = (select(*reading.columns(engine.dialect.name, text_booleans))
+             .where(where.where(), EVENTS.c.seq > after, EVENTS.c.seq <= head)
              .order_by(EVENTS.c.seq).limit(chunk))
     compiled = query.compile(dialect=engine.dialect)
     processors = {name: processor for name, bind in compiled.binds.items()
@@ -153,7 +154,7 @@ def _json_line(row) -> str:
     for i in BOOLEAN_COLUMNS:  # SQLite gives 0 / 1
         if values[i] is not None:
             values[i] = bool(values[i])
-    record = {name: value for i, (name, value) in enumerate(zip(COLUMNS, values))
+    record = {name: value for i, (name, value) in enumerate(zip(COLUMNS, values, strict=True))
               if i not in JSON_COLUMNS}
     line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     extra = "".join(f',"{COLUMNS[i]}":{values[i] or "null"}' for i in JSON_COLUMNS)

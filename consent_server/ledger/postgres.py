@@ -12,8 +12,17 @@ from datetime import datetime
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import (LargeBinary, Text, bindparam, cast, func, insert, literal_column, select,
-                        update)
+from sqlalchemy import (
+    LargeBinary,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Engine

@@ -66,7 +66,7 @@ def _verify(session) -> Verification:
     fast = select(*reading.columns(session.dialect.name)).order_by(EVENTS.c.seq)
     with closing(session.execute(fast, execution_options={"yield_per": 5000})) as result:
         for values in result:
-            row = dict(zip(names, values))
+            row = dict(zip(names, values, strict=True))
             found = _check(row, expected, prev, blanked, last_erase)
             if found:
                 return bad(*found, count)
@@ -118,7 +118,8 @@ def _state_mismatches(conn, limit: int = 10) -> list[str]:
     each subject's last event and first time against its state row.
     """
     bad: list[str] = []
-    joined = (select(STATE, *[EVENTS.c[key].label(f"e_{key}") for key in ("subject", *STATE_FIELDS)])
+    events = [EVENTS.c[key].label(f"e_{key}") for key in ("subject", *STATE_FIELDS)]
+    joined = (select(STATE, *events)
               .select_from(STATE.outerjoin(EVENTS, EVENTS.c.seq == STATE.c.seq))
               .order_by(STATE.c.subject))
     with closing(_stream(conn, joined)) as rows:

@@ -4,8 +4,21 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
-from sqlalchemy import (Column, MetaData, String, Table, and_, any_, bindparam, exists, insert,
-                        not_, or_, select, update)
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from .. import ledger
@@ -16,8 +29,19 @@ from ..models import STATE
 from ..vocabulary import Action, Basis, Purpose, Reason, Source
 from .addresses import InvalidAddress
 from .links import unsubscribe_url
-from .persons import (CUSTOMER, KEYS, PERSON, address_hash, by_hash, choices_of, event,
-                      find_or_add, hasher, normalise_fast, valid_address)
+from .persons import (
+    CUSTOMER,
+    KEYS,
+    PERSON,
+    address_hash,
+    by_hash,
+    choices_of,
+    event,
+    find_or_add,
+    hasher,
+    normalise_fast,
+    valid_address,
+)
 
 RESULT_COLUMNS = ("status", "reason")
 AUDIENCE_COLUMNS = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
@@ -62,7 +86,7 @@ def check_csv(header: list[str], rows: list[dict], results) -> str:
     columns = header + [c for c in RESULT_COLUMNS if c not in header]
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    for row, (status, reason) in zip(rows, results):
+    for row, (status, reason) in zip(rows, results, strict=True):
         writer.writerow({**row, "status": status, "reason": reason})
     return out.getvalue()
 

@@ -50,7 +50,8 @@ def choices_of(state) -> dict[str, bool]:
 
 def event(subject: str, *, action: str, choices: dict, policy_version: str, language: str,
           text_hash: str | None, source: str, ip: str | None = None,
-          user_agent: str | None = None, basis: str | None = None, details: dict | None = None) -> dict:
+          user_agent: str | None = None, basis: str | None = None,
+          details: dict | None = None) -> dict:
     """A person's ledger event (see ledger.new_event): basis is "consent" or "customer" for
     marketing, details a small JSON object without personal data (a customer's sale, a
     confirmation's sign-up time)."""

@@ -16,8 +16,19 @@ from ..models import EVENTS
 from ..vocabulary import Action, Source
 from . import links, mail
 from .addresses import InvalidAddress, normalise
-from .persons import (CUSTOMER, KEYS, PERSON, address_hash, by_hash, by_subject, choices_of,
-                      event, no_choices, valid_address, withdrawn_of)
+from .persons import (
+    CUSTOMER,
+    KEYS,
+    PERSON,
+    address_hash,
+    by_hash,
+    by_subject,
+    choices_of,
+    event,
+    no_choices,
+    valid_address,
+    withdrawn_of,
+)
 from .subscriptions import grant, notice_of, withdraw
 
 log = logging.getLogger(__name__)

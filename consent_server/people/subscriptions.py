@@ -17,8 +17,16 @@ from ..http.network import truncate_ip
 from ..ledger.chain import canonical, timestamp
 from ..vocabulary import Action, Basis, Source
 from . import links, mail
-from .persons import (KEYS, PERSON, by_subject, choices_of, event, find_or_add, valid_address,
-                      withdrawn_of)
+from .persons import (
+    KEYS,
+    PERSON,
+    by_subject,
+    choices_of,
+    event,
+    find_or_add,
+    valid_address,
+    withdrawn_of,
+)
 
 log = logging.getLogger(__name__)
 

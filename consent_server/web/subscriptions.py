@@ -81,7 +81,8 @@ def unsubscribe_page(token: str):
         _person, target = subscriptions.unsubscribe_target(db.session, token)
     except DomainError as error:
         return _error(error)
-    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=False)
+    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"],
+                 done=False)
 
 
 @bp.post("/unsubscribe/<token>")
@@ -94,7 +95,8 @@ def unsubscribe(token: str):
     except DomainError as error:
         return _error(error)
     event = target["event"]
-    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"], done=True,
+    return _page("people/unsubscribe.html", target["language"], purpose=target["purpose"],
+                 done=True,
                  everything=request.form.get("everything") == "1",
                  receipt=receipts.issue_here(event) if event else None)
 

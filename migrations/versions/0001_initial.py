@@ -1,13 +1,12 @@
 """ledger, state, chain head, api keys
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 05:13:10.528940
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
@@ -82,7 +81,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('subject', name=op.f('pk_consent_state'))
     )
     with op.batch_alter_table('consent_state', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_consent_state_recorded_at'), ['recorded_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_consent_state_recorded_at'), ['recorded_at'],
+                              unique=False)
 
     # ### end Alembic commands ###
     # The chain starts from the genesis hash; writers lock this one row.

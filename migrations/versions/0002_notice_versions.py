@@ -5,9 +5,8 @@ Revises: 0001
 Create Date: 2026-11-25 05:20:55.402793
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002'
@@ -31,7 +30,8 @@ def upgrade():
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('text_hash', sa.String(length=64), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['version_id'], ['policy_version.id'], name=op.f('fk_policy_text_version_id_policy_version')),
+    sa.ForeignKeyConstraint(['version_id'], ['policy_version.id'],
+                            name=op.f('fk_policy_text_version_id_policy_version')),
     sa.PrimaryKeyConstraint('version_id', 'language', name=op.f('pk_policy_text'))
     )
     # ### end Alembic commands ###

@@ -6,9 +6,8 @@ Create Date: 2026-12-01 21:00:00
 
 Events written before keep their version 1 form (v = 1) and keep verifying by it.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

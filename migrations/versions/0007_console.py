@@ -5,9 +5,8 @@ Revises: 0005
 Create Date: 2026-12-01 21:20:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007'
@@ -40,7 +39,8 @@ def upgrade():
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('detail', sa.String(length=255), nullable=True),
     sa.Column('rows', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'], name=op.f('fk_access_log_user_id_staff_user')),
+    sa.ForeignKeyConstraint(['user_id'], ['staff_user.id'],
+                            name=op.f('fk_access_log_user_id_staff_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_access_log'))
     )
     with op.batch_alter_table('access_log', schema=None) as batch_op:
