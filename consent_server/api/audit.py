@@ -9,6 +9,7 @@ from ..extensions import db
 from ..ledger import chain, exports, history, receipts, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from ..vocabulary import Role
 from . import Blueprint
 from .auth import require_role
 from .schemas import EventSchema, Instant, StrictSchema
@@ -141,7 +142,7 @@ class StatsSchema(Schema):
 @blp.route("/verify")
 @blp.response(200, VerifySchema)
 @blp.doc(security=SECURITY)
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 def verify():
     """Walk the hash chain and report whether the ledger is intact."""
     return ledger.verify(db.session).as_dict()
@@ -150,7 +151,7 @@ def verify():
 @blp.route("/events")
 @blp.doc(security=SECURITY, responses={"200": {"description": "the events, streamed", "content": {
     mimetype.split(";")[0]: {} for mimetype in exports.FORMATS.values()}}})
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 @blp.arguments(AuditEventsArgsSchema, location="query", as_kwargs=True, unknown=RAISE)
 def events(format, subject=None, **filters):
     """The ledger in sequence order, streamed as NDJSON, CSV or JSON, every field."""
@@ -171,7 +172,7 @@ def _key() -> signing.SigningKey:
 @blp.route("/keys")
 @blp.response(200, KeysSchema)
 @blp.doc(security=SECURITY)
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 def public_keys():
     """The public keys that sign checkpoints and receipts (a JWK set)."""
     return {"keys": [_key().jwk()]}
@@ -180,7 +181,7 @@ def public_keys():
 @blp.route("/checkpoint")
 @blp.response(200, CheckpointSchema)
 @blp.doc(security=SECURITY)
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 def checkpoint():
     """A signed checkpoint of the head: keep it, and check later that the ledger extends it."""
     return signing.checkpoint(db.session, _key())
@@ -189,7 +190,7 @@ def checkpoint():
 @blp.route("/receipts/verify", methods=["POST"])
 @blp.response(200, ReceiptCheckSchema)
 @blp.doc(security=SECURITY)
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 @blp.arguments(ReceiptVerifySchema)
 def verify_receipt(body):
     """Whether a receipt is genuine and its event is in the ledger as signed."""
@@ -209,7 +210,7 @@ def _wants_html() -> bool:
     "type": "string", "enum": ["json", "html"]}}], responses={"200": {
         "description": "the history", "content": {"application/json": {
             "schema": SubjectHistorySchema}, "text/html": {}}}})
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 def subject(subject):
     """One subject's whole history (a consent id, or an e-mail address hashed here) with the
     notice shown at each event: JSON, or a printable HTML page (?format=html or Accept)."""
@@ -224,7 +225,7 @@ def subject(subject):
 @blp.route("/stats")
 @blp.response(200, StatsSchema)
 @blp.doc(security=SECURITY)
-@require_role("auditor")
+@require_role(Role.AUDITOR)
 @blp.arguments(AuditRangeArgsSchema, location="query", unknown=RAISE)
 def stats(args):
     """Per day and purpose: grants, refusals and withdrawals; the share of accept all, reject

@@ -5,11 +5,12 @@ from flask import g, request
 
 from ..extensions import db
 from ..staff import keys
+from ..vocabulary import Role
 
 
 def require_role(*roles: str):
     """Let a view run only for a live API key of one of roles (admin always may): 401 / 403."""
-    allowed = tuple(dict.fromkeys((*roles, "admin")))
+    allowed = tuple(dict.fromkeys((*roles, Role.ADMIN)))
 
     def decorate(view):
         @wraps(view)

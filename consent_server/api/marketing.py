@@ -9,6 +9,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..models import utcnow
 from ..people import marketing, rights
+from ..vocabulary import Role
 from . import BAD_JSON, Blueprint
 from .auth import require_role
 from .schemas import StrictSchema, language
@@ -103,7 +104,7 @@ def _csv_rows() -> tuple[list[str], list[dict]]:
 @blp.route("/check", methods=["POST"])
 @blp.doc(security=[{"bearer": []}], requestBody={"content": {
     "application/json": {"schema": CheckSchema}, CSV: {"schema": {"type": "string"}}}})
-@require_role("marketing")
+@require_role(Role.MARKETING)
 def check():
     """May these addresses get this purpose now? Per address allowed or denied, and why.
 
@@ -136,7 +137,7 @@ def check():
     responses={"201": {"description": "how many were recorded", "content": {
         "application/json": {"schema": {"type": "object", "required": ["recorded"],
                                         "properties": {"recorded": {"type": "integer"}}}}}}})
-@require_role("marketing")
+@require_role(Role.MARKETING)
 def customers():
     """Record existing customers (kundeforhold): the address was collected at a sale of a
     product category and the opt-out was offered. JSON `{customers: [...]}` or a CSV with the
@@ -156,7 +157,7 @@ def customers():
 
 @blp.route("/audience")
 @blp.doc(security=[{"bearer": []}])
-@require_role("marketing")  # before the arguments: no key, no word on what they should be
+@require_role(Role.MARKETING)  # before the arguments: no key, no word on what they should be
 @blp.arguments(AudienceArgsSchema, location="query")
 def audience(args):
     """Stream every address that may receive the purpose now, with its language, its

@@ -3,6 +3,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..vocabulary import SubjectType
 from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
@@ -107,7 +108,7 @@ def _cookie(entry, where: str) -> Cookie:
     if not isinstance(entry, dict):
         raise SiteFileError(f"{where} must be a table")
     purpose = _string(entry, "purpose", where)
-    if purpose not in purposes.BY_KEY or "device" not in purposes.BY_KEY[purpose].scopes:
+    if purpose not in purposes.BY_KEY or SubjectType.DEVICE not in purposes.BY_KEY[purpose].scopes:
         keys = ", ".join(p.key for p in purposes.DEVICE)
         raise SiteFileError(f"{where}.purpose {purpose!r} is not one of: {keys}")
     return Cookie(purpose, _string(entry, "name", where), _string(entry, "provider", where),

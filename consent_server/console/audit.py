@@ -17,6 +17,7 @@ from ..ledger import exports, history, signing
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
+from ..vocabulary import Role
 from . import charts
 from .base import bp, role_required
 from .forms import ChartRangeForm, ExportForm, SubjectForm
@@ -27,7 +28,7 @@ SERIES = {"granted": _l("granted"), "refused": _l("refused"), "withdrawn": _l("w
 
 
 @bp.get("/audit")
-@role_required("auditor")
+@role_required(Role.AUDITOR)
 def audit():
     """The chain's status: verified now, events, head, the last checkpoint taken here."""
     result = ledger.verify(db.session)
@@ -36,7 +37,7 @@ def audit():
 
 
 @bp.get("/audit/checkpoint")
-@role_required("auditor")
+@role_required(Role.AUDITOR)
 def download_checkpoint():
     """A new signed checkpoint of the head, as a file to keep."""
     signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
@@ -48,7 +49,7 @@ def download_checkpoint():
 
 
 @bp.route("/audit/export", methods=["GET", "POST"])
-@role_required("auditor")
+@role_required(Role.AUDITOR)
 def export():
     """The export form; its answer streams the file (NDJSON, CSV or JSON)."""
     form = ExportForm()
@@ -72,7 +73,7 @@ def export():
 
 
 @bp.route("/audit/subject", methods=["GET", "POST"])
-@role_required("auditor")
+@role_required(Role.AUDITOR)
 def subject():
     """Look up one subject (a consent id or an address): the whole history, printable.
 
@@ -96,7 +97,7 @@ def subject():
 
 
 @bp.get("/audit/charts")
-@role_required("auditor")
+@role_required(Role.AUDITOR)
 def charts_page():
     """Consent per purpose per day and the share of each kind of choice: SVG and tables."""
     form = ChartRangeForm(request.args, meta={"csrf": False})  # a read: a GET form

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import csrf, db, login_manager
 from ..http.i18n import normalise
 from ..models import StaffUser
+from ..vocabulary import Role
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -33,7 +34,7 @@ def load_user(user_id: str) -> StaffUser | None:
 
 def role_required(*roles: str):
     """Signed in (else a redirect to sign-in) with one of roles, or admin (else 403)."""
-    allowed = {*roles, "admin"}
+    allowed = {*roles, Role.ADMIN}
 
     def decorate(view):
         @wraps(view)

@@ -18,8 +18,10 @@ from ..consent import purposes
 from ..ledger import exports
 from ..staff.keys import ROLES
 from ..staff.users import MAX_PASSWORD, MIN_PASSWORD
+from ..vocabulary import Role
 
-ROLE_LABELS = {"marketing": _l("Marketing"), "auditor": _l("Auditor"), "admin": _l("Admin")}
+ROLE_LABELS = {Role.MARKETING: _l("Marketing"), Role.AUDITOR: _l("Auditor"),
+               Role.ADMIN: _l("Admin")}
 
 
 def role_choices():

@@ -21,14 +21,15 @@ from ..extensions import db
 from ..models import utcnow
 from ..people import marketing
 from ..staff import access_log
+from ..vocabulary import Reason, Role
 from .base import bp, role_required
 from .forms import AudienceForm, CheckForm, CustomersForm, LookupForm
 
-REASONS = {"consent": _l("consent given"), "customer": _l("existing customer"),
-           "no_consent": _l("no consent"), "withdrawn": _l("consent withdrawn"),
-           "pending": _l("awaiting confirmation"), "erased": _l("erased"),
-           "expired": _l("consent given to an outdated notice"),
-           "invalid": _l("not a valid address")}
+REASONS = {Reason.CONSENT: _l("consent given"), Reason.CUSTOMER: _l("existing customer"),
+           Reason.NO_CONSENT: _l("no consent"), Reason.WITHDRAWN: _l("consent withdrawn"),
+           Reason.PENDING: _l("awaiting confirmation"), Reason.ERASED: _l("erased"),
+           Reason.EXPIRED: _l("consent given to an outdated notice"),
+           Reason.INVALID: _l("not a valid address")}
 STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
 
 
@@ -52,7 +53,7 @@ def _upload_error(form, field, error: DomainError) -> int:
 
 
 @bp.route("/marketing/check", methods=["GET", "POST"])
-@role_required("marketing")
+@role_required(Role.MARKETING)
 def check():
     """Upload a CSV of recipients; it comes back with `status` and `reason` per address."""
     form = CheckForm()
@@ -77,7 +78,7 @@ def check():
 
 
 @bp.route("/marketing/audience", methods=["GET", "POST"])
-@role_required("marketing")
+@role_required(Role.MARKETING)
 def audience():
     """Download every address that may receive a purpose now, with its unsubscribe URL (M-06)."""
     form = AudienceForm()
@@ -105,7 +106,7 @@ def audience():
 
 
 @bp.route("/marketing/lookup", methods=["GET", "POST"])
-@role_required("marketing")
+@role_required(Role.MARKETING)
 def lookup():
     """One address: may it get each purpose now, and why; its history. Asked by POST, so the
     address is in no URL or log."""
@@ -127,7 +128,7 @@ def lookup():
 
 
 @bp.route("/marketing/customers", methods=["GET", "POST"])
-@role_required("marketing")
+@role_required(Role.MARKETING)
 def customers():
     """Record existing customers (kundeforhold) from a CSV: email, sale_date, product_category,
     opt_out_offered (and language)."""

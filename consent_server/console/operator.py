@@ -12,6 +12,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..models import ApiKey, utcnow
 from ..staff import access_log, keys, users
+from ..vocabulary import Role
 from .base import bp, role_required
 from .forms import ActionForm, KeyForm, PublishForm, UserForm
 
@@ -24,14 +25,14 @@ def _keys_page(form: KeyForm, secret: str | None = None, created: ApiKey | None 
 
 
 @bp.get("/admin/keys")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def api_keys():
     """API keys: list, create, revoke."""
     return _keys_page(KeyForm())
 
 
 @bp.post("/admin/keys")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create_key():
     """Create a key; its secret is shown on this one answer only."""
     form = KeyForm()
@@ -44,7 +45,7 @@ def create_key():
 
 
 @bp.post("/admin/keys/<int:key_id>/revoke")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def revoke_key(key_id: int):
     """Revoke a key: it stops working at once."""
     try:
@@ -64,14 +65,14 @@ def _users_page(form: UserForm, link: str | None = None, status: int = 200):
 
 
 @bp.get("/admin/users")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def staff_users():
     """Staff accounts: list, create, disable."""
     return _users_page(UserForm())
 
 
 @bp.post("/admin/users")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create_user():
     """Create an account; answer with its one-time set-password link."""
     form = UserForm()
@@ -88,7 +89,7 @@ def create_user():
 
 
 @bp.post("/admin/users/<int:user_id>/disable")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def disable_user(user_id: int):
     """Disable an account (not one's own): its sessions end at once."""
     if user_id == current_user.id:
@@ -128,7 +129,7 @@ def _diffs(texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
 
 
 @bp.get("/admin/notices", endpoint="notices")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def notices_page():
     """Notice versions, and the diff of the text a new version would publish."""
     versions = notices.versions(db.session)
@@ -140,7 +141,7 @@ def notices_page():
 
 
 @bp.post("/admin/notices")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def publish_notice():
     """Publish the text that was shown in the diff (refused if it changed since)."""
     form = PublishForm()
@@ -159,7 +160,7 @@ def publish_notice():
 
 
 @bp.get("/admin/access-log")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def access_log_page():
     """The access log: sign-ins, exports and changes, newest first."""
     return render_template("console/access_log.html", entries=access_log.latest(db.session))
