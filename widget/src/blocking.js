@@ -1,6 +1,6 @@
 // Held-back content (W-04): <script type="text/plain" data-consent="analytics"> and
 // <iframe data-consent="marketing" data-src>, run or loaded once their purposes are granted.
-import { element, findAll } from './dom.js';
+import { button, element, findAll } from './dom.js';
 import { state } from './state.js';
 import { consentModeSignals, tellClarity } from './signals.js';
 import { openSettings } from './layers.js';
@@ -14,7 +14,7 @@ const placeholder = (frame) => {
   const { texts } = state.config;
   const box = element('div', { class: 'csw csw-ph' }, [
     element('p', 0, [texts.placeholder]),
-    element('button', { type: 'button', onclick: () => openSettings() }, [texts.settings]),
+    button(texts.settings, () => openSettings()),
   ]);
   box.style.width = frame.offsetWidth + 'px';
   box.style.height = frame.offsetHeight + 'px';

@@ -2,7 +2,7 @@
 // floating "change consent" button that brings it back (C-08), and the way to the settings
 // layer, which is loaded when it is first wanted (settings.js: not needed to show the banner).
 import { choose, everything } from './choice.js';
-import { addStyles, button, element, focusFirst, json, warn } from './dom.js';
+import { addStyles, button, element, fetchJson, focusFirst, focusTarget, warn } from './dom.js';
 import { state } from './state.js';
 
 // The stylesheet (built from src/consent.css), given by the build.
@@ -81,7 +81,7 @@ export const showBanner = () => {
 };
 
 export const openBanner = (from) => {
-  opener = from && from.focus ? from : document.activeElement;
+  opener = focusTarget(from);
   showBanner();
   banner.focus();
 };
@@ -90,8 +90,7 @@ export const openBanner = (from) => {
 // together once, when the visitor first shows an interest (a pointer over Settings, a click).
 const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([
   import(new URL('widget-settings.js', state.script.src)),
-  fetch(new URL('config?lang=' + state.config.language, state.api))
-    .then(json),
+  fetchJson(new URL('config?lang=' + state.config.language, state.api)),
 ]).then(([module, config]) => module.default({ state, config, root, all, choose }),
 (error) => {
   settingsLayer = null;
@@ -101,6 +100,6 @@ export const preloadSettings = () => { loadSettings(); };
 
 // from: the element to give the focus back to when the settings close.
 export const openSettings = (from) => {
-  const returnTo = from && from.focus ? from : document.activeElement;
+  const returnTo = focusTarget(from);
   loadSettings().then((open) => open && open(() => focusFirst(returnTo, opener, floating)));
 };

@@ -2,7 +2,7 @@
 // (or in memory where the page may not use it) and is sent again on the next page, with the
 // same event id, so a retry never records it twice.
 import { cookieDomain, readCookie, writeCookie } from './cookie.js';
-import { json } from './dom.js';
+import { fetchJson } from './dom.js';
 import { state } from './state.js';
 
 const PENDING = 'consent-server:pending';
@@ -57,12 +57,11 @@ export const flush = () => {
   if (!event.consent_id && state.stored && state.stored.id) event.consent_id = state.stored.id;
   // Where the server sets the cookie (CONSENT_COOKIE_DOMAIN), its answer must carry cookies.
   const serverSetsCookie = !!cookieDomain();
-  fetch(new URL('consents', state.api), {
+  fetchJson(new URL('consents', state.api), {
     method: 'POST', keepalive: true, body: JSON.stringify(event),
     headers: { 'Content-Type': 'text/plain' },
     credentials: serverSetsCookie ? 'include' : 'same-origin',
   })
-    .then(json)
     .then((record) => {
       keepReceipt(record.receipt);
       state.stored = readCookie() || state.stored;

@@ -2,7 +2,7 @@
 // trip), then the banner from the config the server sent with this script.
 import { apply, choose, everything, onChange } from './choice.js';
 import { maxAgeMs, moveCookie, readCookie, removeRefusedCookies } from './cookie.js';
-import { json, warn } from './dom.js';
+import { fetchJson, warn } from './dom.js';
 import { showBanner, showFloatingButton, openBanner, openSettings } from './layers.js';
 import { activate } from './blocking.js';
 import { flush } from './ledger.js';
@@ -90,7 +90,6 @@ export const start = (settings) => {
   const language = pageLanguage(script, src);
   if (language === settings.language) return showConfig(settings);
   // Another language than the script was served in: its config, then the banner.
-  fetch(new URL('config?lang=' + language, state.api))
-    .then(json)
+  fetchJson(new URL('config?lang=' + language, state.api))
     .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
 };
