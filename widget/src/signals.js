@@ -31,7 +31,7 @@ const tell = (command, signals) => {
   (window.uetq = window.uetq || []).push('consent', command, { ad_storage: signals.ad_storage });
 };
 
-// Before anything else: every optional signal denied until the visitor chooses.
+// Before any update: every optional signal denied until the visitor chooses.
 export const sendDefaults = () =>
   tell('default', { ...consentModeSignals({ necessary: true }), wait_for_update: 500 });
 
