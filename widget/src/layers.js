@@ -19,8 +19,9 @@ const root = (last) => {
   return node;
 };
 
-// api: the choice-making the buttons call (start.js): all(on, source) gives a button's handler,
-// choose(wanted, source) takes the settings layer's switches.
+// api: the choice-making the buttons call back (start.js): all(on, source) gives a button's
+// handler, choose(wanted, source) takes the settings layer's switches. Gives the functions in
+// the order start.js names them (an array, which the build can shorten).
 export const layers = (api) => {
   let banner, floating, spacer, opener, settingsLayer;
 
