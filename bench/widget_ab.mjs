@@ -8,7 +8,9 @@
 // with the script tag added; the scripts come from another port, as from a consent server. Every
 // load is a first visit in a fresh browser context with the harness's Chromium flags, the builds
 // interleaved round by round, so that a busy machine slows them alike; it prints CDP
-// ScriptDuration (the harness's "script") per build, median and minimum, and with --trace also
+// ScriptDuration (the harness's "script") per build, median and minimum, then each later build
+// against the first round by round (the median of its differences, and in how many rounds it
+// was faster: builds of one round share the machine's load), and with --trace also
 // writes a Chromium trace of every load (ab-trace-NAME-ROUND.json) to look inside one.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -109,4 +111,11 @@ const median = (values) => {
 for (const { name, samples, noBanner } of builds) {
   console.log(`${name.padEnd(16)} script ${median(samples).toFixed(1)} ms (min ${Math.min(...samples).toFixed(1)}, n=${samples.length})` +
     (noBanner ? `; no banner in ${noBanner} loads: is http://127.0.0.1:8181 an allowed origin?` : ''));
+}
+const [first, ...others] = builds;
+for (const { name, samples } of others) {
+  const differences = samples.map((sample, round) => sample - first.samples[round]);
+  const faster = differences.filter((difference) => difference < 0).length;
+  console.log(`${name.padEnd(16)} - ${first.name}: ${median(differences).toFixed(1)} ms round by round` +
+    ` (faster in ${faster} of ${differences.length} rounds)`);
 }

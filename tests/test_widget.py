@@ -188,6 +188,55 @@ def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch)
     assert again.headers["ETag"] != first.headers["ETag"]
 
 
+# A static import or re-export of a module of widget/src (not the dynamic import of the settings
+# layer, which is a URL the server answers, loaded at run time).
+STATIC_IMPORT = re.compile(r"""^(?:import|export)\b[^'"`;]*?\bfrom\s*['"]\./([\w.-]+)['"]"""
+                           r"""|^import\s*['"]\./([\w.-]+)['"]""", re.M)
+
+
+def widget_imports() -> dict[str, set[str]]:
+    """Each module of widget/src and the modules it imports."""
+    return {name: {a or b for a, b in STATIC_IMPORT.findall(text)}
+            for name, text in SOURCES.items() if name.endswith(".js")}
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A chain of imports that comes back to where it started, or None."""
+    done = set()
+
+    def walk(name, path):
+        if name in path:
+            return path[path.index(name):] + [name]
+        if name in done:
+            return None
+        for imported in sorted(graph[name]):
+            if found := walk(imported, path + [name]):
+                return found
+        done.add(name)
+        return None
+
+    return next(filter(None, (walk(name, []) for name in sorted(graph))), None)
+
+
+def test_the_widget_modules_import_no_cycle():
+    """Issue 17: start.js wires the modules together and a lower module gets what it calls back
+    as an argument, so no import chain comes back to where it started."""
+    graph = widget_imports()
+    assert {"blocking.js", "layers.js", "state.js"} <= graph["start.js"]  # the parser sees them
+    for name, imported in graph.items():
+        assert imported <= graph.keys(), f"{name} imports a file not in widget/src: {imported}"
+    assert import_cycle(graph) is None, " -> ".join(import_cycle(graph))
+
+
+def test_only_state_js_writes_the_state():
+    """Issue 17: one module owns the banner's state; the others read it, or change it through
+    state.js's functions (a direct write such as `state.choices = ...` fails here)."""
+    write = re.compile(r"\bstate(\.\w+)+\s*=[^=]|Object\.assign\(\s*state\b|\bdelete\s+state\.")
+    for name, text in SOURCES.items():
+        if name.endswith(".js") and name != "state.js":
+            assert not write.search(text), f"{name} writes the state: {write.search(text)[0]}"
+
+
 def test_source_keeps_the_widget_rules():
     """REQ W-12, W-13: no eval or string code, no HTML parsing of text, one global (and the
     tags' own queues), and no Norwegian words of its own (texts come from the catalog)."""

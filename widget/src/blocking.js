@@ -1,38 +1,11 @@
 // Held-back content (W-04): <script type="text/plain" data-consent="analytics"> and
 // <iframe data-consent="marketing" data-src>, run or loaded once their purposes are granted.
-import { element, findAll } from './dom.js';
-import { state } from './state.js';
+import { button, element, findAll } from './dom.js';
 import { consentModeSignals, tellClarity } from './signals.js';
-import { openSettings } from './layers.js';
+import { state } from './state.js';
 
 const purposesOf = (node) => node.dataset.consent.split(/[\s,]+/);
 const allowed = (node) => purposesOf(node).every((key) => state.choices && state.choices[key]);
-
-// Laid over a refused iframe, in its box (nothing on the page moves): what it needs, and the
-// way to the settings.
-const placeholder = (frame) => {
-  const { texts } = state.config;
-  const box = element('div', { class: 'csw csw-ph' }, [
-    element('p', 0, [texts.placeholder]),
-    element('button', { type: 'button', onclick: () => openSettings() }, [texts.settings]),
-  ]);
-  box.style.width = frame.offsetWidth + 'px';
-  box.style.height = frame.offsetHeight + 'px';
-  return box;
-};
-
-const showFrame = (frame) => {
-  const cover = frame.previousElementSibling;
-  const covered = cover && cover.classList.contains('csw-ph');
-  const src = frame.getAttribute('src');
-  if (allowed(frame)) {
-    if (frame.dataset.src && src !== frame.dataset.src) frame.src = frame.dataset.src;
-    if (covered) cover.remove();
-  } else {
-    if (src && src !== 'about:blank') frame.src = 'about:blank';
-    if (!covered && state.config) frame.before(placeholder(frame));
-  }
-};
 
 // A held-back script becomes a real one with the same attributes (its nonce too).
 const runScript = (held, next) => {
@@ -54,39 +27,70 @@ const runScript = (held, next) => {
   if (!src) next();
 };
 
-let running = false;
-let runAgain = false;
+// openSettings: what a refused iframe's placeholder offers (the settings layer, layers.js).
+// Gives activate(), which runs what the choice in force allows.
+export const blocking = (openSettings) => {
+  // Laid over a refused iframe, in its box (nothing on the page moves): what it needs, and the
+  // way to the settings.
+  const placeholder = (frame) => {
+    const { texts } = state.config;
+    const box = element('div', { class: 'csw csw-ph' }, [
+      element('p', 0, [texts.placeholder]),
+      button(texts.settings, () => openSettings()),
+    ]);
+    box.style.width = frame.offsetWidth + 'px';
+    box.style.height = frame.offsetHeight + 'px';
+    return box;
+  };
 
-// Held-back elements run once, in document order: an external script is awaited before the
-// next one, as the page would have run them.
-export const activate = () => {
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', activate, { once: true });
-    return;
-  }
-  if (running) {
-    runAgain = true;
-    return;
-  }
-  running = true;
-  const queue = findAll('script[type="text/plain"][data-consent],iframe[data-consent]');
-  const next = () => {
-    const node = queue.shift();
-    if (!node) {
-      running = false;
-      if (state.choices) tellClarity(consentModeSignals(state.choices)); // a tag that just ran
-      if (runAgain) {
-        runAgain = false;
-        activate();
-      }
+  const showFrame = (frame) => {
+    const cover = frame.previousElementSibling;
+    const covered = cover && cover.classList.contains('csw-ph');
+    const src = frame.getAttribute('src');
+    if (allowed(frame)) {
+      if (frame.dataset.src && src !== frame.dataset.src) frame.src = frame.dataset.src;
+      if (covered) cover.remove();
+    } else {
+      if (src && src !== 'about:blank') frame.src = 'about:blank';
+      if (!covered && state.config) frame.before(placeholder(frame));
+    }
+  };
+
+  let running = false;
+  let runAgain = false;
+
+  // Held-back elements run once, in document order: an external script is awaited before the
+  // next one, as the page would have run them.
+  const activate = () => {
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', activate, { once: true });
       return;
     }
-    if (!node.isConnected) next();
-    else if (node.tagName === 'IFRAME') {
-      showFrame(node);
-      next();
-    } else if (allowed(node)) runScript(node, next);
-    else next();
+    if (running) {
+      runAgain = true;
+      return;
+    }
+    running = true;
+    const queue = findAll('script[type="text/plain"][data-consent],iframe[data-consent]');
+    const next = () => {
+      const node = queue.shift();
+      if (!node) {
+        running = false;
+        if (state.choices) tellClarity(consentModeSignals(state.choices)); // a tag that just ran
+        if (runAgain) {
+          runAgain = false;
+          activate();
+        }
+        return;
+      }
+      if (!node.isConnected) next();
+      else if (node.tagName === 'IFRAME') {
+        showFrame(node);
+        next();
+      } else if (allowed(node)) runScript(node, next);
+      else next();
+    };
+    next();
   };
-  next();
+  return activate;
 };

@@ -1,33 +1,28 @@
-// The stored choice: one first-party cookie (W-06). With CONSENT_COOKIE_DOMAIN the consent
-// server sets it too (Safari keeps cookies written by script for 7 days only), on the shared
-// parent domain: one cookie for every subdomain, and copies under other domains are removed.
-import { state } from './state.js';
+// Cookies: the one place they are read and written (W-06), given their settings by the caller.
 
-const DAY = 864e5;
-const settings = () => state.settings.cookie;
-
-export const maxAgeMs = () => settings().max_age_days * DAY;
-
-// The domain the cookie lives on: the configured one when this page is under it, else none
-// (a host-only cookie).
-export const cookieDomain = () => {
-  const domain = settings().domain;
+// The domain the consent cookie lives on: the configured one when this page is under it, else
+// none (a host-only cookie).
+export const cookieDomain = ({ domain }) => {
   const host = location.hostname;
   return domain && (host === domain || host.endsWith('.' + domain)) ? domain : '';
 };
 
-const named = (name) => document.cookie.split('; ').filter((pair) => pair.startsWith(name + '='));
-
-// The stored value, or null: also where cookies cannot be read (a sandboxed iframe). Of two
-// copies (another domain's, left by an earlier setting), the later choice.
-export const readCookie = () => {
-  const name = settings().name;
+// Every copy of the consent cookie (another domain's too, left by an earlier setting), the
+// latest choice first, or none where cookies cannot be read (a sandboxed iframe).
+export const readCookie = ({ name }) => {
   try {
-    return named(name).map((pair) => JSON.parse(decodeURIComponent(pair.slice(name.length + 1))))
-      .reduce((latest, value) => (latest && latest.time > value.time ? latest : value), null);
+    return document.cookie.split('; ').filter((pair) => pair.startsWith(name + '='))
+      .map((pair) => JSON.parse(decodeURIComponent(pair.slice(name.length + 1))))
+      .sort((a, b) => b.time - a.time);
   } catch (error) {
-    return null;
+    return [];
   }
+};
+
+// The one writer: a negative Max-Age removes (js-cookie's `remove` is its `set`, expired).
+export const setCookie = (name, value, seconds, domain) => {
+  document.cookie = name + '=' + value + '; Max-Age=' + seconds + '; Path=/; SameSite=Lax' +
+    (domain ? '; Domain=' + domain : '') + (location.protocol === 'https:' ? '; Secure' : '');
 };
 
 // Every domain a cookie of this page may have been set on: host-only (''), then each parent.
@@ -36,40 +31,20 @@ const domains = () => {
   return [''].concat(labels.slice(0, -1).map((_, i) => labels.slice(i).join('.')));
 };
 
-// Delete a cookie wherever it was set, except on the domain given (to keep).
-export const forget = (name, keep) => {
-  for (const domain of domains()) {
-    if (domain === keep) continue;
-    document.cookie = name + '=; Max-Age=0; Path=/' + (domain ? '; Domain=' + domain : '');
-  }
-};
-
-// The cookie moves when CONSENT_COOKIE_DOMAIN changes (it records the domain it was written
-// on), and copies elsewhere go: one cookie, never two (W-06).
-export const moveCookie = () => {
-  if ((state.stored.domain || '') !== cookieDomain() || named(settings().name).length > 1) writeCookie();
-};
-
-export const writeCookie = () => {
-  const { stored } = state;
-  const domain = cookieDomain();
-  const seconds = Math.round((stored.time + maxAgeMs() - Date.now()) / 1e3);
-  stored.domain = domain;
-  forget(settings().name, domain);
-  document.cookie = settings().name + '=' + encodeURIComponent(JSON.stringify(stored)) +
-    '; Max-Age=' + seconds + '; Path=/; SameSite=Lax' + (domain ? '; Domain=' + domain : '') +
-    (location.protocol === 'https:' ? '; Secure' : '');
+// Remove a cookie wherever it was set, except on the domain given (to keep).
+export const removeCookie = (name, keep) => {
+  for (const domain of domains()) if (domain !== keep) setCookie(name, '', -1, domain);
 };
 
 // W-05: the declared cookies of every refused purpose go ("_ga_*" is a prefix).
-export const removeRefusedCookies = () => {
+export const removeRefusedCookies = (purposes, choices) => {
   const present = document.cookie.split('; ').map((pair) => pair.split('=')[0]);
-  for (const purpose of state.settings.purposes) { // the cookie names only
-    if (purpose.required || state.choices[purpose.key]) continue;
+  for (const purpose of purposes) { // the cookie names only
+    if (purpose.required || choices[purpose.key]) continue;
     for (const name of purpose.cookies) {
       const prefix = name.endsWith('*') && name.slice(0, -1);
       for (const found of present) {
-        if (prefix ? found.startsWith(prefix) : found === name) forget(found);
+        if (prefix ? found.startsWith(prefix) : found === name) removeCookie(found);
       }
     }
   }

@@ -19,7 +19,8 @@ export const button = (text, onclick, className) =>
 export const findAll = (selector, scope) => [...(scope || document).querySelectorAll(selector)];
 
 // A JSON answer, or its status as the reason it failed.
-export const json = (response) => (response.ok ? response.json() : Promise.reject(response.status));
+export const fetchJson = (url, options) => fetch(url, options)
+  .then((response) => (response.ok ? response.json() : Promise.reject(response.status)));
 
 // A one-line reason in the console when the banner cannot do its job (no personal data).
 export const warn = (reason) => console.warn('consent-server: ' + reason);
@@ -40,3 +41,6 @@ export const focusFirst = (...candidates) => {
   const target = candidates.find((node) => node && node.isConnected && !node.hidden);
   if (target) target.focus();
 };
+
+// Where the focus goes back to: the element given, else the one that has it now.
+export const focusTarget = (from) => (from && from.focus ? from : document.activeElement);

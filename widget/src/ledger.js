@@ -1,9 +1,8 @@
 // Every choice is sent to the server's ledger (W-07); one that fails waits in localStorage
 // (or in memory where the page may not use it) and is sent again on the next page, with the
 // same event id, so a retry never records it twice.
-import { cookieDomain, readCookie, writeCookie } from './cookie.js';
-import { json } from './dom.js';
-import { state } from './state.js';
+import { fetchJson } from './dom.js';
+import { keepId, state } from './state.js';
 
 const PENDING = 'consent-server:pending';
 const RECEIPT = 'consent-server:receipt';
@@ -37,10 +36,10 @@ const keepReceipt = (receipt) => {
 // secure contexts; this works in every page).
 const uuid = () => URL.createObjectURL(new Blob()).slice(-36);
 
-export const queueChoice = (choices, source) => {
+export const queueChoice = (source) => {
+  const { choices, config, stored } = state;
   const optional = { ...choices };
   delete optional.necessary;
-  const { config, stored } = state;
   keep(pending().concat({ consent_id: stored.id || undefined, event_id: uuid(),
     choices: optional, policy_version: config.policy_version, language: config.language,
     source, gpc: state.gpc }));
@@ -49,27 +48,24 @@ export const queueChoice = (choices, source) => {
 // A refused event (4xx but 429) never succeeds: it is dropped, not retried.
 const refused = (status) => status >= 400 && status < 500 && status !== 429;
 
+// Called only with a stored choice (events wait only after one).
 export const flush = () => {
   const events = pending();
   if (sending || !events.length) return;
   sending = true;
+  const { stored } = state;
   const event = events[0];
-  if (!event.consent_id && state.stored && state.stored.id) event.consent_id = state.stored.id;
-  // Where the server sets the cookie (CONSENT_COOKIE_DOMAIN), its answer must carry cookies.
-  const serverSetsCookie = !!cookieDomain();
-  fetch(new URL('consents', state.api), {
+  if (!event.consent_id && stored.id) event.consent_id = stored.id;
+  // Where the cookie lives on a shared domain (CONSENT_COOKIE_DOMAIN), the server sets it too:
+  // its answer must carry cookies.
+  fetchJson(new URL('consents', state.api), {
     method: 'POST', keepalive: true, body: JSON.stringify(event),
     headers: { 'Content-Type': 'text/plain' },
-    credentials: serverSetsCookie ? 'include' : 'same-origin',
+    credentials: stored.domain ? 'include' : 'same-origin',
   })
-    .then(json)
     .then((record) => {
       keepReceipt(record.receipt);
-      state.stored = readCookie() || state.stored;
-      if (state.stored && state.stored.id !== record.consent_id) {
-        state.stored.id = record.consent_id;
-        writeCookie();
-      }
+      keepId(record.consent_id);
       return true;
     }, refused)
     .then((done) => {

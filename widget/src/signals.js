@@ -5,7 +5,6 @@ import { state } from './state.js';
 const gtag = function () {
   (window.dataLayer = window.dataLayer || []).push(arguments);
 };
-const uet = (...command) => (window.uetq = window.uetq || []).push(...command);
 
 // Every Consent Mode type the purposes map, and personalization_storage, which none grants.
 export const consentModeSignals = (choices) => {
@@ -26,16 +25,18 @@ export const tellClarity = (signals) => {
   }
 };
 
-// Before anything else: every optional signal denied until the visitor chooses.
-export const sendDefaults = () => {
-  const signals = consentModeSignals({ necessary: true });
-  gtag('consent', 'default', { ...signals, wait_for_update: 500 });
-  uet('consent', 'default', { ad_storage: signals.ad_storage });
+// Google's Consent Mode and Microsoft UET's, told the same (command: default or update).
+const tell = (command, signals) => {
+  gtag('consent', command, signals);
+  (window.uetq = window.uetq || []).push('consent', command, { ad_storage: signals.ad_storage });
 };
+
+// Before any update: every optional signal denied until the visitor chooses.
+export const sendDefaults = () =>
+  tell('default', { ...consentModeSignals({ necessary: true }), wait_for_update: 500 });
 
 export const sendUpdate = (choices) => {
   const signals = consentModeSignals(choices);
-  gtag('consent', 'update', signals);
-  uet('consent', 'update', { ad_storage: signals.ad_storage });
+  tell('update', signals);
   tellClarity(signals);
 };

@@ -1,13 +1,14 @@
-// Starting on a page: Consent Mode's default first, then the stored choice at once (no round
-// trip), then the banner from the config the server sent with this script.
-import { apply, choose, everything, onChange } from './choice.js';
-import { maxAgeMs, moveCookie, readCookie, removeRefusedCookies } from './cookie.js';
-import { json, warn } from './dom.js';
-import { showBanner, showFloatingButton, openBanner, openSettings } from './layers.js';
-import { activate } from './blocking.js';
-import { flush } from './ledger.js';
-import { sendDefaults } from './signals.js';
-import { state } from './state.js';
+// Starting on a page, and the one place the modules are wired together (the lower ones get what
+// they call back as arguments): Consent Mode's default, then the stored choice at once (no round
+// trip), then the banner from the config the server sent with this script. Making a choice lives
+// here too, as it reaches every module.
+import { removeRefusedCookies } from './cookie.js';
+import { fetchJson, warn } from './dom.js';
+import { blocking } from './blocking.js';
+import { layers } from './layers.js';
+import { flush, queueChoice } from './ledger.js';
+import { sendDefaults, sendUpdate } from './signals.js';
+import { begin, record, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
 // languages that we have; nb, nn, no are bokmål, anything else English.
@@ -17,27 +18,53 @@ const pageLanguage = (script, src) => {
   return /^n[bno]\b/i.test(tag) ? 'nb' : 'en';
 };
 
-// C-09: a choice made under a notice version no longer valid (a material change) counts as none.
-const validVersion = (version, versions) => !versions || !versions.length || versions.includes(version);
-
 let waiting = null; // what the page asked for before the config was there
 const whenReady = (action) => {
   if (state.config) action();
   else waiting = action;
 };
 
-const showConfig = (config) => {
-  state.config = config;
-  if (state.choices && !validVersion(state.stored.version, config.valid_policy_versions)) {
-    state.choices = { necessary: true }; // the page's copy of this script was older
-    apply(true);
-    state.choices = null;
+const listeners = [];
+
+// first: the stored choice applied as a page starts (nobody is told of a change).
+const apply = (choices, first) => {
+  sendUpdate(choices);
+  activate();
+  removeRefusedCookies(state.settings.purposes, choices);
+  if (first) return;
+  const detail = { ...choices };
+  for (const listener of listeners) {
+    try {
+      listener(detail);
+    } catch (error) {
+      setTimeout(() => { throw error; }); // a site's listener does not stop the others
+    }
   }
+  document.dispatchEvent(new CustomEvent('consent:change', { detail }));
+};
+
+// C-07: source names where the choice was made (banner, preferences, api).
+const choose = (wanted, source) => {
+  record(wanted);
+  queueChoice(source);
+  hide();
+  apply(state.choices);
+  flush();
+};
+
+// A handler that chooses every purpose, or none (a button, ConsentServer.acceptAll).
+const all = (on, source) => () => whenReady(() => choose(on, source));
+
+const [hide, showBanner, showFloatingButton, openBanner, openSettings] = layers({ all, choose });
+const activate = blocking(openSettings);
+
+const showConfig = (config) => {
+  if (setConfig(config)) apply({ necessary: true }, true); // the refusal, told to the tags
   const ready = () => {
     if (state.choices) showFloatingButton();
     else showBanner();
     activate();
-    if (state.choices) removeRefusedCookies();
+    if (state.choices) removeRefusedCookies(state.settings.purposes, state.choices);
     if (waiting) waiting();
     waiting = null;
   };
@@ -49,32 +76,22 @@ export const start = (settings) => {
   const script = document.currentScript; // a classic script, also when async
   if (!script || window.ConsentServer) return;
   const src = new URL(script.src, location.href);
-  Object.assign(state, { settings, script, api: new URL('api/v1/', src),
+  begin({ settings, script, api: new URL('api/v1/', src),
     gpc: navigator.globalPrivacyControl === true });
 
-  sendDefaults(); // W-08: before anything else
-  // An expired or outdated choice keeps its consent id (one history per device) but applies nothing.
-  state.stored = readCookie();
-  const { stored } = state;
-  if (stored) moveCookie();
-  if (stored && stored.choices && Date.now() - stored.time < maxAgeMs() &&
-      validVersion(stored.version, settings.valid_policy_versions)) {
-    state.choices = { ...stored.choices, necessary: true };
-    if (state.gpc && !stored.gpc) state.choices.marketing = false; // W-09: GPC outranks it
-    apply(true);
-  }
+  sendDefaults(); // W-08: before any update
+  if (state.choices) apply(state.choices, true);
   // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
   // nothing waits (or it goes with the next choice), and a first visit spends no blocking
   // round trip to the browser on opening localStorage.
-  if (stored) flush();
+  if (state.stored) flush();
 
-  const all = (on, source) => () => whenReady(() => choose(everything(on), source));
   window.ConsentServer = {
     get: () => (state.choices ? { ...state.choices } : null),
-    open: () => whenReady(() => openBanner()),
+    open: () => whenReady(openBanner),
     acceptAll: all(true, 'api'),
     rejectAll: all(false, 'api'),
-    on: (type, listener) => type === 'change' && onChange(listener),
+    on: (type, listener) => type === 'change' && listeners.push(listener),
   };
   // A link or button of the site's own with data-consent-open opens the settings (C-08).
   document.addEventListener('click', (event) => {
@@ -90,7 +107,6 @@ export const start = (settings) => {
   const language = pageLanguage(script, src);
   if (language === settings.language) return showConfig(settings);
   // Another language than the script was served in: its config, then the banner.
-  fetch(new URL('config?lang=' + language, state.api))
-    .then(json)
+  fetchJson(new URL('config?lang=' + language, state.api))
     .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
 };
