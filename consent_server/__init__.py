@@ -10,7 +10,7 @@ from .api import audit, marketing, public, subscriptions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
-from .extensions import babel, cors, db, limiter, migrate
+from .extensions import babel, cors, db, migrate
 from .http import headers, i18n, limits, logs
 from .http.sessions import ConsoleSessions
 from .ledger import signing
@@ -30,8 +30,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
     signing.init_app(app)
     errors.init_app(app)
-    limits.configure(app)
-    limiter.init_app(app)
+    limits.init_app(app)
     headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)

@@ -3,9 +3,11 @@ import logging
 import time
 
 from flask import Flask, current_app
+from flask_limiter import RateLimitExceeded
 from flask_smorest import abort
 from limits import parse
 
+from ..errors import from_http_exception
 from ..extensions import limiter
 
 PUBLIC_WRITES = ["POST", "DELETE"]
@@ -37,13 +39,27 @@ def limit_per_consent(consent_id: str | None) -> None:
               headers={"Retry-After": str(max(1, int(reset - time.time())))})
 
 
-def configure(app: Flask) -> None:
-    """Flask-Limiter's settings from ours, before its init_app."""
+def init_app(app: Flask) -> None:
+    """Flask-Limiter with our settings, and a 429 that says when to try again."""
     cfg = app.config
     cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URL"]
     cfg.setdefault("RATELIMIT_KEY_PREFIX", "consent")
-    cfg.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    cfg.setdefault("RATELIMIT_HEADER_RETRY_AFTER_VALUE", "delta-seconds")
+    # No X-RateLimit-* headers on every answer: they cost two more reads of the storage (Redis
+    # round trips) per request. A refusal still says when to come back (Retry-After, below).
+    cfg.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # A Redis outage must not stop consents being recorded: count in memory meanwhile.
     cfg.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     cfg.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, refused)
+
+
+def refused(error: RateLimitExceeded):
+    """A 429 problem with Retry-After: the seconds until the spent window resets."""
+    response = from_http_exception(error)
+    try:
+        reset = limiter.current_limit.reset_at
+    except Exception:  # the storage is down: the window's length is a safe bound
+        reset = time.time() + error.limit.limit.get_expiry()
+    response.headers["Retry-After"] = str(max(1, int(reset - time.time())))
+    return response
