@@ -5,7 +5,7 @@ helpers are fixtures too, in the plugin modules named below (no test module impo
 import os
 
 import pytest
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import delete, text, update
 
@@ -45,10 +45,23 @@ class FreshContextClient(FlaskClient):
             self.preserve_context = preserve
 
 
+class FreshContextRunner(FlaskCliRunner):
+    """A CLI runner whose every command runs in an app context of its own, as under `flask`.
+
+    Flask's commands use the app context they find: under pytest-flask's pushed context a
+    command of another app (from `app_factory`) would run in the `app` fixture's app, with its
+    settings."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        with self.app.app_context():
+            return super().invoke(cli, args, **kwargs)
+
+
 def make_app(settings: dict):
-    """The app from the factory, with the test client class above."""
+    """The app from the factory, with the test client and CLI runner classes above."""
     app = create_app(settings)
     app.test_client_class = FreshContextClient
+    app.test_cli_runner_class = FreshContextRunner
     return app
 
 

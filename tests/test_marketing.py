@@ -126,10 +126,8 @@ def test_the_check_gives_every_reason(pclient, papp, smtp, api_key):
     assert body["denied"] == ["venter@example.no", "ukjent@example.no"]
 
 
-def test_a_material_notice_change_makes_a_consent_expired(pclient, papp, smtp, api_key):
+def test_a_material_notice_change_makes_a_consent_expired(pclient, papp, smtp, api_key, publish):
     """REQ M-01: outdated consents are denied with reason expired."""
-    from conftest import publish
-
     key = api_key()
     confirmed(pclient, smtp, "kari@example.no")
     publish(papp, material=True, force=True)
