@@ -3,7 +3,7 @@ CONSENT_RETENTION_DAYS ago; the hashed ledger stays and verifies."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from consent_server import ledger
 

@@ -18,8 +18,8 @@ except ImportError:  # pragma: no cover (the tests here skip, see conftest)
 
 # The screenshots in docs/ are rewritten only when asked (CONSENT_UPDATE_SCREENSHOTS=1), so a
 # test run leaves the checkout as it was.
-DOCS = Path(__file__).resolve().parents[2] / "docs" if os.environ.get("CONSENT_UPDATE_SCREENSHOTS") else Path(
-    tempfile.gettempdir()) / "consent-console-screenshots"
+DOCS = (Path(__file__).resolve().parents[2] / "docs" if os.environ.get("CONSENT_UPDATE_SCREENSHOTS")
+        else Path(tempfile.gettempdir()) / "consent-console-screenshots")
 MARKETING = ["/console/marketing/check", "/console/marketing/audience",
              "/console/marketing/lookup", "/console/marketing/customers"]
 PAGES = {"marketing": ["/console/", *MARKETING],
