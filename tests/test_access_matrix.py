@@ -3,16 +3,10 @@
 The rules below are the contract. The routes come from the URL map, so a route added without
 a rule here fails test_every_route_has_a_rule until someone decides who may use it.
 """
-import re
-
 import pytest
-from conftest import CHOICE
 
-from consent_server.staff import keys
-
-from consent_server.staff import users
 from consent_server.extensions import db
-from consent_server.models import utcnow
+from consent_server.staff import keys
 
 PUBLIC = "public"  # anyone, with or without a key (a key is neither needed nor looked at)
 CONSOLE_OPEN = "console-open"  # a console page anyone may open (signing in)
@@ -121,26 +115,26 @@ def credentials(app):
     return headers
 
 
-def _call(client, method, rule, headers, consent_id):
+def _call(client, method, rule, headers, consent_id, choice):
     values = {**ARGUMENTS, "consent_id": consent_id, "subject": consent_id}
     path = rule.build(values, append_unknown=False)[1] if rule.arguments else rule.rule
-    body = {"json": CHOICE} if method == "POST" else {}
+    body = {"json": choice} if method == "POST" else {}
     return client.open(path, method=method, headers=headers, **body)
 
 
-def test_the_matrix(app, app_factory, credentials):
+def test_the_matrix(app, app_factory, credentials, choice):
     """REQ S-01: every route × {no key, bad key, revoked key, marketing, auditor, admin}:
     public routes answer everyone alike; protected ones 401 (problem, WWW-Authenticate) without
     a live key, 403 for a live key of another role, and serve the roles they name."""
     # Every public write of every caller, in one minute: above the default limit per address.
     client = app_factory(RATELIMIT_PUBLIC="10000/minute").test_client()
     checked = 0
-    consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+    consent_id = client.post("/api/v1/consents", json=choice).json["consent_id"]
     api_routes = [route for route in _routes(app) if not route[0].startswith("console.")]
     for endpoint, method, rule in api_routes:
         allowed = RULES[endpoint]
         for caller in CALLERS:
-            resp = _call(client, method, rule, credentials[caller], consent_id)
+            resp = _call(client, method, rule, credentials[caller], consent_id, choice)
             where = (endpoint, method, caller, resp.status_code)
             if allowed == PUBLIC:
                 assert resp.status_code not in (401, 403), where
@@ -158,43 +152,27 @@ def test_the_matrix(app, app_factory, credentials):
     assert checked == len(api_routes) * len(CALLERS)
 
 
-PASSWORD = "correct horse battery"
 STAFF = ("signed-out", "marketing", "auditor", "admin")
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def _staff_client(app, caller):
-    """A test client signed in as caller's role (or signed out), and a CSRF token for it."""
-    client = app.test_client()
-    page = client.get("/console/sign-in").get_data(as_text=True)
-    token = CSRF.search(page).group(1)
-    if caller != "signed-out":
-        resp = client.post("/console/sign-in", data={
-            "email": f"{caller}@example.com", "password": PASSWORD, "csrf_token": token})
-        assert resp.status_code == 302, caller
-        token = CSRF.search(client.get("/console/").get_data(as_text=True)).group(1)
-    return client, token
 
 
 def _to_sign_in(resp) -> bool:
     return resp.status_code == 302 and "/console/sign-in" in resp.headers["Location"]
 
 
-def test_the_console_matrix(app):
+def test_the_console_matrix(app, staff, csrf_token):
     """REQ S-01: every console route (from the URL map) × {signed out, marketing, auditor,
     admin}: signed out, a protected page redirects to the sign-in; a role the page is not for
     gets 403; the roles it names get in. POSTs carry a valid CSRF token, so that the role
     check, not the CSRF check, is what answers."""
-    with app.app_context():
-        for role in ("marketing", "auditor", "admin"):
-            users.create_user(db.session, f"{role}@example.com", role, PASSWORD, utcnow())
-    clients = {caller: _staff_client(app, caller) for caller in STAFF}
+    clients = {"signed-out": app.test_client(), **{role: staff(role) for role in STAFF[1:]}}
+    tokens = {caller: csrf_token(client, "/console/sign-in" if caller == "signed-out"
+                                 else "/console/") for caller, client in clients.items()}
     routes = [route for route in _routes(app) if route[0].startswith("console.")]
     assert len(routes) > 20
     for endpoint, method, rule in sorted(routes, key=lambda r: r[0] == "console.sign_out"):
         allowed = RULES[endpoint]
         for caller in STAFF:
-            client, token = clients[caller]
+            client, token = clients[caller], tokens[caller]
             path = rule.build(ARGUMENTS, append_unknown=False)[1] if rule.arguments else rule.rule
             data = {"csrf_token": token} if method == "POST" else None
             resp = client.open(path, method=method, data=data)

@@ -12,12 +12,11 @@ PROCESSES = 4
 APPENDS = 40
 
 
-def _append_many(url, start, count, results):
-    from conftest import make_app
-
+def _append_many(settings, start, count, results):
+    from consent_server import create_app
     from consent_server.consent import devices
 
-    app = make_app(url)
+    app = create_app(settings)
     with app.app_context():
         start.wait()
         cid = None
@@ -30,11 +29,11 @@ def _append_many(url, start, count, results):
         db.engine.dispose()
 
 
-def test_four_processes_appending_at_once_form_one_chain(app, database_url):
+def test_four_processes_appending_at_once_form_one_chain(app, factory_settings):
     """REQ L-06: concurrent writers from several processes never fork or break the chain."""
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_append_many, args=(database_url, start, APPENDS, results))
+    workers = [ctx.Process(target=_append_many, args=(factory_settings, start, APPENDS, results))
                for _ in range(PROCESSES)]
     for w in workers:
         w.start()

@@ -74,19 +74,16 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch, tmp_path
     assert (tmp_path / "inst").is_dir()
 
 
-def test_trusted_proxies_make_x_forwarded_for_count(app, app_factory):
+def test_trusted_proxies_make_x_forwarded_for_count(app_factory, choice, stored_events):
     """Behind one proxy the visitor's address comes from X-Forwarded-For (then truncated)."""
-    from conftest import CHOICE
-    from test_consents_api import stored_events
-
     client = app_factory(TRUSTED_PROXIES=1).test_client()
-    resp = client.post("/api/v1/consents", json=CHOICE,
+    resp = client.post("/api/v1/consents", json=choice,
                        headers={"X-Forwarded-For": "203.0.113.9"})
-    assert stored_events(app, resp.json["consent_id"])[0].ip == "203.0.113.0"
+    assert stored_events(resp.json["consent_id"])[0].ip == "203.0.113.0"
     untrusted = app_factory().test_client()
-    resp = untrusted.post("/api/v1/consents", json=CHOICE,
+    resp = untrusted.post("/api/v1/consents", json=choice,
                           headers={"X-Forwarded-For": "203.0.113.9"})
-    assert stored_events(app, resp.json["consent_id"])[0].ip == "127.0.0.0"
+    assert stored_events(resp.json["consent_id"])[0].ip == "127.0.0.0"
 
 
 def test_the_development_servers_access_log_truncates_addresses(app, caplog):

@@ -87,17 +87,6 @@ def test_an_event_id_of_another_consent_is_refused_not_answered(app, post_consen
         assert ledger.verify(db.session).events == 2
 
 
-def stored_events(app, consent_id):
-    """A device's events as the database holds them (the public route shows less)."""
-    from sqlalchemy import select
-
-    from consent_server.models import ConsentEvent
-
-    with app.app_context():
-        return db.session.execute(select(ConsentEvent).where(ConsentEvent.subject == consent_id)
-                                  .order_by(ConsentEvent.seq)).scalars().all()
-
-
 def test_missing_purposes_are_off_and_gpc_is_recorded(client, post_consent):
     body = post_consent(choices={}, gpc=True, source="preferences").json
     assert body["choices"] == {"necessary": True, "analytics": False, "marketing": False}
@@ -105,13 +94,9 @@ def test_missing_purposes_are_off_and_gpc_is_recorded(client, post_consent):
     assert event["gpc"] is True and event["source"] == "preferences"
 
 
-def test_json_sent_as_text_plain_is_accepted(client):
+def test_json_sent_as_text_plain_is_accepted(client, choice):
     """The banner may send text/plain to avoid a CORS preflight."""
-    import json
-
-    from conftest import CHOICE
-
-    resp = client.post("/api/v1/consents", data=json.dumps(CHOICE), content_type="text/plain")
+    resp = client.post("/api/v1/consents", data=json.dumps(choice), content_type="text/plain")
     assert resp.status_code == 201
 
 
@@ -120,23 +105,20 @@ def test_json_sent_as_text_plain_is_accepted(client):
     ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
     ("::ffff:198.51.100.9", "198.51.100.0"),
 ])
-def test_ip_is_truncated_before_it_is_stored(client, remote, stored):
+def test_ip_is_truncated_before_it_is_stored(client, remote, stored, choice, stored_events):
     """REQ L-04: IPv4 to /24, IPv6 to /48; the full address is never stored."""
-    from conftest import CHOICE
-
-    resp = client.post("/api/v1/consents", json=CHOICE, environ_base={"REMOTE_ADDR": remote})
-    assert stored_events(client.application, resp.json["consent_id"])[0].ip == stored
+    resp = client.post("/api/v1/consents", json=choice, environ_base={"REMOTE_ADDR": remote})
+    assert stored_events(resp.json["consent_id"])[0].ip == stored
 
 
-def test_user_agent_is_cut_to_512_characters(client):
+def test_user_agent_is_cut_to_512_characters(client, choice, stored_events):
     """REQ L-04."""
-    from conftest import CHOICE
-
-    resp = client.post("/api/v1/consents", json=CHOICE, headers={"User-Agent": "U" * 2000})
-    assert stored_events(client.application, resp.json["consent_id"])[0].user_agent == "U" * 512
+    resp = client.post("/api/v1/consents", json=choice, headers={"User-Agent": "U" * 2000})
+    assert stored_events(resp.json["consent_id"])[0].user_agent == "U" * 512
 
 
-def test_delete_withdraws_everything_and_erases_personal_data(app, client, post_consent):
+def test_delete_withdraws_everything_and_erases_personal_data(app, client, post_consent,
+                                                              stored_events):
     consent_id = post_consent(choices={"analytics": True, "marketing": True}).json["consent_id"]
     post_consent(consent_id=consent_id)
     resp = client.delete(f"/api/v1/consents/{consent_id}")
@@ -145,7 +127,7 @@ def test_delete_withdraws_everything_and_erases_personal_data(app, client, post_
     assert resp.json["action"] == "erase" and resp.json["erased"] is True
     events = client.get(f"/api/v1/consents/{consent_id}/events").json["events"]
     assert [e["action"] for e in events] == ["grant", "update", "erase"]
-    stored = stored_events(app, consent_id)
+    stored = stored_events(consent_id)
     assert all(e.ip is None and e.user_agent is None and e.pii_salt is None for e in stored)
     assert stored[0].ip_digest  # the digest stays: the chain still verifies
     with app.app_context():
@@ -208,13 +190,11 @@ def test_json_that_is_not_an_object_is_422(client, body):
     assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
 
 
-def test_body_over_16_kib_is_413(app, client):
+def test_body_over_16_kib_is_413(app, client, choice):
     """REQ S-04: public bodies are capped at 16 KiB."""
     import json
 
-    from conftest import CHOICE
-
-    big = json.dumps({**CHOICE, "policy_version": "1", "pad": "x" * 17000})
+    big = json.dumps({**choice, "policy_version": "1", "pad": "x" * 17000})
     resp = client.post("/api/v1/consents", data=big, content_type="application/json")
     assert resp.status_code == 413
     assert resp.mimetype == "application/problem+json"
@@ -264,17 +244,15 @@ def test_cors_preflight_for_an_allowed_origin(client):
     assert "Access-Control-Allow-Origin" not in denied.headers
 
 
-def test_writes_from_a_page_of_another_site_are_refused(app, client):
+def test_writes_from_a_page_of_another_site_are_refused(app, client, choice):
     """REQ S-02: a browser page of a site not in CONSENT_ALLOWED_ORIGINS cannot record."""
-    from conftest import CHOICE
-
-    denied = client.post("/api/v1/consents", json=CHOICE,
+    denied = client.post("/api/v1/consents", json=choice,
                          headers={"Origin": "https://evil.example"})
     assert denied.status_code == 403 and denied.mimetype == "application/problem+json"
-    allowed = client.post("/api/v1/consents", json=CHOICE,
+    allowed = client.post("/api/v1/consents", json=choice,
                           headers={"Origin": "https://shop.example"})
     assert allowed.status_code == 201
-    same_site = client.post("/api/v1/consents", json=CHOICE,
+    same_site = client.post("/api/v1/consents", json=choice,
                             headers={"Origin": app.config["PUBLIC_URL"]})
     assert same_site.status_code == 201  # the server's own pages (the demo, the notice)
     with app.app_context():
@@ -305,14 +283,9 @@ def test_healthz(client):
     assert client.get("/healthz").json == {"status": "ok"}
 
 
-def test_healthz_is_503_when_the_database_is_down(tmp_path):
-    from conftest import SETTINGS
-
-    from consent_server import create_app
-
-    app = create_app({**SETTINGS, "SQLALCHEMY_DATABASE_URI":
-                      "postgresql+psycopg://nobody@127.0.0.1:1/none"})
-    resp = app.test_client().get("/healthz")
+def test_healthz_is_503_when_the_database_is_down(app_factory):
+    down = app_factory(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    resp = down.test_client().get("/healthz")
     assert resp.status_code == 503 and resp.mimetype == "application/problem+json"
 
 

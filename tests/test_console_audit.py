@@ -4,13 +4,9 @@ import re
 
 import pytest
 from sqlalchemy import select
-from test_console_auth import assert_only_for, entries, signed_in, token
-from test_exports import PERSON_EMAIL, run_snippet, seed
 
-from consent_server import ledger
-
-from consent_server.ledger import signing
 from consent_server.extensions import db
+from consent_server.ledger import signing
 from consent_server.models import AccessLogEntry
 
 PAGES = ["/console/audit", "/console/audit/export", "/console/audit/subject",
@@ -18,17 +14,18 @@ PAGES = ["/console/audit", "/console/audit/export", "/console/audit/subject",
 
 
 @pytest.fixture
-def auditor(app):
+def auditor(app, signed_in):
+    """A test client signed in as an auditor."""
     return signed_in(app, "dpo@example.com", "auditor")
 
 
 @pytest.mark.parametrize("url", PAGES)
-def test_audit_pages_need_a_signed_in_auditor_or_admin(app, url):
+def test_audit_pages_need_a_signed_in_auditor_or_admin(app, url, assert_only_for):
     """Signed out: a redirect to sign-in; the marketing role: 403; admin: 200."""
     assert_only_for(app, url, allowed=["admin"], refused=["marketing"])
 
 
-def test_a_checkpoint_downloads_signed_and_is_logged(app, auditor, post_consent):
+def test_a_checkpoint_downloads_signed_and_is_logged(app, auditor, post_consent, access_log):
     """REQ L-07: the button gives a checkpoint that verify --checkpoint accepts."""
     post_consent()
     resp = auditor.get("/console/audit/checkpoint")
@@ -38,94 +35,103 @@ def test_a_checkpoint_downloads_signed_and_is_logged(app, auditor, post_consent)
         assert given["seq"] == 1
         assert signing.check_checkpoint(db.session, app.extensions["consent_signing_key"],
                                         given) is None
-    assert entries(app, "checkpoint") == [("seq 1", None)]
+    assert access_log(app, "checkpoint") == [("seq 1", None)]
     page = auditor.get("/console/audit?lang=en").get_data(as_text=True)
     assert "Last checkpoint taken here" in page and "seq 1" in page
 
 
-def export_form(client, **fields):
-    data = {"since": "", "until": "", "purpose": "", "action": "", "format": "ndjson",
-            "csrf_token": token(client, "/console/audit/export"), **fields}
-    return client.post("/console/audit/export", data=data)
+@pytest.fixture
+def export_form(auditor, csrf_token):
+    """export_form(**fields): the auditor posts the export form (NDJSON of everything unless
+    the fields say otherwise)."""
+
+    def post(**fields):
+        data = {"since": "", "until": "", "purpose": "", "action": "", "format": "ndjson",
+                "csrf_token": csrf_token(auditor, "/console/audit/export"), **fields}
+        return auditor.post("/console/audit/export", data=data)
+
+    return post
 
 
-def test_the_ndjson_export_streams_a_file_that_re_verifies(app, auditor, tmp_path):
+def test_the_ndjson_export_streams_a_file_that_re_verifies(app, auditor, access_log,
+                                                           export_form, seed, verified_offline):
     """REQ L-03, L-02: the console's export is the API's stream; the file verifies offline."""
     seed(app)
-    resp = export_form(auditor)
+    resp = export_form()
     assert resp.status_code == 200 and resp.is_streamed
     assert resp.mimetype == "application/x-ndjson"
     assert 'filename="consent-events.ndjson"' in resp.headers["Content-Disposition"]
-    body = resp.get_data(as_text=True)
-    path = tmp_path / "events.ndjson"
-    path.write_text(body, encoding="utf-8")
-    done = run_snippet(tmp_path, path)
-    assert done.returncode == 0, done.stderr
-    with app.app_context():
-        head = ledger.verify(db.session)
-    assert done.stdout.strip() == f"ok: {head.events} events, head {head.head}"
-    assert entries(app, "export") == [("format ndjson", head.events)]
+    head = verified_offline(resp.get_data(as_text=True))
+    assert access_log(app, "export") == [("format ndjson", head.events)]
 
 
-def test_export_filters_and_formats(app, auditor):
+def test_export_filters_and_formats(app, auditor, access_log, export_form, seed):
     seed(app)
-    csv_body = export_form(auditor, format="csv", action="erase").get_data(as_text=True)
+    csv_body = export_form(format="csv", action="erase").get_data(as_text=True)
     assert csv_body.splitlines()[0].startswith("seq,") and len(csv_body.splitlines()) == 2
-    body = export_form(auditor, format="json", purpose="newsletter").get_data(as_text=True)
+    body = export_form(format="json", purpose="newsletter").get_data(as_text=True)
     events = json.loads(body)
     assert [e["subject_type"] for e in events] == ["person"]
-    none = export_form(auditor, format="json", until="2000-01-01").get_data(as_text=True)
+    none = export_form(format="json", until="2000-01-01").get_data(as_text=True)
     assert json.loads(none) == []
-    assert entries(app, "export")[-1] == ("format json, until 2000-01-01", 0)
+    assert access_log(app, "export")[-1] == ("format json, until 2000-01-01", 0)
 
 
 @pytest.mark.parametrize("fields", [{"format": "xml"}, {"since": "yesterday"},
                                     {"purpose": "spying"}, {"action": "edit"}])
-def test_a_bad_export_form_is_422_and_exports_nothing(app, auditor, fields):
-    resp = export_form(auditor, **fields)
+def test_a_bad_export_form_is_422_and_exports_nothing(app, auditor, fields, access_log,
+                                                      export_form):
+    resp = export_form(**fields)
     assert resp.status_code == 422 and b'aria-invalid="true"' in resp.data
-    assert entries(app, "export") == []
+    assert access_log(app, "export") == []
 
 
-def test_export_without_csrf_token_is_refused(app, auditor):
+def test_export_without_csrf_token_is_refused(app, auditor, access_log):
     resp = auditor.post("/console/audit/export", data={"format": "ndjson"})
     assert resp.status_code == 400
-    assert entries(app, "export") == []
+    assert access_log(app, "export") == []
 
 
-def lookup(client, subject, lang="nb"):
-    return client.post(f"/console/audit/subject?lang={lang}", data={
-        "subject": subject, "csrf_token": token(client, "/console/audit/subject")})
+@pytest.fixture
+def lookup(auditor, csrf_token):
+    """lookup(subject, lang="nb"): the auditor looks a subject up on the history page."""
+
+    def post(subject, lang="nb"):
+        return auditor.post(f"/console/audit/subject?lang={lang}", data={
+            "subject": subject, "csrf_token": csrf_token(auditor, "/console/audit/subject")})
+
+    return post
 
 
-def test_subject_history_by_consent_id_with_the_notice_text(app, auditor, post_consent):
+def test_subject_history_by_consent_id_with_the_notice_text(app, auditor, post_consent, access_log,
+                                                            lookup):
     """REQ C-07: when, which choices, which notice version and language, its text, the chain
     of earlier choices; the look-up is logged without the subject."""
     consent_id = post_consent().json["consent_id"]
     post_consent(consent_id=consent_id, choices={"analytics": False, "marketing": True})
-    resp = lookup(auditor, consent_id, "en")
+    resp = lookup(consent_id, "en")
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     assert consent_id in html and "version 1, nb" in html
     assert html.count("<td>grant</td>") == 1 and html.count("<td>update</td>") == 1
     assert "Notice version 1 (nb)" in html and "Personvernerklæring" in html
     assert "does not match" not in html
-    assert entries(app, "subject_lookup") == [(None, 2)]
+    assert access_log(app, "subject_lookup") == [(None, 2)]
     with app.app_context():
         logged = db.session.execute(select(AccessLogEntry)).scalars().all()
         assert not any(consent_id in (e.detail or "") for e in logged)
 
 
-def test_subject_history_by_address(app, auditor):
+def test_subject_history_by_address(app, auditor, lookup, person_email, seed):
     seed(app)
-    html = lookup(auditor, PERSON_EMAIL, "en").get_data(as_text=True)
+    html = lookup(person_email, "en").get_data(as_text=True)
     assert "signup" in html and "person" in html
 
 
 @pytest.mark.parametrize("subject, status", [("no-such-consent", 404), ("bad@", 422),
                                              ("", 422)])
-def test_subject_lookup_errors(app, auditor, subject, status):
-    resp = lookup(auditor, subject)
+def test_subject_lookup_errors(app, auditor, subject, status, lookup):
+    resp = lookup(subject)
     assert resp.status_code == status and b'aria-invalid="true"' in resp.data
 
 

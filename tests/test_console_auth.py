@@ -6,16 +6,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from consent_server.staff import keys
-
 from consent_server.consent import notices
-
-from consent_server.staff import users
 from consent_server.extensions import db
 from consent_server.models import (AccessLogEntry, ApiKey, ConsentEvent, SignInThrottle,
                                    StaffUser, utcnow)
+from consent_server.staff import keys, users
 
-PASSWORD = "correct horse battery"
 # Every page a GET opens, and which roles may open it (admin may open all).
 PAGES = {"/console/": ("marketing", "auditor", "admin"),
          "/console/marketing/check": ("marketing", "admin"),
@@ -32,62 +28,6 @@ PAGES = {"/console/": ("marketing", "auditor", "admin"),
          "/console/admin/access-log": ("admin",)}
 POSTS = ["/console/sign-out", "/console/admin/keys", "/console/admin/keys/1/revoke",
          "/console/admin/users", "/console/admin/users/1/disable", "/console/admin/notices"]
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def token(client, url="/console/sign-in"):
-    """The CSRF token of the form on a page."""
-    resp = client.get(url)
-    found = TOKEN.search(resp.get_data(as_text=True))
-    assert found, f"no CSRF token on {url} ({resp.status_code})"
-    return found.group(1)
-
-
-def make_user(app, email, role, password=PASSWORD):
-    with app.app_context():
-        return users.create_user(db.session, email, role, password, utcnow()).id
-
-
-def sign_in(client, email, password=PASSWORD, **extra):
-    return client.post("/console/sign-in", data={"email": email, "password": password,
-                                                  "csrf_token": token(client), **extra})
-
-
-def client_of(app, email):
-    """A test client signed in to an existing account."""
-    client = app.test_client()
-    resp = sign_in(client, email)
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return client
-
-
-def signed_in(app, email, role):
-    """A test client signed in to a new account of a role."""
-    make_user(app, email, role)
-    return client_of(app, email)
-
-
-def assert_only_for(app, url, allowed, refused):
-    """Signed out: a redirect to sign-in; a role of refused: 403; one of allowed: 200."""
-    assert app.test_client().get(url).status_code == 302
-    for role, status in [(role, 200) for role in allowed] + [(role, 403) for role in refused]:
-        assert signed_in(app, f"{role}@example.com", role).get(url).status_code == status, (
-            role, url)
-
-
-def entries(app, action):
-    """(detail, rows) of the access log's entries of an action."""
-    with app.app_context():
-        return [(e.detail, e.rows) for e in db.session.execute(
-            select(AccessLogEntry).where(AccessLogEntry.action == action)).scalars()]
-
-
-@pytest.fixture
-def staff(app):
-    """One account per role; returns a function giving a signed-in client for a role."""
-    for role in ("marketing", "auditor", "admin"):
-        make_user(app, f"{role}@example.com", role)
-    return lambda role: client_of(app, f"{role}@example.com")
 
 
 def log(app):
@@ -99,7 +39,7 @@ def log(app):
 # ---- signed out ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", PAGES)
-def test_signed_out_every_page_redirects_to_sign_in_and_shows_no_data(app, client, url):
+def test_signed_out_every_page_redirects_to_sign_in_and_shows_no_data(app, client, url, make_user):
     """Signed out, no console page answers with data: a redirect to the sign-in page."""
     make_user(app, "secret-admin@example.com", "admin")
     resp = client.get(url)
@@ -109,8 +49,8 @@ def test_signed_out_every_page_redirects_to_sign_in_and_shows_no_data(app, clien
 
 
 @pytest.mark.parametrize("url", POSTS)
-def test_signed_out_posts_change_nothing(app, client, url):
-    resp = client.post(url, data={"csrf_token": token(client), "name": "x", "role": "admin",
+def test_signed_out_posts_change_nothing(app, client, url, csrf_token):
+    resp = client.post(url, data={"csrf_token": csrf_token(client), "name": "x", "role": "admin",
                                   "email": "new@example.com"})
     assert resp.status_code == 302 and "/console/sign-in" in resp.headers["Location"]
     with app.app_context():
@@ -120,7 +60,7 @@ def test_signed_out_posts_change_nothing(app, client, url):
 
 # ---- sign in, cookie, CSRF -----------------------------------------------------------------------
 
-def test_sign_in_sets_a_strict_http_only_session_cookie(app, client):
+def test_sign_in_sets_a_strict_http_only_session_cookie(app, client, make_user, sign_in):
     """REQ S-05: HttpOnly, SameSite=Strict, path /console, an expiry (the idle timeout)."""
     make_user(app, "anne@example.com", "auditor")
     resp = sign_in(client, "anne@example.com")
@@ -133,7 +73,7 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(app, client):
     assert ("sign_in", 1, None, None)[0] == log(app)[-1][0]
 
 
-def test_session_cookie_is_secure_behind_https(app, app_factory):
+def test_session_cookie_is_secure_behind_https(app, app_factory, make_user, sign_in):
     https = app_factory(PUBLIC_URL="https://consent.example")
     make_user(https, "anne@example.com", "auditor")
     client = https.test_client()
@@ -142,7 +82,7 @@ def test_session_cookie_is_secure_behind_https(app, app_factory):
     assert "Secure" in cookie
 
 
-def test_session_ends_after_the_idle_timeout(app, client, monkeypatch):
+def test_session_ends_after_the_idle_timeout(app, client, monkeypatch, make_user, sign_in):
     """A session cookie older than CONSOLE_IDLE_MINUTES is not accepted (its signed age)."""
     make_user(app, "anne@example.com", "auditor")
     sign_in(client, "anne@example.com")
@@ -155,11 +95,12 @@ def test_session_ends_after_the_idle_timeout(app, client, monkeypatch):
     assert client.get("/console/audit").status_code == 302
 
 
-def test_a_form_posted_without_its_csrf_token_is_refused(app, client, staff):
+def test_a_form_posted_without_its_csrf_token_is_refused(app, client, staff, make_user,
+                                                         staff_password):
     """CSRF: the sign-in form and an admin's form without the token change nothing."""
     make_user(app, "anne@example.com", "auditor")
     resp = client.post("/console/sign-in", data={"email": "anne@example.com",
-                                                 "password": PASSWORD})
+                                                 "password": staff_password})
     assert resp.status_code == 400 and "Skjemaet var utløpt" in resp.get_data(as_text=True)
     assert client.get("/console/").status_code == 302  # not signed in
     admin = staff("admin")
@@ -179,10 +120,11 @@ def test_a_form_posted_without_its_csrf_token_is_refused(app, client, staff):
 
 
 @pytest.mark.parametrize("email, password", [("anne@example.com", "wrong password!"),
-                                             ("nobody@example.com", PASSWORD)])
-def test_failed_sign_in_never_says_whether_the_address_exists(app, client, email, password):
+                                             ("nobody@example.com", None)])  # None: the right one
+def test_failed_sign_in_never_says_whether_the_address_exists(app, client, email, password,
+                                                              make_user, sign_in, staff_password):
     make_user(app, "anne@example.com", "auditor")
-    resp = sign_in(client, email, password)
+    resp = sign_in(client, email, password or staff_password)
     assert resp.status_code == 401
     html = resp.get_data(as_text=True)
     assert "Adressen eller passordet er feil." in html
@@ -190,7 +132,7 @@ def test_failed_sign_in_never_says_whether_the_address_exists(app, client, email
     assert log(app)[-1][0] == "sign_in_failed"
 
 
-def test_failed_sign_ins_are_slowed(app, client, monkeypatch):
+def test_failed_sign_ins_are_slowed(app, client, monkeypatch, make_user, sign_in):
     """After FREE_ACCOUNT failures the form answers 429 with a wait, even for the right one."""
     from consent_server.console import auth
     from consent_server.models import utcnow
@@ -205,24 +147,25 @@ def test_failed_sign_ins_are_slowed(app, client, monkeypatch):
     assert client.get("/console/").status_code == 302
 
 
-def test_invalid_sign_in_form_is_422(app, client):
+def test_invalid_sign_in_form_is_422(app, client, sign_in):
     assert sign_in(client, "", "").status_code == 422
 
 
 @pytest.mark.parametrize("target, expected", [
     ("/console/admin/keys", "/console/admin/keys"), ("https://evil.example/", "/console/"),
     ("//evil.example/console/", "/console/"), ("/privacy", "/console/")])
-def test_sign_in_returns_only_to_a_console_page(app, client, target, expected):
+def test_sign_in_returns_only_to_a_console_page(app, client, target, expected, csrf_token,
+                                                make_user, staff_password):
     make_user(app, "anne@example.com", "admin")
     resp = client.post(f"/console/sign-in?next={target}",
-                       data={"email": "anne@example.com", "password": PASSWORD,
-                             "csrf_token": token(client)})
+                       data={"email": "anne@example.com", "password": staff_password,
+                             "csrf_token": csrf_token(client)})
     assert resp.headers["Location"] == expected
 
 
-def test_sign_out_ends_the_session(app, staff):
+def test_sign_out_ends_the_session(app, staff, csrf_token):
     client = staff("auditor")
-    resp = client.post("/console/sign-out", data={"csrf_token": token(client, "/console/")})
+    resp = client.post("/console/sign-out", data={"csrf_token": csrf_token(client, "/console/")})
     assert resp.status_code == 302 and resp.headers["Location"].startswith("/console/sign-in")
     assert client.get("/console/audit").status_code == 302
     assert [entry[0] for entry in log(app)][-2:] == ["sign_in", "sign_out"]
@@ -235,20 +178,21 @@ def test_a_disabled_account_is_signed_out_at_once(app, staff):
     assert client.get("/console/audit").status_code == 302
 
 
-def test_set_password_link(app, client):
+def test_set_password_link(app, client, csrf_token, make_user, sign_in, staff_password):
     user_id = make_user(app, "new@example.com", "marketing", password=None)
     with app.app_context():
         link = users.set_password_token(app.secret_key, db.session.get(StaffUser, user_id))
     url = f"/console/set-password/{link}"
     page = client.get(url)
     assert page.status_code == 200 and b"new@example.com" in page.data
-    csrf = TOKEN.search(page.get_data(as_text=True)).group(1)
-    differ = client.post(url, data={"password": PASSWORD, "repeat": PASSWORD + "x",
+    csrf = csrf_token(client, url)
+    differ = client.post(url, data={"password": staff_password, "repeat": staff_password + "x",
                                     "csrf_token": csrf})
     assert differ.status_code == 422
     short = client.post(url, data={"password": "short", "repeat": "short", "csrf_token": csrf})
     assert short.status_code == 422
-    done = client.post(url, data={"password": PASSWORD, "repeat": PASSWORD, "csrf_token": csrf})
+    done = client.post(url, data={"password": staff_password, "repeat": staff_password,
+                                  "csrf_token": csrf})
     assert done.status_code == 302
     assert client.get(url).status_code == 404  # single use
     assert client.get("/console/set-password/garbage").status_code == 404
@@ -268,9 +212,9 @@ def test_each_role_opens_its_pages_and_gets_403_on_the_others(staff, role):
 
 
 @pytest.mark.parametrize("role", ["marketing", "auditor"])
-def test_other_roles_cannot_post_the_admin_forms(app, staff, role):
+def test_other_roles_cannot_post_the_admin_forms(app, staff, role, csrf_token):
     client = staff(role)
-    csrf = token(client, "/console/")
+    csrf = csrf_token(client, "/console/")
     with app.app_context():
         key_id = keys.create_key(db.session, "ci", "auditor")[0].id
     assert client.post(f"/console/admin/keys/{key_id}/revoke",
@@ -333,10 +277,10 @@ def test_language_chosen_stays_on_links(staff):
 
 # ---- operator: keys ------------------------------------------------------------------------------
 
-def test_admin_creates_a_key_shown_once_and_revokes_it(app, staff):
+def test_admin_creates_a_key_shown_once_and_revokes_it(app, staff, csrf_token):
     """REQ S-01: a key made in the console is shown once, stored hashed, and revocable."""
     admin = staff("admin")
-    csrf = token(admin, "/console/admin/keys")
+    csrf = csrf_token(admin, "/console/admin/keys")
     resp = admin.post("/console/admin/keys", data={"name": "auditor script", "role": "auditor",
                                                    "csrf_token": csrf})
     assert resp.status_code == 201
@@ -358,9 +302,9 @@ def test_admin_creates_a_key_shown_once_and_revokes_it(app, staff):
                       data={"csrf_token": csrf}).status_code == 404
 
 
-def test_key_form_errors_are_422(staff):
+def test_key_form_errors_are_422(staff, csrf_token):
     admin = staff("admin")
-    csrf = token(admin, "/console/admin/keys")
+    csrf = csrf_token(admin, "/console/admin/keys")
     assert admin.post("/console/admin/keys", data={"name": "", "role": "auditor",
                                                    "csrf_token": csrf}).status_code == 422
     resp = admin.post("/console/admin/keys", data={"name": "x", "role": "root",
@@ -370,9 +314,9 @@ def test_key_form_errors_are_422(staff):
 
 # ---- operator: users -----------------------------------------------------------------------------
 
-def test_admin_creates_an_account_with_a_one_time_link_and_disables_it(app, staff):
+def test_admin_creates_an_account_with_a_one_time_link_and_disables_it(app, staff, csrf_token):
     admin = staff("admin")
-    csrf = token(admin, "/console/admin/users")
+    csrf = csrf_token(admin, "/console/admin/users")
     resp = admin.post("/console/admin/users", data={"email": "new@example.com",
                                                     "role": "marketing", "csrf_token": csrf})
     assert resp.status_code == 201
@@ -392,26 +336,26 @@ def test_admin_creates_an_account_with_a_one_time_link_and_disables_it(app, staf
     assert [e[0] for e in log(app)][-2:] == ["user_created", "user_disabled"]
 
 
-def test_admin_cannot_disable_their_own_account(app, staff):
+def test_admin_cannot_disable_their_own_account(app, staff, csrf_token):
     admin = staff("admin")
     with app.app_context():
         own = users.find(db.session, "admin@example.com").id
     resp = admin.post(f"/console/admin/users/{own}/disable",
-                      data={"csrf_token": token(admin, "/console/")})
+                      data={"csrf_token": csrf_token(admin, "/console/")})
     assert resp.status_code == 302
     assert admin.get("/console/admin/users").status_code == 200
     assert admin.post("/console/admin/users/999/disable",
-                      data={"csrf_token": token(admin, "/console/")}).status_code == 404
+                      data={"csrf_token": csrf_token(admin, "/console/")}).status_code == 404
 
 
 # ---- operator: notices ---------------------------------------------------------------------------
 
-def test_notices_list_and_publish_again_as_material(app, staff):
+def test_notices_list_and_publish_again_as_material(app, staff, csrf_token):
     admin = staff("admin")
     page = admin.get("/console/admin/notices").get_data(as_text=True)
     assert "<td>1</td>" in page and 'class="diff"' not in page
     expected = re.search(r'name="expected" type="hidden" value="([0-9a-f]+)"', page).group(1)
-    resp = admin.post("/console/admin/notices", data={"csrf_token": token(admin, "/console/"),
+    resp = admin.post("/console/admin/notices", data={"csrf_token": csrf_token(admin, "/console/"),
                                                       "expected": expected, "material": "y"})
     assert resp.status_code == 302
     with app.app_context():
@@ -421,16 +365,17 @@ def test_notices_list_and_publish_again_as_material(app, staff):
     assert log(app)[-1][0] == "notice_published"
 
 
-def test_publishing_a_text_other_than_the_one_shown_is_refused(app, staff):
+def test_publishing_a_text_other_than_the_one_shown_is_refused(app, staff, csrf_token):
     admin = staff("admin")
-    resp = admin.post("/console/admin/notices", data={"csrf_token": token(admin, "/console/"),
+    resp = admin.post("/console/admin/notices", data={"csrf_token": csrf_token(admin, "/console/"),
                                                       "expected": "0" * 64})
     assert resp.status_code == 302
     with app.app_context():
         assert len(notices.versions(db.session)) == 1
 
 
-def test_the_diff_of_a_changed_text_is_shown_before_publishing(app, app_factory, tmp_path):
+def test_the_diff_of_a_changed_text_is_shown_before_publishing(app, app_factory, tmp_path,
+                                                               csrf_token, make_user, sign_in):
     site = tmp_path / "site.toml"
     source = Path(app.config.get("SITE_FILE") or
                   Path(__file__).parents[1] / "consent_server" / "consent" / "site.toml")
@@ -444,7 +389,7 @@ def test_the_diff_of_a_changed_text_is_shown_before_publishing(app, app_factory,
     assert '<span class="del">-' in page and "13 måneder" in page
     assert '<span class="add">+' in page and "12 måneder" in page
     expected = re.search(r'name="expected" type="hidden" value="([0-9a-f]+)"', page).group(1)
-    client.post("/console/admin/notices", data={"csrf_token": token(client, "/console/"),
+    client.post("/console/admin/notices", data={"csrf_token": csrf_token(client, "/console/"),
                                                 "expected": expected})
     with changed.app_context():
         latest = notices.current(db.session)

@@ -3,33 +3,16 @@ README's offline verifier run on an export."""
 import csv
 import io
 import json
-import re
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from consent_server import ledger
-
-from consent_server.people import addresses
-
-from consent_server.ledger import chain
-
-from consent_server.consent import devices
-
-from consent_server.ledger import exports
-
-from consent_server.staff import keys
 from consent_server.extensions import db
+from consent_server.ledger import chain, exports
 from consent_server.models import ConsentEvent, utcnow
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-NASTY_UA = 'Mozilla/5.0 (X11; "quoted", comma,\nnew line; æøå)\r\nend'
-PERSON_EMAIL = "Kari.Nordmann@Example.NO"
-
+from consent_server.staff import keys
 
 END = {"sqlite": "\r\n", "postgresql": "\n"}  # PostgreSQL's COPY ends records in LF
 
@@ -37,26 +20,6 @@ END = {"sqlite": "\r\n", "postgresql": "\n"}  # PostgreSQL's COPY ends records i
 def db_name(app) -> str:
     with app.app_context():
         return db.engine.dialect.name
-
-
-def seed(app):
-    """Devices (one erased, one with a nasty user agent), a person with basis and details."""
-    with app.app_context():
-        def rec(**fields):
-            return devices.record(db.session, policy_version="1", language="nb", source="banner",
-                                   max_age_days=365, ip="192.0.2.9", **fields)
-
-        a = rec(choices={"analytics": True}, user_agent=NASTY_UA)
-        rec(consent_id=a["consent_id"], choices={"analytics": False}, user_agent=NASTY_UA)
-        b = rec(choices={"analytics": True, "marketing": True}, user_agent="Plain/1.0")
-        devices.erase(db.session, b["consent_id"], 365)
-        person = addresses.subject_hash(app.config["EMAIL_HASH_KEY"], PERSON_EMAIL)
-        ledger.append(db.session, ledger.new_event(
-            subject=person, subject_type="person", action="grant",
-            choices={"newsletter": True, "marketing": False}, policy_version="1", language="en",
-            text_hash=None, source="signup", basis="consent",
-            details={"signup_at": "2026-12-01T10:00:00Z"}))
-        return a["consent_id"], b["consent_id"], person
 
 
 def database_events(app, **where):
@@ -73,12 +36,6 @@ def database_events(app, **where):
                 event[key] = json.loads(event[key]) if event[key] is not None else None
             out.append(event)
         return out
-
-
-@pytest.fixture
-def auditor(app):
-    with app.app_context():
-        return {"Authorization": "Bearer " + keys.create_key(db.session, "dpo", "auditor")[1]}
 
 
 def parse(fmt, body: str) -> list[dict]:
@@ -101,40 +58,41 @@ def parse(fmt, body: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("fmt", ["ndjson", "csv", "json"])
-def test_every_format_round_trips_to_the_database(app, client, auditor, fmt):
+def test_every_format_round_trips_to_the_database(app, client, auditor_key, fmt, nasty_user_agent,
+                                                  seed):
     """REQ L-03: every field, in sequence order; a user agent with commas, quotes and newlines
     survives CSV."""
     seed(app)
-    resp = client.get(f"/api/v1/audit/events?format={fmt}", headers=auditor)
+    resp = client.get(f"/api/v1/audit/events?format={fmt}", headers=auditor_key)
     assert resp.status_code == 200 and resp.is_streamed
     assert resp.mimetype == exports.FORMATS[fmt].split(";")[0]
     body = resp.get_data(as_text=True)
     expected = database_events(app)
     assert parse(fmt, body) == expected
     assert [e["seq"] for e in expected] == list(range(1, len(expected) + 1))
-    assert any(e["user_agent"] == NASTY_UA for e in expected)
+    assert any(e["user_agent"] == nasty_user_agent for e in expected)
     if fmt == "csv":
         assert body.startswith(",".join(exports.COLUMNS) + END[db_name(app)])
 
 
 @pytest.mark.parametrize("fmt, empty", [("ndjson", []), ("csv", []), ("json", [])])
-def test_an_empty_result_is_a_valid_file(client, auditor, fmt, empty):
+def test_an_empty_result_is_a_valid_file(client, auditor_key, fmt, empty):
     """REQ L-03."""
-    resp = client.get(f"/api/v1/audit/events?format={fmt}&action=expire", headers=auditor)
+    resp = client.get(f"/api/v1/audit/events?format={fmt}&action=expire", headers=auditor_key)
     assert resp.status_code == 200
     assert parse(fmt, resp.get_data(as_text=True)) == empty
     if fmt == "csv":
         assert resp.get_data(as_text=True) == ",".join(exports.COLUMNS) + END[db_name(client.application)]
 
 
-def test_filters_are_honoured(app, client, auditor):
+def test_filters_are_honoured(app, client, auditor_key, seed):
     """REQ L-03: by time, purpose, action, subject (a consent id, or an e-mail address hashed
     here) and from_seq."""
     a, b, person = seed(app)
     everything = database_events(app)
 
     def get(query):
-        resp = client.get(f"/api/v1/audit/events?{query}", headers=auditor)
+        resp = client.get(f"/api/v1/audit/events?{query}", headers=auditor_key)
         assert resp.status_code == 200, resp.json
         return [e["seq"] for e in parse("ndjson", resp.get_data(as_text=True))]
 
@@ -160,9 +118,9 @@ def test_filters_are_honoured(app, client, auditor):
     ("format=xml", "format"),
     ("colour=red", "colour"),
 ])
-def test_a_malformed_filter_is_a_422_problem(client, auditor, query, field):
+def test_a_malformed_filter_is_a_422_problem(client, auditor_key, query, field):
     """REQ L-03."""
-    resp = client.get(f"/api/v1/audit/events?{query}", headers=auditor)
+    resp = client.get(f"/api/v1/audit/events?{query}", headers=auditor_key)
     assert resp.status_code == 422, resp.get_data(as_text=True)
     assert resp.mimetype == "application/problem+json"
     assert field in resp.json["errors"]
@@ -173,7 +131,7 @@ def read(path: Path) -> str:
         return file.read()
 
 
-def test_export_cli_writes_each_format_with_a_progress_bar(app, runner, tmp_path):
+def test_export_cli_writes_each_format_with_a_progress_bar(app, runner, tmp_path, seed):
     """REQ L-03: `flask consent export --format ... --out FILE [filters]`."""
     a, _, _ = seed(app)
     for fmt in exports.FORMATS:
@@ -190,7 +148,7 @@ def test_export_cli_writes_each_format_with_a_progress_bar(app, runner, tmp_path
     assert bad.exit_code == 2 and "ISO 8601" in bad.output
 
 
-def test_exports_read_in_chunks(app, monkeypatch):
+def test_exports_read_in_chunks(app, monkeypatch, seed):
     """REQ L-03: the ledger is read in bounded chunks, never whole."""
     seed(app)
     sizes = []
@@ -208,34 +166,16 @@ def test_exports_read_in_chunks(app, monkeypatch):
     assert parse("ndjson", text) == database_events(app)
 
 
-def readme_snippet() -> str:
-    """The offline verifier exactly as the README shows it."""
-    match = re.search(r"<!-- offline-verify -->\n```python\n(.*?)```", README.read_text(), re.S)
-    return match.group(1)
-
-
-def run_snippet(tmp_path, *files):
-    script = tmp_path / "verify_export.py"
-    script.write_text(readme_snippet())
-    # -I -S: no site-packages, so the snippet can only use the standard library
-    return subprocess.run([sys.executable, "-I", "-S", str(script), *map(str, files)],
-                          capture_output=True, text=True, timeout=60)
-
-
-def test_the_readme_snippet_verifies_an_export_offline(app, client, auditor, tmp_path):
+def test_the_readme_snippet_verifies_an_export_offline(app, client, auditor_key, tmp_path,
+                                                       run_snippet, seed, verified_offline):
     """REQ L-02, L-03: the README's stdlib-only script re-verifies an NDJSON export, and finds
     an edited, deleted or reordered line at its seq."""
     seed(app)
-    assert len(readme_snippet().strip().splitlines()) <= 24
-    body = client.get("/api/v1/audit/events", headers=auditor).get_data(as_text=True)
-    export = tmp_path / "events.ndjson"
-    export.write_text(body, encoding="utf-8")
-    done = run_snippet(tmp_path, export)
-    assert done.returncode == 0, done.stderr
-    with app.app_context():
-        head = ledger.verify(db.session)
-    assert done.stdout.strip() == f"ok: {head.events} events, head {head.head}"
+    assert len(run_snippet.source.strip().splitlines()) <= 24
+    body = client.get("/api/v1/audit/events", headers=auditor_key).get_data(as_text=True)
+    verified_offline(body)
 
+    export = tmp_path / "events.ndjson"
     lines = body.splitlines(keepends=True)
     edited = json.loads(lines[2])
     edited["choices"]["marketing"] = not edited["choices"]["marketing"]
@@ -247,12 +187,10 @@ def test_the_readme_snippet_verifies_an_export_offline(app, client, auditor, tmp
         assert done.returncode == 1 and "BROKEN at seq 3" in done.stderr, (name, done.stderr)
 
 
-def test_the_readme_snippet_verifies_version_1_events(app, tmp_path):
+def test_the_readme_snippet_verifies_version_1_events(app, tmp_path, ledger_v1, run_snippet):
     """REQ L-02: an export holding version 1 events (written before migration 0004) verifies."""
-    from test_ledger_v2 import V1
-
     events = []
-    for row in V1["consent_event"]:
+    for row in ledger_v1["consent_event"]:
         event = {**row, "recorded_at": row["recorded_at"].replace(" ", "T") + "Z",
                  "choices": json.loads(row["choices"])}
         events.append(event)
@@ -275,8 +213,8 @@ def test_the_export_refuses_the_marketing_role_before_it_reads_filters(app, clie
     assert resp.status_code == 403
 
 
-def test_a_postgresql_csv_export_in_small_pieces_keeps_every_character(app, client, auditor,
-                                                                       monkeypatch):
+def test_a_postgresql_csv_export_in_small_pieces_keeps_every_character(app, client, auditor_key,
+                                                                       monkeypatch, seed):
     """PostgreSQL's COPY output is gathered into pieces; a piece may end inside a multi-byte
     character (æøå in the user agent), which must survive."""
     if db_name(app) != "postgresql":
@@ -285,5 +223,5 @@ def test_a_postgresql_csv_export_in_small_pieces_keeps_every_character(app, clie
     from consent_server.ledger import postgres  # psycopg: only on a PostgreSQL run
 
     monkeypatch.setattr(postgres, "PIECE", 7)
-    resp = client.get("/api/v1/audit/events?format=csv", headers=auditor)
+    resp = client.get("/api/v1/audit/events?format=csv", headers=auditor_key)
     assert parse("csv", resp.get_data(as_text=True)) == database_events(app)

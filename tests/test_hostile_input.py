@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-from conftest import CHOICE
 
 from consent_server import ledger
 from consent_server.extensions import db
@@ -69,9 +68,9 @@ def test_a_consent_id_that_is_a_surrogate_in_the_path_is_a_404(client):
 
 @pytest.mark.parametrize("value", ["yes", "on", 1, "1", 1.0, 0, "true", "false", None, [], {}])
 @pytest.mark.parametrize("field", ["gpc", "analytics"])
-def test_only_json_true_and_false_are_booleans(app, client, field, value):
+def test_only_json_true_and_false_are_booleans(app, client, field, value, choice):
     """A choice or gpc that is not JSON true/false is a 422 naming the field, not a guess."""
-    body = {**CHOICE, "choices": dict(CHOICE["choices"])}
+    body = {**choice, "choices": dict(choice["choices"])}
     if field == "gpc":
         body["gpc"] = value
     else:
@@ -83,8 +82,8 @@ def test_only_json_true_and_false_are_booleans(app, client, field, value):
     assert _events(app) == 0
 
 
-def test_true_and_false_are_taken(client):
-    resp = client.post("/api/v1/consents", json={**CHOICE, "gpc": True,
+def test_true_and_false_are_taken(client, choice):
+    resp = client.post("/api/v1/consents", json={**choice, "gpc": True,
                                                  "choices": {"analytics": False}})
     assert resp.status_code == 201 and resp.json["choices"]["analytics"] is False
 
@@ -97,15 +96,15 @@ def _chunked(client, body: bytes, path="/api/v1/consents"):
                        environ_overrides={"wsgi.input_terminated": True})
 
 
-def test_the_body_cap_holds_for_chunked_bodies(app, client):
+def test_the_body_cap_holds_for_chunked_bodies(app, client, choice):
     """REQ S-04: a body over 16 KiB is a 413 with or without Content-Length, even when what
     fits under the cap is valid JSON (it was accepted, cut, before)."""
-    body = json.dumps(CHOICE).encode() + b" " * (17 * 1024)
+    body = json.dumps(choice).encode() + b" " * (17 * 1024)
     assert _post_raw(client, body).status_code == 413
     resp = _chunked(client, body)
     assert resp.status_code == 413 and resp.mimetype == PROBLEM
     assert _events(app) == 0
-    small = _chunked(client, json.dumps(CHOICE).encode())
+    small = _chunked(client, json.dumps(choice).encode())
     assert small.status_code == 201
 
 
@@ -160,25 +159,26 @@ def test_a_replay_with_another_body_is_a_422(app, post_consent):
     assert _events(app) == 1
 
 
-def test_an_event_id_of_another_device_never_hands_out_its_consent_id(app, client, post_consent):
+def test_an_event_id_of_another_device_never_hands_out_its_consent_id(app, client, post_consent,
+                                                                      choice):
     """A first visit's event id, replayed from another device (no consent id, or an unknown
     one), does not answer with the first device's consent id."""
     event_id = str(uuid.uuid4())
-    first = client.post("/api/v1/consents", json={**CHOICE, "event_id": event_id},
+    first = client.post("/api/v1/consents", json={**choice, "event_id": event_id},
                         headers={"User-Agent": "Phone/1"}).json
     attempts = [
-        client.post("/api/v1/consents", json={**CHOICE, "event_id": event_id},
+        client.post("/api/v1/consents", json={**choice, "event_id": event_id},
                     headers={"User-Agent": "Other/2"}),
-        client.post("/api/v1/consents", json={**CHOICE, "event_id": event_id},
+        client.post("/api/v1/consents", json={**choice, "event_id": event_id},
                     headers={"User-Agent": "Phone/1"}, environ_base={"REMOTE_ADDR": "10.9.8.7"}),
-        client.post("/api/v1/consents", json={**CHOICE, "event_id": event_id,
+        client.post("/api/v1/consents", json={**choice, "event_id": event_id,
                                               "consent_id": "unknown-to-us"},
                     headers={"User-Agent": "Other/2"}),
     ]
     for resp in attempts:
         assert resp.status_code == 422 and resp.mimetype == PROBLEM
         assert first["consent_id"] not in resp.get_data(as_text=True)
-    same = client.post("/api/v1/consents", json={**CHOICE, "event_id": event_id},
+    same = client.post("/api/v1/consents", json={**choice, "event_id": event_id},
                        headers={"User-Agent": "Phone/1"})
     assert same.status_code == 201 and same.json == first  # the device's own retry
     assert _events(app) == 1
@@ -203,17 +203,17 @@ def test_a_grant_replayed_after_erasure_is_refused(app, client, post_consent):
     assert resp.status_code == 422 and first["consent_id"] not in resp.get_data(as_text=True)
 
 
-def test_the_origin_check_ignores_host(app, client):
+def test_the_origin_check_ignores_host(app, client, choice):
     """REQ S-02: an Origin that matches the request's own Host is not thereby allowed; only
     CONSENT_PUBLIC_URL's origin and CONSENT_ALLOWED_ORIGINS are."""
     evil = {"Origin": "http://evil.example", "Host": "evil.example"}
-    assert client.post("/api/v1/consents", json=CHOICE, headers=evil).status_code == 403
-    consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+    assert client.post("/api/v1/consents", json=choice, headers=evil).status_code == 403
+    consent_id = client.post("/api/v1/consents", json=choice).json["consent_id"]
     resp = client.delete(f"/api/v1/consents/{consent_id}", headers=evil)
     assert resp.status_code == 403 and resp.mimetype == PROBLEM
-    assert client.post("/api/v1/consents", json=CHOICE,
+    assert client.post("/api/v1/consents", json=choice,
                        headers={"Origin": "null"}).status_code == 403
-    own = client.post("/api/v1/consents", json=CHOICE,
+    own = client.post("/api/v1/consents", json=choice,
                       headers={"Origin": "http://127.0.0.1:5000", "Host": "evil.example"})
     assert own.status_code == 201
     assert _events(app) == 2

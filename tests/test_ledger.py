@@ -159,21 +159,19 @@ def test_a_failure_mid_append_leaves_ledger_and_state_unchanged(app):
         assert db.session.get(ConsentState, "c") is None
 
 
-def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch):
-    from conftest import CHOICE
-
+def test_a_500_is_problem_json_and_stores_nothing(app, client, monkeypatch, choice):
     def failing(self, *args, **kw):
         raise RuntimeError("boom with secret details")
 
     with app.app_context():
         monkeypatch.setattr(ledger.backend(db.engine).writer, "append", failing)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
-    resp = client.post("/api/v1/consents", json=CHOICE)
+    resp = client.post("/api/v1/consents", json=choice)
     assert resp.status_code == 500
     assert resp.mimetype == "application/problem+json"
     assert b"secret details" not in resp.data and b"Traceback" not in resp.data
     monkeypatch.undo()
-    assert client.post("/api/v1/consents", json=CHOICE).status_code == 201
+    assert client.post("/api/v1/consents", json=choice).status_code == 201
     with app.app_context():
         assert ledger.verify(db.session).events == 1
 

@@ -4,25 +4,16 @@ import ipaddress
 import json
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, insert, inspect, select, text, update
 
-from conftest import make_app, publish
 from consent_server import ledger
-from consent_server.ledger import chain
 from consent_server.consent import devices
 from consent_server.extensions import db
+from consent_server.ledger import chain
 from consent_server.models import STATE_FIELDS, ChainHead, ConsentEvent, ConsentState
-
-V1 = json.loads((Path(__file__).parent / "data" / "ledger_v1.json").read_text())
-
-
-def record(**fields):
-    return devices.record(db.session, policy_version="1", language="nb", source="banner",
-                           max_age_days=365, **{"choices": {"analytics": True}, **fields})
 
 
 def every_stored_string(conn) -> set[str]:
@@ -34,14 +25,14 @@ def every_stored_string(conn) -> set[str]:
     return values
 
 
-def test_after_erasure_no_stored_value_recovers_the_truncated_ip(app):
+def test_after_erasure_no_stored_value_recovers_the_truncated_ip(app, record_device):
     """REQ R-02: erasure deletes the salts; no field of the database, tried as the salt, makes
     any candidate address (the true one among them) match a digest that stayed."""
     with app.app_context():
-        first = record(ip="192.0.2.77", user_agent="Firefox/140.0")
-        record(consent_id=first["consent_id"], choices={"analytics": False},
+        first = record_device(ip="192.0.2.77", user_agent="Firefox/140.0")
+        record_device(consent_id=first["consent_id"], choices={"analytics": False},
                ip="192.0.2.77", user_agent="Firefox/140.0")
-        record(ip="198.51.100.1")  # another device keeps its salt
+        record_device(ip="198.51.100.1")  # another device keeps its salt
         devices.erase(db.session, first["consent_id"], 365)
         events = db.session.execute(select(ConsentEvent).where(
             ConsentEvent.subject == first["consent_id"], ConsentEvent.action != "erase")).scalars().all()
@@ -126,11 +117,12 @@ def test_the_action_is_decided_from_the_state_under_the_lock(app):
         assert kept["action"] == "expire"  # an explicit action is kept
 
 
-def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_factory):
+def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_factory,
+                                                                      record_device):
     """Many writes for one consent id at once: each event's action follows from the one chained
     before it."""
     with app.app_context():
-        consent_id = record()["consent_id"]
+        consent_id = record_device()["consent_id"]
     errors, apps = [], [app_factory() for _ in range(4)]  # built here: the factory is not thread-safe
 
     def write(i):
@@ -138,7 +130,7 @@ def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_f
         try:
             with other.app_context():
                 for j in range(6):
-                    record(consent_id=consent_id, choices={"analytics": (i + j) % 2 == 0})
+                    record_device(consent_id=consent_id, choices={"analytics": (i + j) % 2 == 0})
                 db.session.remove()
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
@@ -160,14 +152,15 @@ def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_f
 
 
 @pytest.mark.parametrize("tamper", ["edit", "delete", "invent", "stale", "first_at"])
-def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, runner, tamper):
+def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, runner, tamper,
+                                                                record_device):
     """REQ L-02: an edited, deleted, invented or stale state row is reported by verify (API and
     CLI), naming the subject; the chain itself is fine."""
     from consent_server.staff import keys
 
     with app.app_context():
-        a = record()
-        b = record(choices={"analytics": False})
+        a = record_device()
+        b = record_device(choices={"analytics": False})
         state = ConsentState.__table__
         if tamper == "edit":
             db.session.execute(update(state).where(state.c.subject == a["consent_id"])
@@ -178,7 +171,7 @@ def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, run
             row = db.session.execute(select(state).where(state.c.subject == b["consent_id"])).mappings().one()
             db.session.execute(insert(state).values({**row, "subject": a["consent_id"] + "x"}))
         elif tamper == "stale":
-            record(consent_id=a["consent_id"], choices={"analytics": False})
+            record_device(consent_id=a["consent_id"], choices={"analytics": False})
             first = db.session.execute(select(ConsentEvent).where(ConsentEvent.seq == 1)).scalar_one()
             db.session.execute(update(state).where(state.c.subject == a["consent_id"]).values(
                 **{key: getattr(first, key) for key in STATE_FIELDS}))
@@ -203,20 +196,22 @@ def _aware(value):
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else value
 
 
-def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
+def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path, app_factory,
+                                                                 publish, ledger_v1,
+                                                                 record_device):
     """REQ L-02: events written before migration 0004 (tests/data/ledger_v1.json, made by the
     code of commit 811e072) verify by their own version 1 form; new events chain on as v2,
     erasure works across both, and an edit of an old event is still found."""
-    app = make_app("sqlite:///" + str(tmp_path / "v1.db"))
+    app = app_factory(SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "v1.db"))
     with app.app_context():
         upgrade(revision="0003")
         with db.engine.begin() as conn:
             conn.execute(delete(ChainHead))
-            conn.execute(insert(ChainHead), V1["chain_head"])
+            conn.execute(insert(ChainHead), ledger_v1["chain_head"])
             for name, model in (("consent_event", ConsentEvent), ("consent_state", ConsentState)):
                 table = model.__table__
                 rows = [{k: _aware(v) if k in ("recorded_at", "first_at") else v
-                         for k, v in row.items()} for row in V1[name]]
+                         for k, v in row.items()} for row in ledger_v1[name]]
                 conn.execute(text(f"INSERT INTO {table.name} ({', '.join(rows[0])}) VALUES "
                                   f"({', '.join(':' + k for k in rows[0])})"),
                              [{k: (v.replace(tzinfo=None) if isinstance(v, datetime) else v)
@@ -224,11 +219,11 @@ def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path):
         upgrade()
         publish(app)
         events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
-        assert [e.v for e in events] == [1] * len(V1["consent_event"])
+        assert [e.v for e in events] == [1] * len(ledger_v1["consent_event"])
         result = ledger.verify(db.session)
         assert result.ok and result.events == len(events), result
         old = events[0].subject
-        new = record(consent_id=old, choices={"analytics": False}, ip="192.0.2.1")
+        new = record_device(consent_id=old, choices={"analytics": False}, ip="192.0.2.1")
         assert new["consent_id"] == old
         assert db.session.execute(select(ConsentEvent.v).where(
             ConsentEvent.event_id == new["event_id"])).scalar_one() == 2

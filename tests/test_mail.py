@@ -1,14 +1,17 @@
 """Mail to people over real SMTP (aiosmtpd on loopback): login, multipart, refusals."""
-from aiosmtpd.controller import Controller
+import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-import pytest
-
 from consent_server.people import mail
-from people_fixtures import Mailbox, free_port, papp, smtp  # noqa: F401
 
 # Our loopback test server asks for a login without TLS; aiosmtpd rightly warns about it.
 NO_TLS = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def app_settings(mail_settings):
+    """The app mails through the test SMTP server."""
+    return mail_settings
 
 
 class Authenticator:
@@ -23,14 +26,12 @@ class Authenticator:
 
 
 @pytest.fixture
-def auth_smtp():
-    box, auth = Mailbox(), Authenticator()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=auth,
-                            auth_required=True, auth_require_tls=False)
-    controller.start()
-    box.port, box.auth = controller.port, auth
-    yield box
-    controller.stop()
+def auth_smtp(start_smtp):
+    """An SMTP server that wants the login mailer / s3cret; .auth.logins lists each try."""
+    auth = Authenticator()
+    box = start_smtp(authenticator=auth, auth_required=True, auth_require_tls=False)
+    box.auth = auth
+    return box
 
 
 def message(app, to="kari@example.no", language="en"):
@@ -40,9 +41,9 @@ def message(app, to="kari@example.no", language="en"):
                           privacy_url="https://consent.example/privacy/en")
 
 
-def test_a_mail_is_multipart_text_and_html_in_the_persons_language(papp, smtp):
-    with papp.app_context():
-        mail.send(message(papp, language="nb"))
+def test_a_mail_is_multipart_text_and_html_in_the_persons_language(app, smtp):
+    with app.app_context():
+        mail.send(message(app, language="nb"))
     [got] = smtp.messages
     assert got.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in got.iter_parts()] == ["text/plain", "text/html"]
@@ -53,21 +54,22 @@ def test_a_mail_is_multipart_text_and_html_in_the_persons_language(papp, smtp):
 
 
 @NO_TLS
-def test_the_server_logs_in_with_the_configured_user(papp, auth_smtp):
-    papp.config.update(SMTP_PORT=auth_smtp.port, SMTP_USER="mailer", SMTP_PASSWORD="s3cret")
-    with papp.app_context():
-        mail.send(message(papp))
+def test_the_server_logs_in_with_the_configured_user(app, auth_smtp, config):
+    config.update(SMTP_PORT=auth_smtp.port, SMTP_USER="mailer", SMTP_PASSWORD="s3cret")
+    with app.app_context():
+        mail.send(message(app))
     assert auth_smtp.auth.logins == [True] and len(auth_smtp.messages) == 1
 
 
 @NO_TLS
-def test_a_refused_login_or_a_dead_server_is_a_mail_error_without_the_address(papp, auth_smtp):
-    papp.config.update(SMTP_PORT=auth_smtp.port, SMTP_USER="mailer", SMTP_PASSWORD="wrong")
-    with papp.app_context():
+def test_a_refused_login_or_a_dead_server_is_a_mail_error_without_the_address(app, auth_smtp,
+                                                                              config, free_port):
+    config.update(SMTP_PORT=auth_smtp.port, SMTP_USER="mailer", SMTP_PASSWORD="wrong")
+    with app.app_context():
         with pytest.raises(mail.MailError) as refused:
-            mail.send(message(papp))
+            mail.send(message(app))
         assert "kari" not in str(refused.value)
-        papp.config.update(SMTP_PORT=free_port())
+        config.update(SMTP_PORT=free_port())
         with pytest.raises(mail.MailError):
-            mail.send(message(papp))
+            mail.send(message(app))
     assert auth_smtp.messages == []

@@ -12,113 +12,111 @@ from consent_server.people.addresses import InvalidAddress, normalise
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent
 from consent_server.people.persons import normalise_fast
-from people_fixtures import (api_key, check, confirmed, link, papp, pclient,  # noqa: F401
-                             sign_up, smtp)
 
 CUSTOMER = {"email": "kunde@example.no", "sale_date": "2026-11-02",
             "product_category": "sko", "opt_out_offered": True}
 
 
-def audience(client, headers, purpose="newsletter", fmt="ndjson", **args):
-    response = client.get("/api/v1/marketing/audience", headers=headers,
-                          query_string={"purpose": purpose, "format": fmt, **args})
-    assert response.status_code == 200, response.data
-    if fmt == "csv":
-        return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    return [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+@pytest.fixture
+def app_settings(mail_settings):
+    """The app mails through the test SMTP server."""
+    return mail_settings
 
 
-def test_the_whole_walk_from_sign_up_to_one_click_unsubscribe(pclient, papp, smtp, api_key):
+def test_the_whole_walk_from_sign_up_to_one_click_unsubscribe(client, app, smtp, api_key, audience,
+                                                              check, link, sign_up):
     """REQ M-01 M-02 M-03 M-06: sign-up -> mail -> confirm -> allowed (consent) -> audience with
     both headers -> one-click POST -> denied (withdrawn) -> audience omits it."""
     key = api_key("marketing")
-    sign_up(pclient, "kari@example.no")
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]
-    assert audience(pclient, key) == []
+    sign_up(client, "kari@example.no")
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]
+    assert audience(client, key) == []
     page = link(smtp.messages[0], "confirm")
-    assert pclient.get(page).status_code == 200
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]
-    assert pclient.post(page).status_code == 200
-    assert check(pclient, key, "newsletter", [" kari@EXAMPLE.no"]) == [("allowed", "consent")]
-    assert check(pclient, key, "marketing", ["kari@example.no"]) == [("denied", "no_consent")]
+    assert client.get(page).status_code == 200
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]
+    assert client.post(page).status_code == 200
+    assert check(client, key, "newsletter", [" kari@EXAMPLE.no"]) == [("allowed", "consent")]
+    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "no_consent")]
 
-    [entry] = audience(pclient, key)
+    [entry] = audience(client, key)
     assert entry["email"] == "kari@example.no" and entry["language"] == "nb"
     assert entry["basis"] == "consent"
     url = entry["unsubscribe_url"]
     assert url.startswith("https://consent.example/unsubscribe/")
     assert entry["list_unsubscribe"] == f"<{url}>"
     assert entry["list_unsubscribe_post"] == "List-Unsubscribe=One-Click"
-    assert audience(pclient, key, fmt="csv")[0]["unsubscribe_url"] == url
-    assert audience(pclient, key, purpose="marketing") == []
+    assert audience(client, key, fmt="csv")[0]["unsubscribe_url"] == url
+    assert audience(client, key, purpose="marketing") == []
 
     path = url.removeprefix("https://consent.example")
-    one_click = pclient.post(path, data={"List-Unsubscribe": "One-Click"})
+    one_click = client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 200
     assert "meldt av" in one_click.get_data(as_text=True)
     assert "Set-Cookie" not in one_click.headers
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
-    assert audience(pclient, key) == []
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
+    assert audience(client, key) == []
 
 
 def test_a_get_of_the_unsubscribe_link_changes_nothing_and_a_second_post_is_harmless(
-        pclient, papp, smtp, api_key):
+        client, app, smtp, api_key, audience, check, confirmed):
     """REQ M-04 M-08 M-03: GET shows one button; the POST is idempotent."""
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
-    path = audience(pclient, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
-    page = pclient.get(path)
+    confirmed(client, smtp, "kari@example.no")
+    path = audience(client, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
+    page = client.get(path)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "<form method=\"post\">" in html and "Meld meg av alt" in html
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
-    with papp.app_context():
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
+    with app.app_context():
         before = db.session.execute(select(ConsentEvent)).scalars().all()
-    assert pclient.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    assert pclient.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    assert pclient.post(path).status_code == 200
-    with papp.app_context():
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.post(path).status_code == 200
+    with app.app_context():
         after = db.session.execute(select(ConsentEvent)).scalars().all()
         assert len(after) == len(before) + 1
         assert (after[-1].action, after[-1].source) == ("withdraw", "unsubscribe")
 
 
-def test_unsubscribe_from_everything_stops_all_marketing_at_once(pclient, smtp, api_key):
+def test_unsubscribe_from_everything_stops_all_marketing_at_once(client, smtp, api_key, audience,
+                                                                 check, confirmed):
     """REQ R-03: one request withdraws every purpose."""
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no",
+    confirmed(client, smtp, "kari@example.no",
               purposes={"newsletter": True, "marketing": True})
-    path = audience(pclient, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
-    done = pclient.post(path, data={"everything": "1"})
+    path = audience(client, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
+    done = client.post(path, data={"everything": "1"})
     assert done.status_code == 200
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
-    assert check(pclient, key, "marketing", ["kari@example.no"]) == [("denied", "withdrawn")]
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
+    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "withdrawn")]
 
 
-def test_forged_unsubscribe_links_are_refused(pclient, smtp, api_key):
+def test_forged_unsubscribe_links_are_refused(client, smtp, api_key, audience, check, confirmed,
+                                              link):
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
-    path = audience(pclient, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
+    confirmed(client, smtp, "kari@example.no")
+    path = audience(client, key)[0]["unsubscribe_url"].removeprefix("https://consent.example")
     forged = path[:-2] + ("xx" if not path.endswith("xx") else "yy")
-    assert pclient.get(forged).status_code == 404
-    assert pclient.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 404
-    assert pclient.post("/unsubscribe/not-a-token").status_code == 404
+    assert client.get(forged).status_code == 404
+    assert client.post(forged, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    assert client.post("/unsubscribe/not-a-token").status_code == 404
     confirm_token = link(smtp.messages[0], "confirm").rsplit("/", 1)[1]  # another kind
-    assert pclient.post(f"/unsubscribe/{confirm_token}").status_code == 404
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
+    assert client.post(f"/unsubscribe/{confirm_token}").status_code == 404
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
 
 
-def test_the_check_gives_every_reason(pclient, papp, smtp, api_key):
+def test_the_check_gives_every_reason(client, app, smtp, api_key, check, confirmed, sign_up):
     """REQ M-01: allowed or denied per address, and why; invalid ones do not fail the call."""
     key = api_key()
-    confirmed(pclient, smtp, "fornoyd@example.no")
-    sign_up(pclient, "venter@example.no")
+    confirmed(client, smtp, "fornoyd@example.no")
+    sign_up(client, "venter@example.no")
     emails = ["fornoyd@example.no", "venter@example.no", "ukjent@example.no", "ikke en adresse",
               None, 17]
-    assert check(pclient, key, "newsletter", emails) == [
+    assert check(client, key, "newsletter", emails) == [
         ("allowed", "consent"), ("denied", "pending"), ("denied", "no_consent"),
         ("denied", "invalid"), ("denied", "invalid"), ("denied", "invalid")]
-    response = pclient.post("/api/v1/marketing/check", headers=key,
+    response = client.post("/api/v1/marketing/check", headers=key,
                             json={"purpose": "newsletter", "emails": emails[:3]})
     body = response.get_json()
     assert body["purpose"] == "newsletter" and body["checked"] == 3
@@ -126,22 +124,21 @@ def test_the_check_gives_every_reason(pclient, papp, smtp, api_key):
     assert body["denied"] == ["venter@example.no", "ukjent@example.no"]
 
 
-def test_a_material_notice_change_makes_a_consent_expired(pclient, papp, smtp, api_key):
+def test_a_material_notice_change_makes_a_consent_expired(client, app, smtp, api_key, publish,
+                                                          audience, check, confirmed):
     """REQ M-01: outdated consents are denied with reason expired."""
-    from conftest import publish
-
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
-    publish(papp, material=True, force=True)
-    assert check(pclient, key, "newsletter", ["kari@example.no"]) == [("denied", "expired")]
-    assert audience(pclient, key) == []
+    confirmed(client, smtp, "kari@example.no")
+    publish(app, material=True, force=True)
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "expired")]
+    assert audience(client, key) == []
 
 
-def test_the_check_takes_csv_and_keeps_every_column(pclient, smtp, api_key):
+def test_the_check_takes_csv_and_keeps_every_column(client, smtp, api_key, confirmed):
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
+    confirmed(client, smtp, "kari@example.no")
     body = "name,email,segment\r\nKari,kari@example.no,a\r\nOla,ola@example.no,b\r\n"
-    response = pclient.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
+    response = client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
                             data=body.encode(), content_type="text/csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -150,25 +147,25 @@ def test_the_check_takes_csv_and_keeps_every_column(pclient, smtp, api_key):
          "reason": "consent"},
         {"name": "Ola", "email": "ola@example.no", "segment": "b", "status": "denied",
          "reason": "no_consent"}]
-    no_column = pclient.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
+    no_column = client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
                              data=b"name\r\nKari\r\n", content_type="text/csv")
     assert no_column.status_code == 422 and no_column.mimetype == "application/problem+json"
-    no_purpose = pclient.post("/api/v1/marketing/check", headers=key, data=body.encode(),
+    no_purpose = client.post("/api/v1/marketing/check", headers=key, data=body.encode(),
                               content_type="text/csv")
     assert no_purpose.status_code == 422
 
 
-def test_more_than_100000_addresses_is_refused_with_a_clear_message(pclient, api_key):
+def test_more_than_100000_addresses_is_refused_with_a_clear_message(client, api_key):
     """REQ S-04: 100,000 addresses a call at most."""
     key = api_key()
     emails = [f"a{i}@example.no" for i in range(100_001)]
-    response = pclient.post("/api/v1/marketing/check", headers=key,
+    response = client.post("/api/v1/marketing/check", headers=key,
                             json={"purpose": "newsletter", "emails": emails})
     assert response.status_code == 413
     assert response.mimetype == "application/problem+json"
     assert "100,000" in response.get_json()["detail"]
     body = "email\n" + "\n".join(emails) + "\n"
-    response = pclient.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
+    response = client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
                             data=body.encode(), content_type="text/csv")
     assert response.status_code == 413
 
@@ -181,14 +178,16 @@ def test_more_than_100000_addresses_is_refused_with_a_clear_message(pclient, api
     {"purpose": "newsletter", "emails": [], "other": 1},
     [],
 ])
-def test_bad_checks_are_problem_json(pclient, api_key, body):
-    response = pclient.post("/api/v1/marketing/check", headers=api_key(), json=body)
+
+
+def test_bad_checks_are_problem_json(client, api_key, body):
+    response = client.post("/api/v1/marketing/check", headers=api_key(), json=body)
     assert response.status_code == 422, response.get_json()
     assert response.mimetype == "application/problem+json"
 
 
-def test_a_check_body_that_is_not_json_is_a_problem(pclient, api_key):
-    response = pclient.post("/api/v1/marketing/check", headers=api_key(), data=b"{",
+def test_a_check_body_that_is_not_json_is_a_problem(client, api_key):
+    response = client.post("/api/v1/marketing/check", headers=api_key(), data=b"{",
                             content_type="application/json")
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
 
@@ -198,9 +197,11 @@ def test_a_check_body_that_is_not_json_is_a_problem(pclient, api_key):
     ("post", "/api/v1/marketing/customers"),
     ("get", "/api/v1/marketing/audience?purpose=newsletter"),
 ])
-def test_marketing_routes_need_a_marketing_or_admin_key(pclient, api_key, method, path):
+
+
+def test_marketing_routes_need_a_marketing_or_admin_key(client, api_key, method, path):
     """REQ S-01: 401 without a key or with a wrong one, 403 for the auditor's role."""
-    send = getattr(pclient, method)
+    send = getattr(client, method)
     body = {"json": {"purpose": "newsletter", "emails": []}} if method == "post" else {}
     assert send(path, **body).status_code == 401
     assert send(path, headers={"Authorization": "Bearer cs_nope_nope"}, **body).status_code == 401
@@ -209,79 +210,81 @@ def test_marketing_routes_need_a_marketing_or_admin_key(pclient, api_key, method
     assert send(path, headers=api_key("marketing"), **body).status_code not in (401, 403)
 
 
-def test_an_existing_customer_may_get_marketing_but_not_the_newsletter(pclient, papp, api_key):
+def test_an_existing_customer_may_get_marketing_but_not_the_newsletter(client, app, api_key,
+                                                                       audience, check):
     """REQ M-07: the customer basis (markedsføringsloven § 15 (2)) covers marketing only, of
     the same product category when the call names one."""
     key = api_key()
-    response = pclient.post("/api/v1/marketing/customers", headers=key,
+    response = client.post("/api/v1/marketing/customers", headers=key,
                             json={"customers": [CUSTOMER]})
     assert response.status_code == 201 and response.get_json() == {"recorded": 1}
     address = [CUSTOMER["email"]]
-    assert check(pclient, key, "marketing", address) == [("allowed", "customer")]
-    assert check(pclient, key, "marketing", address, product_category="sko") == [
+    assert check(client, key, "marketing", address) == [("allowed", "customer")]
+    assert check(client, key, "marketing", address, product_category="sko") == [
         ("allowed", "customer")]
-    assert check(pclient, key, "marketing", address, product_category="bøker") == [
+    assert check(client, key, "marketing", address, product_category="bøker") == [
         ("denied", "no_consent")]
-    assert check(pclient, key, "newsletter", address) == [("denied", "no_consent")]
-    [entry] = audience(pclient, key, purpose="marketing")
+    assert check(client, key, "newsletter", address) == [("denied", "no_consent")]
+    [entry] = audience(client, key, purpose="marketing")
     assert entry["email"] == CUSTOMER["email"] and entry["basis"] == "customer"
-    assert audience(pclient, key, purpose="marketing", product_category="bøker") == []
-    assert audience(pclient, key, purpose="newsletter") == []
-    with papp.app_context():
+    assert audience(client, key, purpose="marketing", product_category="bøker") == []
+    assert audience(client, key, purpose="newsletter") == []
+    with app.app_context():
         [event] = db.session.execute(select(ConsentEvent)).scalars().all()
         assert (event.subject_type, event.source, event.action) == ("person", "api", "update")
         assert "kunde" not in event.subject
 
 
-def test_a_customer_who_unsubscribed_is_never_allowed_again_on_that_basis(pclient, api_key):
+def test_a_customer_who_unsubscribed_is_never_allowed_again_on_that_basis(client, api_key,
+                                                                          audience, check):
     """REQ M-07: never after an unsubscribe, even when the sale is recorded again."""
     key = api_key()
-    pclient.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
-    path = audience(pclient, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
+    client.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
+    path = audience(client, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
         "https://consent.example")
-    assert pclient.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    assert check(pclient, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
-    pclient.post("/api/v1/marketing/customers", headers=key,
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert check(client, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
+    client.post("/api/v1/marketing/customers", headers=key,
                  json={"customers": [{**CUSTOMER, "sale_date": "2026-11-20"}]})
-    assert check(pclient, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
-    assert audience(pclient, key, purpose="marketing") == []
+    assert check(client, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
+    assert audience(client, key, purpose="marketing") == []
 
 
-def test_customers_take_csv_and_refuse_rows_without_an_opt_out(pclient, api_key):
+def test_customers_take_csv_and_refuse_rows_without_an_opt_out(client, api_key, check):
     key = api_key()
     body = ("email,sale_date,product_category,opt_out_offered\r\n"
             "a@example.no,2026-10-01,sko,true\r\nb@example.no,2026-10-02,,true\r\n")
-    response = pclient.post("/api/v1/marketing/customers", headers=key, data=body.encode(),
+    response = client.post("/api/v1/marketing/customers", headers=key, data=body.encode(),
                             content_type="text/csv")
     assert response.status_code == 201 and response.get_json() == {"recorded": 2}
-    assert check(pclient, key, "marketing", ["a@example.no", "b@example.no"]) == [
+    assert check(client, key, "marketing", ["a@example.no", "b@example.no"]) == [
         ("allowed", "customer"), ("allowed", "customer")]
-    bad = pclient.post("/api/v1/marketing/customers", headers=key, json={"customers": [
+    bad = client.post("/api/v1/marketing/customers", headers=key, json={"customers": [
         {**CUSTOMER, "email": "c@example.no"}, {**CUSTOMER, "opt_out_offered": False},
         {**CUSTOMER, "email": "nope"}]})
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert set(bad.get_json()["errors"]["customers"]) == {"1", "2"}
-    assert check(pclient, key, "marketing", ["c@example.no"]) == [("denied", "no_consent")]
+    assert check(client, key, "marketing", ["c@example.no"]) == [("denied", "no_consent")]
     for wrong in ({"customers": [{**CUSTOMER, "sale_date": "yesterday"}]},
                   {"customers": [{"email": "a@example.no"}]}, {"customers": "x"}):
-        assert pclient.post("/api/v1/marketing/customers", headers=key,
+        assert client.post("/api/v1/marketing/customers", headers=key,
                             json=wrong).status_code == 422
 
 
-def test_consent_and_customer_basis_together(pclient, smtp, api_key):
+def test_consent_and_customer_basis_together(client, smtp, api_key, audience, check, confirmed):
     """A customer who also consented is listed once, on the consent basis."""
     key = api_key()
-    pclient.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
-    confirmed(pclient, smtp, CUSTOMER["email"], purposes={"marketing": True})
-    assert check(pclient, key, "marketing", [CUSTOMER["email"]]) == [("allowed", "consent")]
-    [entry] = audience(pclient, key, purpose="marketing")
+    client.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
+    confirmed(client, smtp, CUSTOMER["email"], purposes={"marketing": True})
+    assert check(client, key, "marketing", [CUSTOMER["email"]]) == [("allowed", "consent")]
+    [entry] = audience(client, key, purpose="marketing")
     assert entry["basis"] == "consent"
 
 
-def test_bad_audience_queries_are_problem_json(pclient, api_key):
+def test_bad_audience_queries_are_problem_json(client, api_key):
     key = api_key()
     for query in ({"purpose": "analytics"}, {}, {"purpose": "newsletter", "format": "xml"}):
-        response = pclient.get("/api/v1/marketing/audience", headers=key, query_string=query)
+        response = client.get("/api/v1/marketing/audience", headers=key, query_string=query)
         assert response.status_code == 422 and response.mimetype == "application/problem+json"
 
 
@@ -315,14 +318,14 @@ def test_the_fast_normalisation_agrees_with_the_reference():
 
 
 def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
-        papp, pclient, smtp, tmp_path):
+        app, client, smtp, tmp_path, confirmed):
     """REQ M-01: `flask consent check --purpose P FILE.csv`, with a progress bar."""
-    confirmed(pclient, smtp, "kari@example.no")
+    confirmed(client, smtp, "kari@example.no")
     given = tmp_path / "list.csv"
     given.write_text("email,name\nkari@example.no,Kari\nola@example.no,Ola\nnope,X\n",
                      encoding="utf-8")
     out = tmp_path / "out.csv"
-    runner = papp.test_cli_runner()
+    runner = app.test_cli_runner()
     result = runner.invoke(args=["consent", "check", "--purpose", "newsletter", "--out",
                                  str(out), str(given)])
     assert result.exit_code == 0, result.output
@@ -339,12 +342,12 @@ def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
     assert bad.exit_code != 0 and "email" in bad.output
 
 
-def test_the_audience_is_streamed(pclient, smtp, api_key):
+def test_the_audience_is_streamed(client, smtp, api_key, confirmed, sign_up):
     """REQ M-06: a streamed answer (memory flat), listing addresses with consent only."""
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
-    sign_up(pclient, "venter@example.no")
-    response = pclient.get("/api/v1/marketing/audience?purpose=newsletter&format=csv",
+    confirmed(client, smtp, "kari@example.no")
+    sign_up(client, "venter@example.no")
+    response = client.get("/api/v1/marketing/audience?purpose=newsletter&format=csv",
                            headers=key)
     assert response.is_streamed
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -353,18 +356,19 @@ def test_the_audience_is_streamed(pclient, smtp, api_key):
                             "list_unsubscribe_post"}
 
 
-def test_the_ledger_keeps_each_basis_and_its_details_and_verifies(pclient, papp, smtp, api_key):
+def test_the_ledger_keeps_each_basis_and_its_details_and_verifies(client, app, smtp, api_key,
+                                                                  audience, confirmed):
     """REQ M-07 C-07: a confirmation is basis consent with its sign-up time; a customer is basis
     customer with the sale, no personal data; the chain and the state projection verify."""
     from consent_server import ledger
 
     key = api_key()
-    confirmed(pclient, smtp, "kari@example.no")
-    pclient.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
-    path = audience(pclient, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
+    confirmed(client, smtp, "kari@example.no")
+    client.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
+    path = audience(client, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
         "https://consent.example")
-    pclient.post(path, data={"List-Unsubscribe": "One-Click"})
-    with papp.app_context():
+    client.post(path, data={"List-Unsubscribe": "One-Click"})
+    with app.app_context():
         events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
                                     ).scalars().all()
         confirm, customer, unsubscribe = events

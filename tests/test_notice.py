@@ -4,7 +4,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import CHOICE, publish
 
 from consent_server.consent import notices
 from consent_server.extensions import db
@@ -211,7 +210,7 @@ def test_publish_policy_cli_publishes_only_changed_text(app, runner):
     assert "published notice version 3 (material)" in material.output
 
 
-def test_changed_text_is_published(app, tmp_path, app_factory):
+def test_changed_text_is_published(app, tmp_path, app_factory, publish):
     site = tmp_path / "site.toml"
     site.write_text(Path(app.config.get("SITE_FILE") or
                          Path(__file__).parents[1] / "consent_server" / "consent" / "site.toml")
@@ -222,41 +221,41 @@ def test_changed_text_is_published(app, tmp_path, app_factory):
     assert published is not None and published.version == "2"
 
 
-def test_consent_event_records_version_and_text_hash_of_the_language_shown(client):
+def test_consent_event_records_version_and_text_hash_of_the_language_shown(client, choice):
     """REQ C-07, N-02: a consent names the version, the language and the hash of the text."""
     for lang in ("nb", "en"):
-        created = client.post("/api/v1/consents", json={**CHOICE, "language": lang}).json
+        created = client.post("/api/v1/consents", json={**choice, "language": lang}).json
         event = client.get(f"/api/v1/consents/{created['consent_id']}/events").json["events"][0]
         notice = client.get(f"/api/v1/policy?lang={lang}").json
         assert event["policy_version"] == "1" and event["language"] == lang
         assert event["text_hash"] == notice["text_hash"]
 
 
-def test_unknown_policy_version_is_422(app, client):
-    resp = client.post("/api/v1/consents", json={**CHOICE, "policy_version": "99"})
+def test_unknown_policy_version_is_422(app, client, choice):
+    resp = client.post("/api/v1/consents", json={**choice, "policy_version": "99"})
     assert resp.status_code == 422
     assert "policy_version" in resp.json["errors"]
 
 
-def test_material_version_makes_earlier_consents_outdated(app, client):
+def test_material_version_makes_earlier_consents_outdated(app, client, choice, publish):
     """REQ N-04, C-09: after a material version the banner asks again; later consents are fine."""
-    before = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+    before = client.post("/api/v1/consents", json=choice).json["consent_id"]
     assert client.get(f"/api/v1/consents/{before}").json["outdated"] is False
     publish(app, material=True, force=True)
     assert client.get(f"/api/v1/consents/{before}").json["outdated"] is True
     config = client.get("/api/v1/config").json
     assert config["policy_version"] == "2" and config["valid_policy_versions"] == ["2"]
-    after = client.post("/api/v1/consents", json={**CHOICE, "policy_version": "2"}).json
+    after = client.post("/api/v1/consents", json={**choice, "policy_version": "2"}).json
     assert client.get(f"/api/v1/consents/{after['consent_id']}").json["outdated"] is False
 
 
-def test_non_material_version_keeps_consents_valid(app, client):
+def test_non_material_version_keeps_consents_valid(app, client, choice, publish):
     """REQ N-04: a wording change keeps consents valid."""
-    before = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+    before = client.post("/api/v1/consents", json=choice).json["consent_id"]
     publish(app, material=False, force=True)
     assert client.get(f"/api/v1/consents/{before}").json["outdated"] is False
     config = client.get("/api/v1/config").json
     assert config["valid_policy_versions"] == ["1", "2"]
     # a consent still given under version 1 (a page loaded before) is accepted and valid
-    late = client.post("/api/v1/consents", json=CHOICE).json
+    late = client.post("/api/v1/consents", json=choice).json
     assert client.get(f"/api/v1/consents/{late['consent_id']}").json["outdated"] is False

@@ -6,9 +6,6 @@ import socket
 import time
 import uuid
 
-from conftest import CHOICE
-from servers import Gunicorn
-
 from consent_server.staff import keys
 from consent_server.extensions import db
 
@@ -24,12 +21,12 @@ def _healthz(server, timeout=15):
         conn.close()
 
 
-def test_slow_clients_do_not_starve_healthz(app, database_url, tmp_path, args=()):
+def test_slow_clients_do_not_starve_healthz(app, gunicorn, tmp_path, choice, args=()):
     """Eight clients that send a consent's body a byte at a time hold a thread each, not a
     worker: /healthz (and a normal POST) are answered while every one of them is still
     sending. (Four sync workers were all blocked by six such clients.)"""
-    body = json.dumps(CHOICE).encode()
-    with Gunicorn(database_url, tmp_path / "gunicorn.log", workers=2, args=args) as server:
+    body = json.dumps(choice).encode()
+    with gunicorn(tmp_path / "gunicorn.log", workers=2, args=args) as server:
         slow = []
         for _ in range(SLOW_CLIENTS):
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
@@ -73,7 +70,7 @@ def _request(server, method, path, body=None, headers=None, source="127.0.0.2"):
         conn.close()
 
 
-def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_path):
+def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, gunicorn, tmp_path, choice):
     """REQ S-06: gunicorn's access and error logs (the project's configuration, at info) of a
     consent, a read, its events, a withdrawal, an erasure, a sign-up, an access request, a
     pre-send check, an export, a subject's history, a person's link and a malformed request:
@@ -89,16 +86,16 @@ def test_the_logs_of_a_whole_flow_hold_no_personal_value(app, database_url, tmp_
     referrer = "https://shop.example/checkout?email=kari.nordmann%40example.no"
     headers = {"User-Agent": agent, "Referer": referrer, "Origin": "https://shop.example",
                "X-Forwarded-For": "198.51.100.77"}
-    with Gunicorn(database_url, log, workers=1) as server:
+    with gunicorn(log, workers=1) as server:
         status, answer = _request(server, "POST", "/api/v1/consents",
-                                  {**CHOICE, "event_id": event_id}, headers)
+                                  {**choice, "event_id": event_id}, headers)
         assert status == 201
         consent_id = json.loads(answer)["consent_id"]
         sent = [
             _request(server, "GET", f"/api/v1/consents/{consent_id}?who=kari", None, headers),
             _request(server, "GET", f"/api/v1/consents/{consent_id}/events", None, headers),
             _request(server, "POST", "/api/v1/consents",
-                     {**CHOICE, "consent_id": consent_id, "choices": {}}, headers),
+                     {**choice, "consent_id": consent_id, "choices": {}}, headers),
             _request(server, "DELETE", f"/api/v1/consents/{consent_id}", None, headers),
             _request(server, "GET", "/api/v1/audit/verify", None,
                      {**headers, "Authorization": f"Bearer {secret}"}),

@@ -1,6 +1,9 @@
 """Proof a third party can check: the signing key, signed checkpoints (L-07), receipts (L-08),
 and roles on every audit route."""
 import json
+import re
+import subprocess
+import sys
 
 import jwt
 import pytest
@@ -8,21 +11,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, update
 
 from consent_server import ledger
-
-from consent_server.ledger import chain
-
-from consent_server.staff import keys
-
-from consent_server.ledger import signing
 from consent_server.extensions import db
+from consent_server.ledger import chain, signing
 from consent_server.models import ChainHead, ConsentEvent
-from test_exports import run_snippet, seed
-
-
-@pytest.fixture
-def auditor(app):
-    with app.app_context():
-        return {"Authorization": "Bearer " + keys.create_key(db.session, "dpo", "auditor")[1]}
+from consent_server.staff import keys
 
 
 def rewrite_history(app, from_seq: int):
@@ -42,8 +34,8 @@ def rewrite_history(app, from_seq: int):
         ledger.rebuild_state(db.session)
 
 
-def test_keys_are_a_jwk_set_of_the_signing_key(app, client, auditor):
-    resp = client.get("/api/v1/audit/keys", headers=auditor)
+def test_keys_are_a_jwk_set_of_the_signing_key(app, client, auditor_key):
+    resp = client.get("/api/v1/audit/keys", headers=auditor_key)
     assert resp.status_code == 200
     (jwk,) = resp.json["keys"]
     assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and jwk["alg"] == "EdDSA"
@@ -51,21 +43,21 @@ def test_keys_are_a_jwk_set_of_the_signing_key(app, client, auditor):
     assert jwk["kid"] == key.kid and signing.unb64url(jwk["x"]) == key.public_bytes
 
 
-def test_a_checkpoint_is_a_signed_statement_of_the_head(app, client, auditor):
+def test_a_checkpoint_is_a_signed_statement_of_the_head(app, client, auditor_key, seed):
     """REQ L-07."""
     seed(app)
-    cp = client.get("/api/v1/audit/checkpoint", headers=auditor).json
+    cp = client.get("/api/v1/audit/checkpoint", headers=auditor_key).json
     with app.app_context():
         head = db.session.get(ChainHead, 1)
         assert (cp["seq"], cp["hash"]) == (head.seq, head.hash)
-    jwk = client.get("/api/v1/audit/keys", headers=auditor).json["keys"][0]
+    jwk = client.get("/api/v1/audit/keys", headers=auditor_key).json["keys"][0]
     public = Ed25519PublicKey.from_public_bytes(signing.unb64url(jwk["x"]))
     statement = {k: cp[k] for k in ("seq", "hash", "time", "kid")}
     public.verify(signing.unb64url(cp["signature"]), chain.canonical(statement))  # raises if bad
 
 
-def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(app, client, auditor,
-                                                                         runner, tmp_path):
+def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(
+        app, client, auditor_key, runner, tmp_path, run_snippet, seed):
     """REQ L-07: every hash recomputed: `verify` passes, `verify --checkpoint` fails, and so does
     the README's offline snippet with the checkpoint."""
     seed(app)
@@ -73,7 +65,8 @@ def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(app, cli
     result = runner.invoke(args=["consent", "checkpoint", "--out", str(kept)])
     assert result.exit_code == 0, result.output
     export = tmp_path / "events.ndjson"
-    export.write_text(client.get("/api/v1/audit/events", headers=auditor).get_data(as_text=True))
+    export.write_text(client.get("/api/v1/audit/events",
+                                 headers=auditor_key).get_data(as_text=True))
     good = runner.invoke(args=["consent", "verify", "--checkpoint", str(kept)])
     assert good.exit_code == 0 and "extends the checkpoint at seq 5" in good.output, good.output
     assert run_snippet(tmp_path, export, kept).returncode == 0
@@ -83,19 +76,19 @@ def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(app, cli
     assert plain.exit_code == 0, plain.output
     caught = runner.invoke(args=["consent", "verify", "--checkpoint", str(kept)])
     assert caught.exit_code == 1 and "history was rewritten" in caught.output
-    export.write_text(client.get("/api/v1/audit/events", headers=auditor).get_data(as_text=True))
+    export.write_text(client.get("/api/v1/audit/events",
+                                 headers=auditor_key).get_data(as_text=True))
     offline = run_snippet(tmp_path, export, kept)
     assert offline.returncode == 1 and "does not extend checkpoint 5" in offline.stderr
 
 
-def test_a_later_ledger_still_extends_an_earlier_checkpoint(app, client, auditor, runner, tmp_path):
+def test_a_later_ledger_still_extends_an_earlier_checkpoint(app, client, auditor_key, runner,
+                                                            tmp_path, choice, seed):
     """REQ L-07: appends after the checkpoint are fine; a ledger cut short is not."""
     seed(app)
     kept = tmp_path / "cp.json"
-    kept.write_text(json.dumps(client.get("/api/v1/audit/checkpoint", headers=auditor).json))
-    from conftest import CHOICE
-
-    assert client.post("/api/v1/consents", json=CHOICE).status_code == 201
+    kept.write_text(json.dumps(client.get("/api/v1/audit/checkpoint", headers=auditor_key).json))
+    assert client.post("/api/v1/consents", json=choice).status_code == 201
     assert runner.invoke(args=["consent", "verify", "--checkpoint", str(kept)]).exit_code == 0
     with app.app_context():
         db.session.execute(ConsentEvent.__table__.delete().where(ConsentEvent.seq >= 5))
@@ -108,7 +101,7 @@ def test_a_later_ledger_still_extends_an_earlier_checkpoint(app, client, auditor
 
 
 @pytest.mark.parametrize("change", ["signature", "seq", "not json", "other key"])
-def test_a_forged_checkpoint_is_refused(app, runner, tmp_path, change):
+def test_a_forged_checkpoint_is_refused(app, runner, tmp_path, change, seed):
     """REQ L-07."""
     seed(app)
     with app.app_context():
@@ -127,14 +120,15 @@ def test_a_forged_checkpoint_is_refused(app, runner, tmp_path, change):
     assert result.exit_code == 1 and "CHECKPOINT not extended" in result.output
 
 
-def test_every_consent_answer_carries_a_receipt_of_its_event(app, client, post_consent, auditor):
+def test_every_consent_answer_carries_a_receipt_of_its_event(app, client, post_consent,
+                                                             auditor_key):
     """REQ L-08: a compact JWS (EdDSA) over subject, seq, hash, time, choices, notice version;
     checkable offline with the public key, and by the server against the ledger."""
     resp = post_consent()
     body = resp.json
     receipt = body["receipt"]
     assert receipt.count(".") == 2
-    jwk = client.get("/api/v1/audit/keys", headers=auditor).json["keys"][0]
+    jwk = client.get("/api/v1/audit/keys", headers=auditor_key).json["keys"][0]
     header = jwt.get_unverified_header(receipt)
     assert header["alg"] == "EdDSA" and header["kid"] == jwk["kid"]
     public = jwt.PyJWK(jwk).key
@@ -147,7 +141,8 @@ def test_every_consent_answer_carries_a_receipt_of_its_event(app, client, post_c
             ConsentEvent.event_id == body["event_id"])).scalar_one()
         assert (claims["seq"], claims["text_hash"]) == (event.seq, event.text_hash)
         assert claims["recorded_at"] == chain.timestamp(event.recorded_at)
-    check = client.post("/api/v1/audit/receipts/verify", json={"receipt": receipt}, headers=auditor)
+    check = client.post("/api/v1/audit/receipts/verify", json={"receipt": receipt},
+                        headers=auditor_key)
     assert check.status_code == 200 and check.json["valid"] is True, check.json
     # a retry of the same event id answers with a receipt of the first event
     event_id = "4b0f8d5e-7c1a-4d8e-9a55-0123456789ab"
@@ -164,7 +159,7 @@ def _altered(receipt: str, **claims) -> str:
     return ".".join([header, signing.b64url(json.dumps(data).encode()), signature])
 
 
-def test_forged_or_altered_receipts_are_refused(app, client, post_consent, auditor):
+def test_forged_or_altered_receipts_are_refused(app, client, post_consent, auditor_key):
     """REQ L-08."""
     body = post_consent().json
     receipt = body["receipt"]
@@ -184,15 +179,15 @@ def test_forged_or_altered_receipts_are_refused(app, client, post_consent, audit
         "garbage": ("not.a.receipt", "JWS"),
     }
     for name, (token, reason) in cases.items():
-        resp = client.post("/api/v1/audit/receipts/verify", json={"receipt": token}, headers=auditor)
+        resp = client.post("/api/v1/audit/receipts/verify", json={"receipt": token},
+                           headers=auditor_key)
         assert resp.status_code == 200, (name, resp.json)
         assert resp.json["valid"] is False and reason in resp.json["reason"], (name, resp.json)
 
 
-def test_a_genuine_receipt_whose_event_was_edited_or_is_missing_is_refused(app, client,
-                                                                           post_consent, auditor):
+def test_a_genuine_receipt_whose_event_was_edited_or_is_missing_is_refused(
+        app, client, post_consent, auditor_key):
     """REQ L-08: the receipt is checked against the ledger, not only its signature."""
-    from consent_server.ledger import receipts
 
     body = post_consent().json
     with app.app_context():
@@ -200,19 +195,20 @@ def test_a_genuine_receipt_whose_event_was_edited_or_is_missing_is_refused(app, 
                            .values(choices='{"analytics":false,"marketing":true,"necessary":true}'))
         db.session.commit()
     resp = client.post("/api/v1/audit/receipts/verify", json={"receipt": body["receipt"]},
-                       headers=auditor).json
+                       headers=auditor_key).json
     assert resp["valid"] is False and resp["signature_ok"] is True and "choices" in resp["reason"]
     key = app.extensions["consent_signing_key"]
     claims = jwt.decode(body["receipt"], key.public, algorithms=["EdDSA"])
     ghost = jwt.encode({**claims, "jti": "00000000-0000-4000-8000-000000000001"}, key.private,
                        algorithm="EdDSA", headers={"kid": key.kid})
-    resp = client.post("/api/v1/audit/receipts/verify", json={"receipt": ghost}, headers=auditor).json
+    resp = client.post("/api/v1/audit/receipts/verify", json={"receipt": ghost},
+                       headers=auditor_key).json
     assert resp["valid"] is False and "not in the ledger" in resp["reason"]
 
 
 @pytest.mark.parametrize("body", [{}, {"receipt": 5}, {"receipt": "x", "more": 1}, []])
-def test_a_malformed_receipt_request_is_a_422(client, auditor, body):
-    resp = client.post("/api/v1/audit/receipts/verify", json=body, headers=auditor)
+def test_a_malformed_receipt_request_is_a_422(client, auditor_key, body):
+    resp = client.post("/api/v1/audit/receipts/verify", json=body, headers=auditor_key)
     assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
 
 
@@ -247,21 +243,17 @@ def test_every_audit_route_needs_an_auditor_or_admin_key(app, client, method, pa
         assert resp.status_code == (404 if "unknown-id" in path else 200)
 
 
-def test_the_readme_checks_a_checkpoints_signature_offline(app, client, auditor, tmp_path):
+def test_the_readme_checks_a_checkpoints_signature_offline(app, client, auditor_key, tmp_path,
+                                                           readme, seed):
     """REQ L-07: the README's few lines with `cryptography` check a checkpoint against the
     published key, and refuse an altered one."""
-    import re
-    import subprocess
-    import sys
-
-    from test_exports import README
-
-    text = README.read_text()
+    text = readme.read_text()
     snippet = re.search(r"Checking the signature offline.*?```python\n(.*?)```", text, re.S).group(1)
     (tmp_path / "check.py").write_text(snippet)
     seed(app)
-    cp = client.get("/api/v1/audit/checkpoint", headers=auditor).json
-    (tmp_path / "keys.json").write_text(client.get("/api/v1/audit/keys", headers=auditor).get_data(as_text=True))
+    cp = client.get("/api/v1/audit/checkpoint", headers=auditor_key).json
+    (tmp_path / "keys.json").write_text(client.get("/api/v1/audit/keys",
+                                                   headers=auditor_key).get_data(as_text=True))
     for checkpoint, ok in ((cp, True), ({**cp, "seq": cp["seq"] - 1}, False)):
         (tmp_path / "checkpoint.json").write_text(json.dumps(checkpoint))
         done = subprocess.run([sys.executable, "check.py"], cwd=tmp_path, capture_output=True,

@@ -6,8 +6,6 @@ import urllib.request
 import uuid
 
 import pytest
-from conftest import CHOICE, publish
-from servers import Gunicorn
 
 from consent_server import ledger
 from consent_server.extensions import db
@@ -17,9 +15,7 @@ PROBLEM = "application/problem+json"
 
 def _limited(app_factory, **limits):
     """A client of an app with other limits (on the database the `app` fixture empties)."""
-    app = app_factory(**limits)
-    publish(app)
-    return app.test_client()
+    return app_factory(**limits).test_client()
 
 
 def _assert_429(resp):
@@ -28,59 +24,59 @@ def _assert_429(resp):
     assert int(resp.headers["Retry-After"]) >= 1
 
 
-def test_the_default_is_60_writes_a_minute_per_address(app, client):
+def test_the_default_is_60_writes_a_minute_per_address(app, client, config, choice):
     """REQ S-03: 60 public writes a minute from one address, then 429 with Retry-After."""
-    assert app.config["RATELIMIT_PUBLIC"] == "60/minute"
-    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["RATELIMIT_PUBLIC"] == "60/minute"
+    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     for _ in range(60):
-        assert client.post("/api/v1/consents", json=CHOICE).status_code == 201
-    _assert_429(client.post("/api/v1/consents", json=CHOICE))
+        assert client.post("/api/v1/consents", json=choice).status_code == 201
+    _assert_429(client.post("/api/v1/consents", json=choice))
     with app.app_context():
         assert ledger.verify(db.session).events == 60
 
 
-def test_posts_and_deletes_share_one_budget_per_address(app, app_factory):
+def test_posts_and_deletes_share_one_budget_per_address(app, app_factory, choice):
     """REQ S-03: every public write draws on the same budget; reads are not limited; another
     address has its own."""
     client = _limited(app_factory, RATELIMIT_PUBLIC="3/minute")
-    first = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
-    client.post("/api/v1/consents", json=CHOICE)
+    first = client.post("/api/v1/consents", json=choice).json["consent_id"]
+    client.post("/api/v1/consents", json=choice)
     assert client.delete(f"/api/v1/consents/{first}").status_code == 200
-    _assert_429(client.post("/api/v1/consents", json=CHOICE))
+    _assert_429(client.post("/api/v1/consents", json=choice))
     _assert_429(client.delete(f"/api/v1/consents/{first}"))
     for _ in range(5):
         assert client.get(f"/api/v1/consents/{first}").status_code == 200
         assert client.get("/api/v1/config").status_code == 200
-    other = client.post("/api/v1/consents", json=CHOICE, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    other = client.post("/api/v1/consents", json=choice, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     assert other.status_code == 201
 
 
-def test_an_ipv6_client_is_limited_by_its_64(app, app_factory):
+def test_an_ipv6_client_is_limited_by_its_64(app, app_factory, choice):
     """Addresses of one IPv6 /64 share a budget: rotating through them does not help."""
     client = _limited(app_factory, RATELIMIT_PUBLIC="2/minute")
     for host in ("1", "2"):
-        resp = client.post("/api/v1/consents", json=CHOICE,
+        resp = client.post("/api/v1/consents", json=choice,
                            environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{host}"})
         assert resp.status_code == 201
-    _assert_429(client.post("/api/v1/consents", json=CHOICE,
+    _assert_429(client.post("/api/v1/consents", json=choice,
                             environ_base={"REMOTE_ADDR": "2001:db8:1:2:ffff::3"}))
-    assert client.post("/api/v1/consents", json=CHOICE,
+    assert client.post("/api/v1/consents", json=choice,
                        environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 201
 
 
-def test_one_consent_id_has_a_budget_of_its_own_from_any_address(app, app_factory):
+def test_one_consent_id_has_a_budget_of_its_own_from_any_address(app, app_factory, choice):
     """REQ S-03: writes to one consent from many addresses are limited per consent id."""
     client = _limited(app_factory, RATELIMIT_PER_CONSENT="2/minute")
-    consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
+    consent_id = client.post("/api/v1/consents", json=choice).json["consent_id"]
     for n in range(2):
-        resp = client.post("/api/v1/consents", json={**CHOICE, "consent_id": consent_id},
+        resp = client.post("/api/v1/consents", json={**choice, "consent_id": consent_id},
                            environ_base={"REMOTE_ADDR": f"10.1.{n}.1"})
         assert resp.status_code == 201
-    _assert_429(client.post("/api/v1/consents", json={**CHOICE, "consent_id": consent_id},
+    _assert_429(client.post("/api/v1/consents", json={**choice, "consent_id": consent_id},
                             environ_base={"REMOTE_ADDR": "10.2.0.1"}))
     _assert_429(client.delete(f"/api/v1/consents/{consent_id}",
                               environ_base={"REMOTE_ADDR": "10.3.0.1"}))
-    assert client.post("/api/v1/consents", json=CHOICE).status_code == 201  # a new device
+    assert client.post("/api/v1/consents", json=choice).status_code == 201  # a new device
 
 
 def _redis_answers() -> bool:
@@ -92,8 +88,8 @@ def _redis_answers() -> bool:
         return False
 
 
-def _post(url: str):
-    request = urllib.request.Request(url + "/api/v1/consents", data=json.dumps(CHOICE).encode(),
+def _post(url: str, body: dict):
+    request = urllib.request.Request(url + "/api/v1/consents", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as resp:
@@ -103,31 +99,30 @@ def _post(url: str):
 
 
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
-def test_two_processes_share_one_limit_through_redis(app, database_url, tmp_path):
+def test_two_processes_share_one_limit_through_redis(app, gunicorn, tmp_path, choice):
     """REQ S-03: two app processes with CONSENT_RATELIMIT_STORAGE_URL=redis://... count one
     budget: 4 writes a minute in all, whichever process takes them."""
     env = {"CONSENT_RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/0",
            "CONSENT_RATELIMIT_PUBLIC": "4/minute",
            "CONSENT_RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
-    with Gunicorn(database_url, tmp_path / "a.log", **env) as one, \
-            Gunicorn(database_url, tmp_path / "b.log", **env) as two:
-        answers = [_post(server.url)[0] for server in (one, two, one, two)]
+    with gunicorn(tmp_path / "a.log", **env) as one, gunicorn(tmp_path / "b.log", **env) as two:
+        answers = [_post(server.url, choice)[0] for server in (one, two, one, two)]
         assert answers == [201] * 4
         for server in (one, two):
-            status, headers = _post(server.url)
+            status, headers = _post(server.url, choice)
             assert status == 429 and int(headers["Retry-After"]) >= 1
             assert headers["Content-Type"] == PROBLEM
     with app.app_context():
         assert ledger.verify(db.session).events == 4
 
 
-def test_a_storage_outage_does_not_stop_consents(app, app_factory, caplog):
+def test_a_storage_outage_does_not_stop_consents(app, app_factory, caplog, choice):
     """With Redis unreachable, writes are still recorded (limits count in memory meanwhile),
     and the log says so without naming anyone."""
     client = _limited(app_factory, RATELIMIT_STORAGE_URL="redis://127.0.0.1:1/0")
-    first = client.post("/api/v1/consents", json=CHOICE)
+    first = client.post("/api/v1/consents", json=choice)
     assert first.status_code == 201
     again = client.post("/api/v1/consents",
-                        json={**CHOICE, "consent_id": first.json["consent_id"]})
+                        json={**choice, "consent_id": first.json["consent_id"]})
     assert again.status_code == 201
     assert first.json["consent_id"] not in caplog.text and "127.0.0.1" not in caplog.text

@@ -2,7 +2,8 @@
 CONSENT_RETENTION_DAYS ago; the hashed ledger stays and verifies."""
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select
 
 from consent_server import ledger
 
@@ -11,10 +12,16 @@ from consent_server.extensions import db
 from consent_server.models import ConsentEvent, ConsentState, utcnow
 
 
-def _device(**fields):
-    return devices.record(db.session, choices={"analytics": True}, policy_version="1",
-                           language="nb", source="banner", max_age_days=365, ip="192.0.2.44",
-                           user_agent="Phone/9", **fields)["consent_id"]
+@pytest.fixture
+def device(record_device):
+    """device(): a new device's consent id, its address and user agent stored."""
+    return lambda: record_device(ip="192.0.2.44", user_agent="Phone/9")["consent_id"]
+
+
+@pytest.fixture
+def withdraw(record_device):
+    """withdraw(consent_id): every optional purpose off."""
+    return lambda consent_id: record_device(choices={}, consent_id=consent_id)
 
 
 def test_the_default_is_the_max_age_plus_three_years(app, app_factory):
@@ -24,28 +31,23 @@ def test_the_default_is_the_max_age_plus_three_years(app, app_factory):
     assert app_factory(RETENTION_DAYS="2000").config["RETENTION_DAYS"] == 2000
 
 
-def _withdraw(consent_id):
-    devices.record(db.session, choices={}, policy_version="1", language="nb", source="banner",
-                    max_age_days=365, consent_id=consent_id)
-
-
 def _first_event(consent_id):
     return db.session.execute(select(ConsentEvent).where(ConsentEvent.subject == consent_id)
                               .order_by(ConsentEvent.seq)).scalars().first()
 
 
-def test_ended_consents_past_retention_lose_their_personal_data(app):
+def test_ended_consents_past_retention_lose_their_personal_data(app, device, withdraw):
     """REQ L-05: a consent that was withdrawn, expired, or lapsed at its max age more than
     retention days ago gets an erase event by the system and no IP or user agent anywhere
     (the hashed ledger stays); one still running, or that ended more recently, keeps them;
     the ledger and the state verify."""
     with app.app_context():
         start = utcnow()
-        expired = _device()
+        expired = device()
         devices.purge_expired(db.session, 365, start + timedelta(days=400))  # ends it then
-        withdrawn = _device()
-        _withdraw(withdrawn)
-        lapsed = _device()  # never renewed, never expired by a purge: ended at its max age
+        withdrawn = device()
+        withdraw(withdrawn)
+        lapsed = device()  # never renewed, never expired by a purge: ended at its max age
         assert devices.erase_ended(db.session, 1461, 365, start + timedelta(days=1400)) == 0
         assert devices.erase_ended(db.session, 1461, 365, start + timedelta(days=1500)) == 1
         events = db.session.execute(select(ConsentEvent).where(
@@ -66,12 +68,12 @@ def test_ended_consents_past_retention_lose_their_personal_data(app):
         assert ledger.verify(db.session).ok
 
 
-def test_purge_expired_applies_retention_from_the_settings(app, app_factory):
+def test_purge_expired_applies_retention_from_the_settings(app, app_factory, device, withdraw):
     """REQ L-05: the command erases by CONSENT_RETENTION_DAYS, then expires; it says both."""
     short = app_factory(RETENTION_DAYS="-1", MAX_AGE_DAYS="-1")  # everything ended "long ago"
     with short.app_context():
-        withdrawn = _device()
-        _withdraw(withdrawn)
+        withdrawn = device()
+        withdraw(withdrawn)
     result = short.test_cli_runner().invoke(args=["consent", "purge-expired"])
     assert result.exit_code == 0, result.output
     assert "erased the personal data of 1 consents that ended over -1 days ago" in result.output

@@ -3,14 +3,12 @@ hundred generated cases, valid keys for the protected ones. No 5xx, every respon
 documented, every error problem+json."""
 import pytest
 import schemathesis
-from schemathesis import checks
-from conftest import SETTINGS
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from consent_server import create_app
-
-from consent_server.staff import keys
 from consent_server.extensions import db
+from consent_server.staff import keys
 
 EXAMPLES = 25  # per operation: about 500 cases in all
 
@@ -21,9 +19,10 @@ def admin_key(app):
         return keys.create_key(db.session, "schemathesis", "admin")[1]
 
 
-# The document is read once, at collection, from an app without a database; the cases then go
-# to the app of the running test (on the test database), which the fixture below puts here.
-CURRENT = {"app": create_app({**SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"})}
+# The document is read once, at collection, from an app without a database (fixtures do not
+# run then); the cases then go to the app of the running test (on the test database), which the
+# fixture below puts here.
+CURRENT = {"app": create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})}
 
 
 def _current_app(environ, start_response):

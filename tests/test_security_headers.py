@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from conftest import CHOICE
 
 from consent_server.http.headers import OTHER_CSP
 
@@ -24,7 +23,7 @@ def _get_routes(app):
     return paths
 
 
-def test_every_response_carries_the_base_headers(app, client):
+def test_every_response_carries_the_base_headers(app, client, choice):
     """REQ S-05: nosniff, a Referrer-Policy and a CSP on every response: pages, API, script,
     errors, whatever the route (all of the URL map's GET routes)."""
     paths = _get_routes(app) + ["/no/such/page", "/api/v1/consents/unknown"]
@@ -35,7 +34,7 @@ def test_every_response_carries_the_base_headers(app, client):
             assert resp.headers.get(name) in value, (path, name)
         assert "frame-ancestors" in resp.headers["Content-Security-Policy"], path
         assert "Strict-Transport-Security" not in resp.headers  # PUBLIC_URL is http here
-    post = client.post("/api/v1/consents", json=CHOICE)
+    post = client.post("/api/v1/consents", json=choice)
     assert post.status_code == 201 and post.headers["X-Content-Type-Options"] == "nosniff"
     assert post.headers["Content-Security-Policy"] == OTHER_CSP
 
@@ -66,11 +65,11 @@ def test_the_demo_keeps_its_own_policy(client):
     assert "frame-ancestors 'self'" in client.get("/demo/embed").headers["Content-Security-Policy"]
 
 
-def test_nothing_keeps_widget_js_or_the_api_from_customer_sites(client):
+def test_nothing_keeps_widget_js_or_the_api_from_customer_sites(client, choice):
     """The script and the API stay usable from another origin: no cross-origin resource or
     embedder policy, CORS for the allowed site as before."""
     script = client.get("/widget.js")
-    api = client.post("/api/v1/consents", json=CHOICE, headers={"Origin": "https://shop.example"})
+    api = client.post("/api/v1/consents", json=choice, headers={"Origin": "https://shop.example"})
     config = client.get("/api/v1/config", headers={"Origin": "https://shop.example"})
     for resp in (script, api, config):
         assert resp.status_code in (200, 201)
@@ -91,16 +90,16 @@ def test_hsts_when_the_public_url_is_https(app, app_factory, public_url, hsts):
         assert (value == "max-age=31536000") if hsts else value is None
 
 
-def test_x_forwarded_for_is_trusted_only_when_configured(app, app_factory):
+def test_x_forwarded_for_is_trusted_only_when_configured(app, app_factory, choice):
     """REQ S-05: without CONSENT_TRUSTED_PROXIES a forged X-Forwarded-For names nobody; with
     one proxy, its address is the client's (and so the rate limit's key)."""
     forged = {"X-Forwarded-For": "203.0.113.9"}
     plain = app_factory(RATELIMIT_PUBLIC="1/minute").test_client()
-    assert plain.post("/api/v1/consents", json=CHOICE, headers=forged).status_code == 201
-    assert plain.post("/api/v1/consents", json=CHOICE,
+    assert plain.post("/api/v1/consents", json=choice, headers=forged).status_code == 201
+    assert plain.post("/api/v1/consents", json=choice,
                       headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 429
     proxied = app_factory(RATELIMIT_PUBLIC="1/minute", TRUSTED_PROXIES=1).test_client()
     for n in range(3):
-        resp = proxied.post("/api/v1/consents", json=CHOICE,
+        resp = proxied.post("/api/v1/consents", json=choice,
                             headers={"X-Forwarded-For": f"203.0.113.{20 + n}"})
         assert resp.status_code == 201

@@ -1,9 +1,7 @@
 """The site file: the cookie declaration per purpose and the notice's additions."""
 import pytest
-from conftest import make_app
 
 from consent_server import create_app
-from consent_server.extensions import db
 from consent_server.consent.site import SiteFileError, load
 
 GOOD = '''
@@ -34,15 +32,13 @@ def test_config_lists_each_purposes_cookies_in_the_language(client):
                                       "description": "Måler hvordan annonsene våre virker."}
 
 
-def test_a_site_file_setting_replaces_the_default(tmp_path, database_url):
+def test_a_site_file_setting_replaces_the_default(tmp_path, app_factory):
     path = tmp_path / "site.toml"
     path.write_text(GOOD, encoding="utf-8")
     assert load(path).cookies[0].name == "_pk_id.*"
-    app = make_app(database_url, SITE_FILE=str(path))
+    app = app_factory(SITE_FILE=str(path))
     body = app.test_client().get("/api/v1/config?lang=en").json["texts"]["body"]
     assert body.startswith("Eksempel AS uses cookies")
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.mark.parametrize("lang, start", [("nb", "Exentri AS bruker informasjonskapsler"),

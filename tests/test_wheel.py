@@ -5,7 +5,6 @@ Slow (a build, a venv, an install): it runs when CONSENT_TEST_WHEEL=1, as `.ci/r
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -51,19 +50,14 @@ def test_the_wheel_carries_the_widget_catalogs_migrations_and_site_file(wheel):
     assert not any("node_modules" in n or n.endswith(".pyc") for n in names)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def get(url, data=None, headers=None):
     request = urllib.request.Request(url, data=data, headers=headers or {})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.headers, response.read().decode()
 
 
-def test_installed_from_the_wheel_it_serves_the_banner_notice_demo_and_api(wheel, tmp_path):
+def test_installed_from_the_wheel_it_serves_the_banner_notice_demo_and_api(wheel, tmp_path,
+                                                                           free_port):
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]

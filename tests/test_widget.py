@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import publish
-
 from consent_server.web import widget
 
 WIDGET = widget.DIST.parent
@@ -146,7 +144,7 @@ def test_the_prefix_is_the_first_layer_config(client):
     assert settings["privacy_url"] == config["privacy_url"] == "http://127.0.0.1:5000/privacy/en"
 
 
-def test_a_text_cannot_close_the_script_element(app_factory, tmp_path):
+def test_a_text_cannot_close_the_script_element(app_factory, tmp_path, publish):
     """A site file's text with </script> in it stays inside the JSON string."""
     path = Path(site_file(tmp_path, ""))
     path.write_text(path.read_text(encoding="utf-8").replace(
@@ -175,7 +173,7 @@ def test_built_once_per_app_and_language(app):
         assert widget.bundle(app, "nb") is not widget.bundle(app, "en")
 
 
-def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch):
+def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch, publish):
     """REQ C-09: the script carries the valid notice versions, so a returning visitor's choice
     under an outdated one is not applied; a material version changes the script and its ETag."""
     first = client.get("/widget.js")
@@ -337,7 +335,7 @@ def site_file(tmp_path, addition: str) -> str:
     return str(path)
 
 
-def test_the_privacy_link_can_be_the_sites_own_per_language(app_factory, tmp_path):
+def test_the_privacy_link_can_be_the_sites_own_per_language(app_factory, tmp_path, publish):
     """REQ N-05, C-03: the site file may name the site's own notice per language; the banner
     links to it (in widget.js and the config), else to this server's /privacy/<lang>."""
     path = site_file(tmp_path, '[privacy]\nurl = { nb = "https://www.exentri.no/personvern", '
@@ -365,11 +363,7 @@ def test_a_bad_privacy_url_is_named(tmp_path, addition, message):
         load(site_file(tmp_path, addition))
 
 
-CHOICE = {"choices": {"analytics": True, "marketing": False}, "policy_version": "1",
-          "language": "nb"}
-
-
-def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory):
+def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory, choice, publish):
     """REQ W-06: with CONSENT_COOKIE_DOMAIN, a choice sent by an allowed site under that domain
     gets the consent cookie from the server (a credentialed CORS answer), the value the banner
     writes, on the parent domain: one cookie for every subdomain."""
@@ -378,7 +372,7 @@ def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory):
     publish(app)
     client = app.test_client()
     assert client.get("/api/v1/config").json["cookie"]["domain"] == "example.no"
-    resp = client.post("/api/v1/consents", json=CHOICE,
+    resp = client.post("/api/v1/consents", json=choice,
                        headers={"Origin": "https://www.example.no"})
     assert resp.status_code == 201
     assert resp.headers["Access-Control-Allow-Origin"] == "https://www.example.no"
@@ -402,14 +396,14 @@ def test_the_server_sets_the_cookie_on_the_shared_domain(app_factory):
     ({}, "https://www.example.no"),  # no CONSENT_COOKIE_DOMAIN
     ({"COOKIE_DOMAIN": "example.no"}, "https://www.notexample.no"),
 ])
-def test_no_server_cookie_for_other_sites(app_factory, settings, origin):
+def test_no_server_cookie_for_other_sites(app_factory, settings, origin, choice, publish):
     """The server sets the cookie for allowed sites under the domain only; everything else
     keeps the banner's own cookie (and a page of a site not allowed is refused anyway)."""
     app = app_factory(ALLOWED_ORIGINS="https://www.example.no,https://shop.example,"
                                       "https://www.notexample.no", **settings)
     publish(app)
     headers = {"Origin": origin} if origin else {}
-    resp = app.test_client().post("/api/v1/consents", json=CHOICE, headers=headers)
+    resp = app.test_client().post("/api/v1/consents", json=choice, headers=headers)
     assert resp.status_code == 201
     assert "Set-Cookie" not in resp.headers
     assert "Access-Control-Allow-Credentials" not in resp.headers

@@ -1,23 +1,17 @@
 """The banner (widget.js) in headless Chromium, on a host page of another origin.
 
-The consent server runs in-process on http://127.0.0.1:<port>; the "customer's site" runs on
-http://localhost:<other port>, a different origin, and embeds the banner with one script tag.
+The consent server runs under pytest-flask's live_server on http://127.0.0.1:<port>; the
+"customer's site" runs on http://localhost:<other port>, a different origin, and embeds the
+banner with one script tag.
 """
-import base64
-import hashlib
-import io
 import json
-import tarfile
 import threading
 import time
 import urllib.parse
-import urllib.request
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS as ARGS, empty_and_close, make_app, publish
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -26,11 +20,6 @@ try:
 except ImportError:  # pragma: no cover (the tests here skip, see conftest)
     expect = None
 
-REPO = Path(__file__).resolve().parents[2]
-AXE = REPO / ".cache" / "axe-core-4.14.1.min.js"
-AXE_TARBALL = "https://registry.npmjs.org/axe-core/-/axe-core-4.14.1.tgz"
-AXE_INTEGRITY = ("sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFoo"
-                 "JpZe37OgudVGtQ==")
 GPC = "Object.defineProperty(Navigator.prototype,'globalPrivacyControl',{get:()=>true})"
 PENDING = "consent-server:pending"
 BANNER, DIALOG = ".csw-b", "dialog.csw-d"
@@ -126,28 +115,17 @@ class HostSite:
 
 
 class ConsentServer:
-    """The consent server from the app factory, in a thread."""
+    """The consent server as the tests see it: its address, and what it stored (read through
+    the app's test client, on the same database)."""
 
-    def __init__(self, database_url, allowed_origin, **settings):
-        self.app = make_app(database_url, ALLOWED_ORIGINS=allowed_origin, **settings)
-        publish(self.app)
-        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.app.config["PUBLIC_URL"] = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def __init__(self, url, app):
+        self.url, self.app = url, app
 
     def consent(self, consent_id):
         return self.app.test_client().get(f"/api/v1/consents/{consent_id}").json
 
     def events(self, consent_id):
         return self.app.test_client().get(f"/api/v1/consents/{consent_id}/events").json["events"]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-        empty_and_close(self.app)
 
 
 @pytest.fixture(scope="module")
@@ -157,12 +135,18 @@ def site():
     host.close()
 
 
-@pytest.fixture(scope="module")
-def server(database_url, site):
-    consent = ConsentServer(database_url, site.origin)
-    site.server_url = consent.url
-    yield consent
-    consent.close()
+@pytest.fixture
+def app_settings(live_settings, site):
+    """The app that live_server serves, with the host site's origin allowed."""
+    return {**live_settings, "ALLOWED_ORIGINS": site.origin}
+
+
+@pytest.fixture
+def server(app, live_server, site):
+    """The consent server: the app under pytest-flask's live_server (a process of its own, on
+    the test database); the host site's script tag points at it."""
+    site.server_url = app.config["PUBLIC_URL"]
+    return ConsentServer(site.server_url, app)
 
 
 @pytest.fixture
@@ -645,26 +629,8 @@ def test_strict_csp_no_globals_and_scoped_styles(browser, site, server):
         ctx.close()
 
 
-@pytest.fixture(scope="module")
-def axe_script():
-    """axe-core from the npm registry (pinned, integrity checked), kept in .cache; not shipped."""
-    if not AXE.exists():
-        try:
-            with urllib.request.urlopen(AXE_TARBALL, timeout=60) as response:
-                tarball = response.read()
-        except OSError as error:
-            pytest.skip(f"axe-core is not in .cache and the npm registry cannot be reached: {error}")
-        digest = base64.b64encode(hashlib.sha512(tarball).digest()).decode()
-        assert f"sha512-{digest}" == AXE_INTEGRITY, "axe-core tarball does not match its integrity"
-        with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
-            script = archive.extractfile("package/axe.min.js").read()
-        AXE.parent.mkdir(parents=True, exist_ok=True)
-        AXE.write_bytes(script)
-    return str(AXE)
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_violations_on_the_demo(browser, server, axe_script, scheme):
+def test_axe_finds_no_violations_on_the_demo(browser, server, axe, scheme):
     """REQ A-07, A-05, A-01, A-04: axe-core finds no violation on the demo page, with the banner
     and with the settings layer open, in light and dark colour schemes."""
     ctx = browser.new_context(bypass_csp=True, color_scheme=scheme)  # to inject axe-core
@@ -676,10 +642,7 @@ def test_axe_finds_no_violations_on_the_demo(browser, server, axe_script, scheme
             if layer == "settings":
                 button(page, "Innstillinger").click()
                 page.wait_for_selector(DIALOG)
-            page.add_script_tag(path=axe_script)
-            result = page.evaluate("""() => axe.run(document, {resultTypes: ['violations']})
-                .then((r) => r.violations.map((v) => [v.id, v.impact,
-                    v.nodes.map((n) => n.target.join(' '))]))""")
+            result = axe(page)
             assert result == [], f"{layer}: {result}"
     finally:
         ctx.close()
@@ -957,23 +920,28 @@ def test_a_site_not_allowed_gets_a_reason_in_the_console(page, site, server):
 
 # ---- the consent server on a subdomain of the site (Safari's 7-day limit on script cookies) ---
 
-@pytest.fixture(scope="module")
-def subdomains(database_url, playwright):
+@pytest.fixture
+def subdomains(app_factory, launch_chromium):
     """The site on www.shop.localtest, the consent server on consent.shop.localtest (both
-    loopback, by Chromium's host resolver rules), CONSENT_COOKIE_DOMAIN = shop.localtest."""
+    loopback, by Chromium's host resolver rules), CONSENT_COOKIE_DOMAIN = shop.localtest.
+
+    This consent server runs in a thread of this process, not under pytest-flask's live_server
+    (a process of its own, forked when it starts): the test changes the running server's
+    settings halfway (it removes CONSENT_COOKIE_DOMAIN), which another process would not see."""
     host = HostSite()
-    port = host.httpd.server_port
-    consent = ConsentServer(database_url, f"http://www.shop.localtest:{port}",
-                            COOKIE_DOMAIN="shop.localtest")
-    consent.url = consent.url.replace("127.0.0.1", "consent.shop.localtest")
-    consent.app.config["PUBLIC_URL"] = consent.url
-    host.server_url = consent.url
-    host.origin = f"http://www.shop.localtest:{port}"
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + [
-        "--host-resolver-rules=MAP *.shop.localtest 127.0.0.1"])
-    yield host, consent, chromium
+    host.origin = f"http://www.shop.localtest:{host.httpd.server_port}"
+    app = app_factory(ALLOWED_ORIGINS=host.origin, COOKIE_DOMAIN="shop.localtest")
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    host.server_url = app.config["PUBLIC_URL"] = (
+        f"http://consent.shop.localtest:{httpd.server_port}")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    chromium = launch_chromium("--host-resolver-rules=MAP *.shop.localtest 127.0.0.1")
+    yield host, ConsentServer(host.server_url, app), chromium
     chromium.close()
-    consent.close()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
     host.close()
 
 

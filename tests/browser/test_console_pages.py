@@ -3,33 +3,23 @@ every page, an auditor's export re-verifies, an admin creates and revokes a key.
 import os
 import re
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
-from conftest import CHOICE, empty_and_close, make_app, publish
-from test_banner import REPO, axe_script  # noqa: F401  (a fixture)
-from test_exports import run_snippet
-from werkzeug.serving import make_server
 
-from consent_server import ledger
-
-from consent_server.people import marketing
-
-from consent_server.staff import users
 from consent_server.extensions import db
 from consent_server.models import utcnow
+from consent_server.people import marketing
 
 try:
     from playwright.sync_api import expect
 except ImportError:  # pragma: no cover (the tests here skip, see conftest)
     expect = None
 
-PASSWORD = "correct horse battery"
 # The screenshots in docs/ are rewritten only when asked (CONSENT_UPDATE_SCREENSHOTS=1), so a
 # test run leaves the checkout as it was.
-DOCS = REPO / "docs" if os.environ.get("CONSENT_UPDATE_SCREENSHOTS") else Path(
-    tempfile.gettempdir()) / "consent-console-screenshots"
+DOCS = (Path(__file__).resolve().parents[2] / "docs" if os.environ.get("CONSENT_UPDATE_SCREENSHOTS")
+        else Path(tempfile.gettempdir()) / "consent-console-screenshots")
 MARKETING = ["/console/marketing/check", "/console/marketing/audience",
              "/console/marketing/lookup", "/console/marketing/customers"]
 PAGES = {"marketing": ["/console/", *MARKETING],
@@ -42,44 +32,35 @@ PAGES = {"marketing": ["/console/", *MARKETING],
 
 
 class ConsoleServer:
-    """The app from the factory in a thread, with one account per role and some consents."""
+    """The console as the tests see it: its address, the app, a device's consent id."""
 
-    def __init__(self, database_url):
-        self.app = make_app(database_url)
-        publish(self.app)
-        with self.app.app_context():
-            for role in PAGES:
-                users.create_user(db.session, f"{role}@example.com", role, PASSWORD, utcnow())
-        client = self.app.test_client()
-        self.consent_id = client.post("/api/v1/consents", json=CHOICE).json["consent_id"]
-        client.post("/api/v1/consents", json={**CHOICE, "consent_id": self.consent_id,
-                                               "choices": {"analytics": False,
-                                                           "marketing": True}})
-        with self.app.app_context():
-            marketing.record_customers(db.session, [{
-                "email": "kunde@example.no", "sale_date": utcnow().date(),
-                "product_category": "sko", "opt_out_offered": True}], "nb", utcnow())
-        for choices in ({"analytics": True, "marketing": True},
-                        {"analytics": False, "marketing": False}):
-            client.post("/api/v1/consents", json={**CHOICE, "choices": choices})
-        self.httpd = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.app.config["PUBLIC_URL"] = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-        empty_and_close(self.app)
+    def __init__(self, url, app, consent_id):
+        self.url, self.app, self.consent_id = url, app, consent_id
 
 
-@pytest.fixture(scope="module")
-def server(database_url):
-    running = ConsoleServer(database_url)
-    yield running
-    running.close()
+@pytest.fixture
+def app_settings(live_settings):
+    """The app that live_server serves."""
+    return live_settings
+
+
+@pytest.fixture
+def server(app, live_server, client, choice, make_user):
+    """The console under pytest-flask's live_server (a process of its own, on the test
+    database), with one account per role and some consents."""
+    for role in PAGES:
+        make_user(app, f"{role}@example.com", role)
+    consent_id = client.post("/api/v1/consents", json=choice).json["consent_id"]
+    client.post("/api/v1/consents", json={**choice, "consent_id": consent_id,
+                                          "choices": {"analytics": False, "marketing": True}})
+    with app.app_context():
+        marketing.record_customers(db.session, [{
+            "email": "kunde@example.no", "sale_date": utcnow().date(),
+            "product_category": "sko", "opt_out_offered": True}], "nb", utcnow())
+    for choices in ({"analytics": True, "marketing": True},
+                    {"analytics": False, "marketing": False}):
+        client.post("/api/v1/consents", json={**choice, "choices": choices})
+    return ConsoleServer(app.config["PUBLIC_URL"], app, consent_id)
 
 
 @pytest.fixture
@@ -91,90 +72,84 @@ def context(browser):
     ctx.close()
 
 
-def sign_in(page, server, role, lang="nb"):
-    page.goto(f"{server.url}/console/sign-in?lang={lang}")
-    page.get_by_label("E-postadresse" if lang == "nb" else "E-mail address").fill(
-        f"{role}@example.com")
-    page.get_by_label("Passord" if lang == "nb" else "Password").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn" if lang == "nb" else "Sign in").click()
-    expect(page.locator("h1")).to_have_text("Samtykkekonsoll" if lang == "nb"
-                                            else "Consent console")
+@pytest.fixture
+def sign_in(server, staff_password):
+    """sign_in(page, role, lang="nb"): sign in through the form, in Chromium."""
+
+    def submit(page, role, lang="nb"):
+        page.goto(f"{server.url}/console/sign-in?lang={lang}")
+        page.get_by_label("E-postadresse" if lang == "nb" else "E-mail address").fill(
+            f"{role}@example.com")
+        page.get_by_label("Passord" if lang == "nb" else "Password").fill(staff_password)
+        page.get_by_role("button", name="Logg inn" if lang == "nb" else "Sign in").click()
+        expect(page.locator("h1")).to_have_text("Samtykkekonsoll" if lang == "nb"
+                                                else "Consent console")
+
+    return submit
 
 
-def axe(page, path):
-    page.add_script_tag(path=path)
-    return page.evaluate("""() => axe.run(document, {resultTypes: ['violations']})
-        .then((r) => r.violations.map((v) => [v.id, v.impact,
-            v.nodes.map((n) => n.target.join(' '))]))""")
-
-
-def test_signed_out_every_console_url_goes_to_sign_in(context, server, axe_script):
+def test_signed_out_every_console_url_goes_to_sign_in(context, server, axe):
     page = context.new_page()
     for url in {u for pages in PAGES.values() for u in pages}:
         page.goto(server.url + url)
         assert page.url.startswith(f"{server.url}/console/sign-in?next="), url
         expect(page.locator("h1")).to_have_text("Logg inn")
         assert "example.com" not in page.content()
-    assert axe(page, axe_script) == []
+    assert axe(page) == []
 
 
 @pytest.mark.parametrize("role", list(PAGES))
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_each_role_walks_its_pages_with_no_axe_violations(browser, server, axe_script, role,
-                                                          scheme):
+def test_each_role_walks_its_pages_with_no_axe_violations(browser, server, axe, role,
+                                                          scheme, sign_in):
     """axe-core finds no violation on any console page a role opens, in nb and en, light and
     dark; the other roles' pages answer 403."""
     ctx = browser.new_context(bypass_csp=True, color_scheme=scheme)
     try:
         page = ctx.new_page()
         for lang in ("nb", "en"):
-            sign_in(page, server, role, lang)
+            sign_in(page, role, lang)
             for url in PAGES[role]:
                 response = page.goto(f"{server.url}{url}?lang={lang}")
                 assert response.status == 200, url
-                assert axe(page, axe_script) == [], (role, lang, url)
+                assert axe(page) == [], (role, lang, url)
             page.get_by_role("button", name="Logg ut" if lang == "nb" else "Sign out").click()
-        sign_in(page, server, role)
+        sign_in(page, role)
         for url in PAGES["admin"]:
             if url not in PAGES[role]:
                 assert page.goto(server.url + url).status == 403, url
-                assert axe(page, axe_script) == [], url
+                assert axe(page) == [], url
     finally:
         ctx.close()
 
 
-def test_sign_in_failure_page_has_no_axe_violations(context, server, axe_script):
+def test_sign_in_failure_page_has_no_axe_violations(context, server, axe):
     page = context.new_page()
     page.goto(f"{server.url}/console/sign-in")
     page.get_by_label("E-postadresse").fill("nobody@example.com")
     page.get_by_label("Passord").fill("not the password")
     page.get_by_role("button", name="Logg inn").click()
     expect(page.get_by_role("alert")).to_have_text("Adressen eller passordet er feil.")
-    assert axe(page, axe_script) == []
+    assert axe(page) == []
 
 
-def test_auditor_exports_ndjson_that_re_verifies(context, server, tmp_path):
+def test_auditor_exports_ndjson_that_re_verifies(context, sign_in, verified_offline):
     """REQ L-03: the export form downloads the NDJSON stream; the file verifies offline."""
     page = context.new_page()
-    sign_in(page, server, "auditor")
+    sign_in(page, "auditor")
     page.get_by_role("navigation").get_by_role("link", name="Eksport").click()
     page.get_by_label("Filformat").select_option("ndjson")
     with page.expect_download() as info:
         page.get_by_role("button", name="Last ned eksporten").click()
     download = info.value
     assert download.suggested_filename == "consent-events.ndjson"
-    path = Path(download.path())
-    done = run_snippet(tmp_path, path)
-    assert done.returncode == 0, done.stderr
-    with server.app.app_context():
-        head = ledger.verify(db.session)
-    assert done.stdout.strip() == f"ok: {head.events} events, head {head.head}"
+    verified_offline(Path(download.path()).read_text(encoding="utf-8"))
 
 
-def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe_script):
+def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe, sign_in):
     """REQ C-07: the history names each event's choices, notice version and the text shown."""
     page = context.new_page()
-    sign_in(page, server, "auditor")
+    sign_in(page, "auditor")
     page.get_by_role("navigation").get_by_role("link", name="Historikk for en registrert").click()
     page.get_by_label("Samtykke-id eller e-postadresse").fill(server.consent_id)
     page.get_by_role("button", name="Slå opp").click()
@@ -183,17 +158,17 @@ def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe_scrip
     expect(rows.nth(0)).to_contain_text("grant")
     expect(rows.nth(1)).to_contain_text("update")
     expect(page.locator(".notice-text")).to_contain_text("Personvernerklæring")
-    assert axe(page, axe_script) == []
+    assert axe(page) == []
     page.get_by_role("navigation").get_by_role("link", name="Diagrammer").click()
     expect(page.locator("svg.chart")).to_have_count(4)
     expect(page.get_by_role("img", name=re.compile("Andel"))).to_be_visible()
     expect(page.locator("table").first).to_contain_text("4")
 
 
-def test_admin_creates_and_revokes_a_key(context, server):
+def test_admin_creates_and_revokes_a_key(context, server, sign_in):
     """REQ S-01: the secret is shown once; revoked, it no longer opens the API."""
     page = context.new_page()
-    sign_in(page, server, "admin")
+    sign_in(page, "admin")
     page.get_by_role("navigation").get_by_role("link", name="API-nøkler").click()
     page.get_by_label("Navn (hvem eller hva som bruker nøkkelen)").fill("revisjonsskript")
     page.get_by_label("Rolle").select_option("auditor")
@@ -213,13 +188,14 @@ CHECK_CSV = "name,email\nKunde,kunde@example.no\nUkjent,ukjent@example.no\nFeil,
 
 
 @pytest.mark.parametrize("scripts", [True, False])
-def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_path, scripts):
+def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_path, scripts,
+                                                           sign_in):
     """REQ M-01: the marketer's file comes back with status and reason per row: through the
     page's script (progress, then the download) or, without scripts, the plain form."""
     ctx = browser.new_context(accept_downloads=True, java_script_enabled=scripts)
     try:
         page = ctx.new_page()
-        sign_in(page, server, "marketing")
+        sign_in(page, "marketing")
         page.get_by_role("navigation").get_by_role("link", name="Kontroll").click()
         source = tmp_path / "mottakere.csv"
         source.write_text(CHECK_CSV, encoding="utf-8")
@@ -243,10 +219,10 @@ def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_
         ctx.close()
 
 
-def test_screenshots_for_the_readme(context, server):
+def test_screenshots_for_the_readme(context, server, sign_in):
     """The audit dashboard and charts in bokmål, as docs/ shows them to a newcomer."""
     page = context.new_page()
-    sign_in(page, server, "auditor")
+    sign_in(page, "auditor")
     DOCS.mkdir(exist_ok=True)
     page.goto(f"{server.url}/console/audit?lang=nb")
     page.screenshot(path=str(DOCS / "console-audit.nb.png"), full_page=True)

@@ -1,4 +1,5 @@
-"""Run the app as in production, gunicorn with gunicorn.conf.py, in a process group of its own."""
+"""Fixtures for tests that need a real server: free loopback ports, and the app as in
+production (gunicorn with gunicorn.conf.py, in a process group of its own)."""
 import os
 import signal
 import socket
@@ -8,31 +9,38 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from consent_server.ledger.signing import generate
 
 ROOT = Path(__file__).resolve().parent.parent
-SIGNING_KEY = generate()
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """free_port(): a TCP port on 127.0.0.1 that nothing listens on now."""
+    return _free_port
 
 
 class Gunicorn:
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a free port; its output goes to log_path."""
 
-    def __init__(self, database_url: str, log_path: Path, workers: int = 1,
+    def __init__(self, database_url: str, signing_key: str, log_path: Path, workers: int = 1,
                  args: tuple[str, ...] = (), **env: str):
         self.args = args  # extra command line options, which win over the file
-        self.port = free_port()
+        self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {**os.environ, "CONSENT_DATABASE_URL": database_url,
                     "CONSENT_SECRET_KEY": "test-secret", "CONSENT_EMAIL_HASH_KEY": "test-email",
-                    "CONSENT_SIGNING_KEY": SIGNING_KEY,
+                    "CONSENT_SIGNING_KEY": signing_key,
                     "CONSENT_INSTANCE_PATH": str(log_path.parent / "instance"),
                     "CONSENT_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
                     "CONSENT_PUBLIC_URL": self.url,
@@ -77,3 +85,24 @@ class Gunicorn:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@pytest.fixture(scope="session")
+def gunicorn_signing_key() -> str:
+    """One signing key for every gunicorn of the session (as one deployment has one)."""
+    return generate()
+
+
+@pytest.fixture
+def gunicorn(database_url, gunicorn_signing_key):
+    """gunicorn(log_path, workers=1, args=(), **env): the production server on the test
+    database (use it as a context manager); any still running after the test is stopped."""
+    made = []
+
+    def server(log_path: Path, workers: int = 1, args: tuple[str, ...] = (), **env: str):
+        made.append(Gunicorn(database_url, gunicorn_signing_key, log_path, workers, args, **env))
+        return made[-1]
+
+    yield server
+    for each in made:
+        each.stop()
