@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from consent_server import create_app, ledger  # noqa: E402
 from consent_server.extensions import db  # noqa: E402
-from consent_server.ledger import chain
+from consent_server.ledger import chain  # noqa: E402
 from consent_server.models import ConsentEvent, ConsentState  # noqa: E402
-from consent_server.staff import keys
+from consent_server.staff import keys  # noqa: E402
 
 UAS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/131.0 Safari/537.36", 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) '
@@ -81,7 +81,7 @@ def load(app, n: int) -> None:
                   f"({', '.join([mark] * len(columns))})")
         upsert = (f"INSERT INTO consent_state ({', '.join(state_columns)}) VALUES "
                   f"({', '.join([mark] * len(state_columns))})")
-        batch, states, last = [], [], None
+        batch, states, last, first = [], [], None, None
         for event in events(n):
             event = {**event, "recorded_at": time_type(event["recorded_at"]) if time_type
                      else event["recorded_at"]}
@@ -158,7 +158,8 @@ def api_export(port: int, secret: str, worker: int) -> dict:
     before = memory_kb(worker, "VmRSS")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     start = time.perf_counter()
-    conn.request("GET", "/api/v1/audit/events?format=csv", headers={"Authorization": f"Bearer {secret}"})
+    conn.request("GET", "/api/v1/audit/events?format=csv",
+                 headers={"Authorization": f"Bearer {secret}"})
     resp = conn.getresponse()
     assert resp.status == 200, resp.read()[:500]
     size, lines = 0, 0
@@ -267,7 +268,8 @@ def pg_part(args, tmp: Path, base_env: dict) -> dict:
     out = {}
     query = "SELECT * FROM consent_event ORDER BY seq"
     def psql_copy():
-        subprocess.run(["psql", libpq, "-qc", f"\\copy ({query}) TO '{tmp / 'psql.csv'}' CSV HEADER"],
+        copy = f"\\copy ({query}) TO '{tmp / 'psql.csv'}' CSV HEADER"
+        subprocess.run(["psql", libpq, "-qc", copy],
                        check=True)
 
     def psycopg_copy():

@@ -5,7 +5,8 @@ connections), then a run in which the server's whole process group is killed wit
 --kills times mid-load and started again. The load generator is a second process (asyncio,
 keep-alive HTTP/1.1, one connection per task; each request comes from one of a million
 visitor addresses through X-Forwarded-For, CONSENT_TRUSTED_PROXIES=1, so the rate limiter does
-its work per visitor as in production, and no visitor nears its limit). After each run: every write answered 2xx (the ids the client saw acknowledged)
+its work per visitor as in production, and no visitor nears its limit). After each run: every
+write answered 2xx (the ids the client saw acknowledged)
 must be in the ledger, `flask consent verify` must say ok, and the report prints requests per
 second, p50 / p99 latency and errors.
 
@@ -137,7 +138,8 @@ class Client:
             start = time.perf_counter()
             try:
                 status, payload, close = await asyncio.wait_for(self.exchange(data), 15)
-            except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError, ValueError, IndexError):
                 self.stats["errors"] += 1
                 self.stats["connection_errors"] += 1
                 self.close()
@@ -260,7 +262,7 @@ def one_run(env, url, port, workdir, name, duration, connections, kills, key):
         stdout=subprocess.PIPE, text=True)
     restarts = []
     try:
-        for n in range(kills):
+        for _ in range(kills):
             time.sleep(duration / (kills + 1))
             server.kill()
             down = time.monotonic()

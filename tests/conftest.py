@@ -13,9 +13,20 @@ from consent_server import catalogs, create_app
 from consent_server.consent import notices
 from consent_server.extensions import db
 from consent_server.ledger.chain import GENESIS
-from consent_server.models import (AccessLogEntry, ApiKey, ChainHead, ConsentEvent,
-                                   ConsentState, CustomerBasis, Person, PolicyText,
-                                   PolicyVersion, SignInThrottle, StaffUser, utcnow)
+from consent_server.models import (
+    AccessLogEntry,
+    ApiKey,
+    ChainHead,
+    ConsentEvent,
+    ConsentState,
+    CustomerBasis,
+    Person,
+    PolicyText,
+    PolicyVersion,
+    SignInThrottle,
+    StaffUser,
+    utcnow,
+)
 
 pytest_plugins = ["fixtures_consents", "fixtures_people", "fixtures_staff", "fixtures_audit",
                   "fixtures_servers", "fixtures_browser"]

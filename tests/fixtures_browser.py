@@ -75,7 +75,8 @@ def axe_script():
             with urllib.request.urlopen(AXE_TARBALL, timeout=60) as response:
                 tarball = response.read()
         except OSError as error:
-            pytest.skip(f"axe-core is not in .cache and the npm registry cannot be reached: {error}")
+            pytest.skip("axe-core is not in .cache and the npm registry cannot be reached: "
+                        f"{error}")
         digest = base64.b64encode(hashlib.sha512(tarball).digest()).decode()
         assert f"sha512-{digest}" == AXE_INTEGRITY, "axe-core tarball does not match its integrity"
         with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:

@@ -74,7 +74,8 @@ def test_the_printable_page(app, client, auditor_key, lang, heading, record_devi
         assert f"<h1>{heading}</h1>" in page and f'<html lang="{lang}">' in page
         assert a["consent_id"] in page and page.count("<tr>\n    <td>") == 2
         assert "@media print" in page
-        assert ("stemmer ikke med hendelsen" if lang == "nb" else "does not match the event") in page
+        expected = "stemmer ikke med hendelsen" if lang == "nb" else "does not match the event"
+        assert expected in page
         assert "EXENTRI" in page  # the notice text itself
 
 
@@ -96,7 +97,8 @@ def test_stats_per_day_and_purpose_in_sql(app, client, auditor_key, record_devic
     assert rows[(today, "marketing")] == {"day": today, "purpose": "marketing", "granted": 1,
                                           "refused": 2, "withdrawn": 1}
     (day,) = body["days"]
-    assert (day["choices"], day["accept_all"], day["reject_all"], day["per_purpose"]) == (4, 1, 1, 2)
+    kinds = (day["choices"], day["accept_all"], day["reject_all"], day["per_purpose"])
+    assert kinds == (4, 1, 1, 2)
     assert day["share"] == {"accept_all": 0.25, "reject_all": 0.25, "per_purpose": 0.5}
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
     empty = client.get(f"/api/v1/audit/stats?since={tomorrow}", headers=auditor_key).json

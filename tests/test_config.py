@@ -94,5 +94,6 @@ def test_the_development_servers_access_log_truncates_addresses(app, caplog):
         logging.getLogger("werkzeug").info('203.0.113.77 - - [25/Nov/2026 10:00:00] "%s" %s %s',
                                            "GET /privacy HTTP/1.1", "200", "-")
         logging.getLogger("werkzeug").info("2001:db8:1:2::5 - - [x] \"%s\" %s %s", "GET /", 200, 5)
-    assert "203.0.113.77" not in caplog.text and '203.0.113.0 - - [25/Nov/2026 10:00:00] "GET /privacy' in caplog.text
+    assert "203.0.113.77" not in caplog.text
+    assert '203.0.113.0 - - [25/Nov/2026 10:00:00] "GET /privacy' in caplog.text
     assert "2001:db8:1::" in caplog.text and "::5" not in caplog.text

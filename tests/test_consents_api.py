@@ -82,7 +82,8 @@ def test_an_event_id_of_another_consent_is_refused_not_answered(app, post_consen
     other = post_consent().json
     resp = post_consent(event_id=event_id, consent_id=other["consent_id"])
     assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
-    assert "event_id" in resp.json["errors"] and first["consent_id"] not in resp.get_data(as_text=True)
+    assert "event_id" in resp.json["errors"]
+    assert first["consent_id"] not in resp.get_data(as_text=True)
     with app.app_context():
         assert ledger.verify(db.session).events == 2
 

@@ -8,8 +8,14 @@ from sqlalchemy import select, update
 
 from consent_server.consent import notices
 from consent_server.extensions import db
-from consent_server.models import (AccessLogEntry, ApiKey, ConsentEvent, SignInThrottle,
-                                   StaffUser, utcnow)
+from consent_server.models import (
+    AccessLogEntry,
+    ApiKey,
+    ConsentEvent,
+    SignInThrottle,
+    StaffUser,
+    utcnow,
+)
 from consent_server.staff import keys, users
 
 # Every page a GET opens, and which roles may open it (admin may open all).

@@ -82,7 +82,8 @@ def test_an_empty_result_is_a_valid_file(client, auditor_key, fmt, empty):
     assert resp.status_code == 200
     assert parse(fmt, resp.get_data(as_text=True)) == empty
     if fmt == "csv":
-        assert resp.get_data(as_text=True) == ",".join(exports.COLUMNS) + END[db_name(client.application)]
+        end = END[db_name(client.application)]
+        assert resp.get_data(as_text=True) == ",".join(exports.COLUMNS) + end
 
 
 def test_filters_are_honoured(app, client, auditor_key, seed):
@@ -100,7 +101,8 @@ def test_filters_are_honoured(app, client, auditor_key, seed):
     email = " Kari.Nordmann@example.no ".replace(" ", "%20")  # normalised before it is hashed
     assert get(f"subject={email}") == [e["seq"] for e in everything if e["subject"] == person]
     assert get("action=erase") == [e["seq"] for e in everything if e["action"] == "erase"]
-    assert get("purpose=newsletter") == [e["seq"] for e in everything if "newsletter" in e["choices"]]
+    newsletter = [e["seq"] for e in everything if "newsletter" in e["choices"]]
+    assert get("purpose=newsletter") == newsletter
     assert get("from_seq=3") == [e["seq"] for e in everything if e["seq"] >= 3]
     assert get("from_seq=2&action=withdraw") == [2] and get("from_seq=3&action=withdraw") == []
     third = everything[2]["recorded_at"]
@@ -180,7 +182,8 @@ def test_the_readme_snippet_verifies_an_export_offline(app, client, auditor_key,
     edited = json.loads(lines[2])
     edited["choices"]["marketing"] = not edited["choices"]["marketing"]
     cases = {"edited": lines[:2] + [json.dumps(edited) + "\n"] + lines[3:],
-             "deleted": lines[:2] + lines[3:], "reordered": lines[:2] + [lines[3], lines[2]] + lines[4:]}
+             "deleted": lines[:2] + lines[3:],
+             "reordered": lines[:2] + [lines[3], lines[2]] + lines[4:]}
     for name, changed in cases.items():
         export.write_text("".join(changed), encoding="utf-8")
         done = run_snippet(tmp_path, export)
@@ -209,7 +212,8 @@ def test_the_export_needs_a_key(client, headers, status):
 def test_the_export_refuses_the_marketing_role_before_it_reads_filters(app, client):
     with app.app_context():
         secret = keys.create_key(db.session, "mkt", "marketing")[1]
-    resp = client.get("/api/v1/audit/events?since=bad", headers={"Authorization": f"Bearer {secret}"})
+    resp = client.get("/api/v1/audit/events?since=bad",
+                      headers={"Authorization": f"Bearer {secret}"})
     assert resp.status_code == 403
 
 

@@ -58,9 +58,9 @@ def test_banner_texts_complete_and_different_in_both_languages(client):
     for key in nb["texts"]:
         assert nb["texts"][key] and en["texts"][key]
         assert nb["texts"][key] != en["texts"][key], key
-    for a, b in zip(nb["purposes"], en["purposes"]):
+    for a, b in zip(nb["purposes"], en["purposes"], strict=False):
         assert a["name"] != b["name"] and a["description"] != b["description"]
-        for x, y in zip(a["cookies"], b["cookies"]):
+        for x, y in zip(a["cookies"], b["cookies"], strict=False):
             assert x["name"] == y["name"] and x["description"] != y["description"]
 
 

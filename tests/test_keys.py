@@ -4,9 +4,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from consent_server.staff import keys
 from consent_server.extensions import db
 from consent_server.models import ApiKey
+from consent_server.staff import keys
 
 
 def create(runner, role, name="ops"):

@@ -7,11 +7,10 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from consent_server import ledger
-from consent_server.ledger import chain
-from consent_server.ledger.chain import GENESIS
-
 from consent_server.consent import devices
 from consent_server.extensions import db
+from consent_server.ledger import chain
+from consent_server.ledger.chain import GENESIS
 from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
 
 
@@ -32,7 +31,7 @@ def test_chain_links_every_event_and_verifies(app):
         rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
         assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
         assert rows[0].prev_hash == GENESIS
-        for before, after in zip(rows, rows[1:]):
+        for before, after in zip(rows, rows[1:], strict=False):
             assert after.prev_hash == before.hash
         assert all(chain.event_hash(r.__dict__) == r.hash for r in rows)
         result = ledger.verify(db.session)

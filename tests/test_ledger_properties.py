@@ -8,10 +8,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 from consent_server import ledger
-from consent_server.ledger.chain import GENESIS
-
 from consent_server.consent import devices
 from consent_server.extensions import db
+from consent_server.ledger.chain import GENESIS
 from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
 
 SETTINGS = settings(max_examples=25, deadline=None,

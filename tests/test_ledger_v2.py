@@ -3,7 +3,7 @@ verifying after migration 0004, actions decided under the lock, the state checke
 import ipaddress
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask_migrate import upgrade
@@ -35,7 +35,8 @@ def test_after_erasure_no_stored_value_recovers_the_truncated_ip(app, record_dev
         record_device(ip="198.51.100.1")  # another device keeps its salt
         devices.erase(db.session, first["consent_id"], 365)
         events = db.session.execute(select(ConsentEvent).where(
-            ConsentEvent.subject == first["consent_id"], ConsentEvent.action != "erase")).scalars().all()
+            ConsentEvent.subject == first["consent_id"],
+            ConsentEvent.action != "erase")).scalars().all()
         assert len(events) == 2 and all(e.ip_digest and e.ua_digest for e in events)
         with db.engine.connect() as conn:
             stored = every_stored_string(conn)
@@ -54,7 +55,7 @@ def test_a_salt_is_not_part_of_the_hash(app):
     with app.app_context():
         event = ledger.new_event(subject="s", subject_type="device", choices={}, policy_version="1",
                                  language="nb", text_hash=None, source="api", ip="192.0.2.0")
-        event.update(seq=1, prev_hash=chain.GENESIS, recorded_at=datetime.now(timezone.utc))
+        event.update(seq=1, prev_hash=chain.GENESIS, recorded_at=datetime.now(UTC))
         assert "pii_salt" not in chain.form(event) and chain.form(event)["v"] == 2
         assert chain.event_hash(event) == chain.event_hash({**event, "pii_salt": None})
         assert chain.event_hash(event) != chain.event_hash({**event, "ip_digest": "0" * 64})
@@ -66,7 +67,8 @@ def test_public_events_show_no_personal_fields(client, post_consent):
     body = post_consent(choices={"analytics": True}).json
     post_consent(consent_id=body["consent_id"], choices={"analytics": False})
     resp = client.get(f"/api/v1/consents/{body['consent_id']}/events",
-                      headers={"User-Agent": "Secret/1.0"}, environ_base={"REMOTE_ADDR": "192.0.2.5"})
+                      headers={"User-Agent": "Secret/1.0"},
+                      environ_base={"REMOTE_ADDR": "192.0.2.5"})
     assert resp.status_code == 200
     for event in resp.json["events"]:
         assert not {"ip", "user_agent", "pii_salt", "ip_digest", "ua_digest"} & set(event)
@@ -82,9 +84,11 @@ def test_basis_and_details_are_hashed(app):
             subject="p" * 64, subject_type="person", action="grant",
             choices={"newsletter": False, "marketing": True}, policy_version="1", language="nb",
             text_hash=None, source="api", basis="customer",
-            details={"sale_date": "2026-11-30", "product_category": "shoes", "opt_out_offered": True}))
+            details={"sale_date": "2026-11-30", "product_category": "shoes",
+                     "opt_out_offered": True}))
         assert event["details"] == chain.canonical(
-            {"opt_out_offered": True, "product_category": "shoes", "sale_date": "2026-11-30"}).decode()
+            {"opt_out_offered": True, "product_category": "shoes",
+             "sale_date": "2026-11-30"}).decode()
         assert ledger.verify(db.session).ok
         for column, value in (("basis", "consent"), ("details", '{"sale_date":"2020-01-01"}')):
             db.session.execute(update(ConsentEvent).where(ConsentEvent.seq == event["seq"])
@@ -123,7 +127,8 @@ def test_concurrent_writes_for_one_device_are_labelled_in_chain_order(app, app_f
     before it."""
     with app.app_context():
         consent_id = record_device()["consent_id"]
-    errors, apps = [], [app_factory() for _ in range(4)]  # built here: the factory is not thread-safe
+    # Built here: the factory is not thread-safe.
+    errors, apps = [], [app_factory() for _ in range(4)]
 
     def write(i):
         other = apps[i]
@@ -168,16 +173,18 @@ def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, run
         elif tamper == "delete":
             db.session.execute(delete(state).where(state.c.subject == a["consent_id"]))
         elif tamper == "invent":
-            row = db.session.execute(select(state).where(state.c.subject == b["consent_id"])).mappings().one()
+            row = db.session.execute(select(state).where(
+                state.c.subject == b["consent_id"])).mappings().one()
             db.session.execute(insert(state).values({**row, "subject": a["consent_id"] + "x"}))
         elif tamper == "stale":
             record_device(consent_id=a["consent_id"], choices={"analytics": False})
-            first = db.session.execute(select(ConsentEvent).where(ConsentEvent.seq == 1)).scalar_one()
+            first = db.session.execute(
+                select(ConsentEvent).where(ConsentEvent.seq == 1)).scalar_one()
             db.session.execute(update(state).where(state.c.subject == a["consent_id"]).values(
                 **{key: getattr(first, key) for key in STATE_FIELDS}))
         else:
             db.session.execute(update(state).where(state.c.subject == a["consent_id"])
-                               .values(first_at=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+                               .values(first_at=datetime(2020, 1, 1, tzinfo=UTC)))
         db.session.commit()
         result = ledger.verify(db.session)
         assert not result.ok and not result.state_ok and result.first_bad_seq is None
@@ -193,7 +200,7 @@ def test_verify_checks_that_the_state_is_the_ledgers_projection(app, client, run
 
 
 def _aware(value):
-    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else value
 
 
 def test_a_ledger_made_by_the_old_code_keeps_verifying_after_0004(tmp_path, app_factory,
@@ -249,11 +256,12 @@ def test_an_event_at_a_whole_second_verifies_and_exports(app):
     from consent_server.ledger import exports
 
     with app.app_context():
-        at = datetime(2026, 3, 1, 12, 0, 5, tzinfo=timezone.utc)
+        at = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
         with ledger.locked(db.session) as writer:
             writer.append(ledger.new_event(subject="s", subject_type="device", action="grant",
                                            choices={"analytics": True}, policy_version="1",
                                            language="nb", text_hash=None, source="api"), now=at)
         assert ledger.verify(db.session).ok
-        (line,) = "".join(t for _, t in exports.export(db.engine, exports.Filters(), "ndjson")).splitlines()
+        pieces = exports.export(db.engine, exports.Filters(), "ndjson")
+        (line,) = "".join(t for _, t in pieces).splitlines()
         assert json.loads(line)["recorded_at"] == "2026-03-01T12:00:05.000000Z"

@@ -18,7 +18,7 @@ def test_acknowledged_writes_survive_sigkill_and_the_chain_verifies(app, databas
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     assert len(lines) == 2, run.stdout
-    for line, kills in zip(lines, (0, 1)):
+    for line, kills in zip(lines, (0, 1), strict=False):
         assert f"kills={kills} " in line and "missing=0" in line and "verify=ok" in line, line
         acknowledged = int(re.search(r"acknowledged=(\d+)", line).group(1))
         in_ledger = int(re.search(r"in_ledger=(\d+)", line).group(1))

@@ -8,9 +8,9 @@ import string
 import pytest
 from sqlalchemy import select
 
-from consent_server.people.addresses import InvalidAddress, normalise
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent
+from consent_server.people.addresses import InvalidAddress, normalise
 from consent_server.people.persons import normalise_fast
 
 CUSTOMER = {"email": "kunde@example.no", "sale_date": "2026-11-02",

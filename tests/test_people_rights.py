@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from consent_server import ledger
-from consent_server.people.addresses import subject_hash
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, CustomerBasis, Person
+from consent_server.people.addresses import subject_hash
 
 
 @pytest.fixture

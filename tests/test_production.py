@@ -6,8 +6,8 @@ import socket
 import time
 import uuid
 
-from consent_server.staff import keys
 from consent_server.extensions import db
+from consent_server.staff import keys
 
 SLOW_CLIENTS = 8
 

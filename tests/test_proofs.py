@@ -25,7 +25,8 @@ def rewrite_history(app, from_seq: int):
         prev = rows[from_seq - 2].hash if from_seq > 1 else chain.GENESIS
         for row in rows[from_seq - 1:]:
             if row.seq == from_seq:
-                row.choices = chain.canonical({**json.loads(row.choices), "marketing": True}).decode()
+                choices = {**json.loads(row.choices), "marketing": True}
+                row.choices = chain.canonical(choices).decode()
             row.prev_hash = prev
             fields = {c.name: getattr(row, c.name) for c in ConsentEvent.__table__.columns}
             row.hash = prev = chain.event_hash(fields)
@@ -107,7 +108,8 @@ def test_a_forged_checkpoint_is_refused(app, runner, tmp_path, change, seed):
     with app.app_context():
         cp = signing.checkpoint(db.session, app.extensions["consent_signing_key"])
     if change == "signature":
-        cp["signature"] = cp["signature"][:-4] + ("AAAA" if cp["signature"][-4:] != "AAAA" else "BBBB")
+        tail = "AAAA" if cp["signature"][-4:] != "AAAA" else "BBBB"
+        cp["signature"] = cp["signature"][:-4] + tail
     elif change == "seq":
         cp["seq"] -= 1
     elif change == "other key":
@@ -248,7 +250,8 @@ def test_the_readme_checks_a_checkpoints_signature_offline(app, client, auditor_
     """REQ L-07: the README's few lines with `cryptography` check a checkpoint against the
     published key, and refuse an altered one."""
     text = readme.read_text()
-    snippet = re.search(r"Checking the signature offline.*?```python\n(.*?)```", text, re.S).group(1)
+    found = re.search(r"Checking the signature offline.*?```python\n(.*?)```", text, re.S)
+    snippet = found.group(1)
     (tmp_path / "check.py").write_text(snippet)
     seed(app)
     cp = client.get("/api/v1/audit/checkpoint", headers=auditor_key).json

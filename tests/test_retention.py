@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from consent_server import ledger
-
 from consent_server.consent import devices
 from consent_server.extensions import db
 from consent_server.models import ConsentEvent, ConsentState, utcnow

@@ -3,10 +3,10 @@ from datetime import timedelta
 
 import pytest
 
-from consent_server.staff import users
 from consent_server.errors import Invalid
 from consent_server.extensions import db
 from consent_server.models import SignInThrottle, StaffUser, utcnow
+from consent_server.staff import users
 
 PASSWORD = "correct horse battery"
 

@@ -13,7 +13,8 @@ import pytest
 from consent_server.web import widget
 
 WIDGET = widget.DIST.parent
-SOURCES = {path.name: path.read_text(encoding="utf-8") for path in sorted((WIDGET / "src").iterdir())}
+SOURCES = {path.name: path.read_text(encoding="utf-8")
+           for path in sorted((WIDGET / "src").iterdir())}
 
 
 def served(client, path="/widget.js?lang=en", **headers):

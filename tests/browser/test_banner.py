@@ -52,8 +52,10 @@ HOST_PAGE = """<!doctype html>
 </main>
 <footer><p><a href="#" data-consent-open id="settings-link">Cookie settings</a></p></footer>
 <script{nonce}>window.order = [];</script>
-<script type="text/plain" data-consent="analytics" data-src="/ext.js?n=a1&amp;cookie=_ga&amp;slow=1"></script>
-<script type="text/plain" data-consent="analytics"{nonce}>order.push('a2'); document.cookie = '_ga_XYZ=1; Path=/';</script>
+<script type="text/plain" data-consent="analytics"
+  data-src="/ext.js?n=a1&amp;cookie=_ga&amp;slow=1"></script>
+<script type="text/plain" data-consent="analytics"{nonce}>order.push('a2');
+  document.cookie = '_ga_XYZ=1; Path=/';</script>
 <script type="text/plain" data-consent="marketing" data-src="/ext.js?n=m1&amp;cookie=_fbp"></script>
 <script type="text/plain" data-consent="analytics marketing"{nonce}>order.push('am3');</script>
 {body}
@@ -61,7 +63,8 @@ HOST_PAGE = """<!doctype html>
 </html>
 """
 GTAG = """<script{nonce}>window.dataLayer = window.dataLayer || [];
-function gtag(){{dataLayer.push(arguments);}} gtag('js', new Date()); gtag('config', 'G-TEST');</script>"""
+function gtag(){{dataLayer.push(arguments);}}
+gtag('js', new Date()); gtag('config', 'G-TEST');</script>"""
 
 
 # Microsoft Clarity's snippet defines this queue before its script loads.
@@ -95,7 +98,8 @@ class HostSite:
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
         query = f"?lang={args['src_lang']}" if args.get("src_lang") else ""
         tag = f'<script src="{self.server_url}/widget.js{query}"{attrs}'
-        head, body = (tag + "></script>\n", "") if args.get("head") else ("", tag + " async></script>")
+        in_head = args.get("head")
+        head, body = (tag + "></script>\n", "") if in_head else ("", tag + " async></script>")
         html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
                                 gtag=(GTAG if args.get("gtag") else "").format(nonce=nonce) +
                                 (CLARITY.format(nonce=nonce) if args.get("clarity") else ""),
@@ -272,7 +276,8 @@ def test_accept_all_runs_held_back_content_once_in_order_and_on_later_pages(page
     order (a slow external one before the inline one after it) and loads the iframe; the next
     page applies the stored choice without waiting for the network."""
     load(page, site, server, gtag=1)
-    page.evaluate("""() => { window.seen = []; ConsentServer.on('change', (c) => seen.push(['on', c]));
+    page.evaluate("""() => { window.seen = [];
+        ConsentServer.on('change', (c) => seen.push(['on', c]));
         document.addEventListener('consent:change', (e) => seen.push(['event', e.detail])); }""")
     button(page, "Accept all").click()
     page.wait_for_function("window.order.length === 4")
@@ -352,7 +357,8 @@ def test_reopen_and_withdraw_deletes_the_purposes_cookies(page, site, server):
     assert page.locator(BANNER).count() == 0
     button(page, "Reject all").click()
     expect(page.locator(DIALOG)).to_have_count(0)
-    page.wait_for_function("() => !document.cookie.includes('_ga') && !document.cookie.includes('_fbp')")
+    page.wait_for_function(
+        "() => !document.cookie.includes('_ga') && !document.cookie.includes('_fbp')")
     names = {c["name"] for c in page.context.cookies()}
     assert names == {"consent", "own"}
     page.wait_for_function("!localStorage.getItem('consent-server:pending')")
@@ -409,7 +415,8 @@ def test_global_privacy_control_is_a_refusal_of_marketing(browser, site, server)
         page = ctx.new_page()
         load(page, site, server)
         expect(page.locator(BANNER)).to_contain_text("Global Privacy Control")
-        assert page.locator(BANNER).get_by_role("button", name="Accept all", exact=True).count() == 0
+        accept = page.locator(BANNER).get_by_role("button", name="Accept all", exact=True)
+        assert accept.count() == 0
         button(page, "Accept all but marketing").click()
         page.wait_for_function("window.order.length === 2")
         assert ran(page) == ["a1", "a2"]
@@ -581,8 +588,8 @@ def test_small_screens_reduced_motion_and_no_layout_shift(browser, site, server)
     try:
         page = ctx.new_page()
         page.add_init_script("""window.shifts = 0; new PerformanceObserver((l) => l.getEntries()
-            .forEach((e) => { if (!e.hadRecentInput) window.shifts += e.value; })).observe({type: 'layout-shift',
-            buffered: true});""")
+            .forEach((e) => { if (!e.hadRecentInput) window.shifts += e.value; }))
+            .observe({type: 'layout-shift', buffered: true});""")
         load(page, site, server)
         assert page.evaluate("document.documentElement.scrollWidth") <= 320
         for name in ("Accept all", "Reject all", "Settings"):
@@ -758,7 +765,8 @@ def test_in_a_sandboxed_frame_without_cookies_the_widget_still_starts(page, site
     page.on("pageerror", lambda error: errors.append(str(error)))
     load(page, site, server)
     page.evaluate("""(src) => { const f = document.createElement('iframe');
-        f.name = 'sandboxed'; f.sandbox = 'allow-scripts'; f.srcdoc = '<script src="' + src + '"></' + 'script>';
+        f.name = 'sandboxed'; f.sandbox = 'allow-scripts';
+        f.srcdoc = '<script src="' + src + '"></' + 'script>';
         document.body.append(f); }""", f"{server.url}/widget.js")
     frame = page.frame_locator("iframe[name=sandboxed]").owner.element_handle().content_frame()
     frame.wait_for_function("window.ConsentServer && window.dataLayer")
@@ -826,12 +834,14 @@ def test_the_floating_button_is_the_last_tab_stop(page, site, server):
     stored(page)
     page.reload()
     page.wait_for_selector(".csw-fab")
-    assert page.evaluate("document.body.lastElementChild.contains(document.querySelector('.csw-fab'))")
+    assert page.evaluate(
+        "document.body.lastElementChild.contains(document.querySelector('.csw-fab'))")
     stops = []
     for _ in range(20):  # every tab stop, in order, until the focus leaves the page
         page.keyboard.press("Tab")
         here = page.evaluate("document.activeElement === document.body ? null : "
-                             "document.activeElement.tagName + ' ' + document.activeElement.textContent")
+                             "document.activeElement.tagName + ' ' + "
+                             "document.activeElement.textContent")
         if here is None or here in stops:
             break
         stops.append(here)
