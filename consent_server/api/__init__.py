@@ -29,8 +29,9 @@ class Parser(FlaskParser):
         try:
             value = json.loads(body.decode("utf-8"))
             # Lone surrogates ("\ud800") are valid JSON escapes but no text: refuse them here,
-            # before a database's encoder does (S-04).
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            # before a database's encoder does (S-04). Only a \u escape can make one.
+            if b"\\u" in body:
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
         except (ValueError, RecursionError):  # also bad UTF-8, and integers of 4,300+ digits
             abort(400, message=BAD_JSON)
         return value
