@@ -404,7 +404,7 @@ def profile_child(which, n, profiler):
         import baseline_app
 
         app, path = baseline_app.app, "/consent"
-        body = lambda: {"consent_id": uuid.uuid4().hex, "policy_version": "2026-11-01",  # noqa
+        body = lambda: {"consent_id": uuid.uuid4().hex, "policy_version": "2026-11-01",  # noqa: E731
                         "purposes": {"analytics": True, "marketing": False, "newsletter": False}}
 
     def environs(k):  # built before timing: the builder is test machinery, not the app's cost
