@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, console, errors, ledger, web
+from . import cli, console, database, errors, ledger, web
 from .api import audit, marketing, public, subscriptions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
@@ -60,8 +60,9 @@ def _derive_config(app: Flask) -> None:
         cfg["SQLALCHEMY_DATABASE_URI"] = database_url(cfg, app.instance_path)
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
             os.makedirs(app.instance_path, exist_ok=True)
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"],
-                                        "hide_parameters": True}  # no personal data in logs
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **database.pool_options(cfg["SQLALCHEMY_DATABASE_URI"], int(cfg["THREADS"])),
+        **cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}  # no personal data in logs
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
     # The proof period: the consent's lifetime plus three years (the limitation period).

@@ -68,6 +68,9 @@ class Config:
     # No pre-ping: it costs a round trip on every request. A connection the database dropped
     # fails one request and is replaced; recycling keeps them from going stale behind firewalls.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
+    # Threads that serve requests in one process (gunicorn sets it from its `threads`): the
+    # PostgreSQL pool is sized from it, so no request waits for or opens a connection.
+    THREADS = 1
 
     API_TITLE = "consent-server"
     API_VERSION = "v1"

@@ -34,3 +34,9 @@ loglevel = os.environ.get("CONSENT_LOG_LEVEL", "info")
 # No runtime control socket (gunicorn 25.1+): one fixed path per user would be shared by every
 # instance on the machine.
 control_socket_disable = True
+
+
+def post_fork(server, worker):
+    """Tell the app, loaded next in this worker, how many threads share its database pool
+    (CONSENT_THREADS: consent_server.database.pool_options), whatever set `threads`."""
+    os.environ["CONSENT_THREADS"] = str(server.cfg.threads)

@@ -1,7 +1,13 @@
 """Configuration: committed defaults, CONSENT_* variables, the secret-key guard."""
-import pytest
+import os
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
-from consent_server import create_app
+import pytest
+from sqlalchemy import event
+
+from consent_server import create_app, database, gunicorn_conf
+from consent_server.extensions import db
 from consent_server.ledger.signing import generate
 
 
@@ -97,3 +103,37 @@ def test_the_development_servers_access_log_truncates_addresses(app, caplog):
     assert "203.0.113.77" not in caplog.text
     assert '203.0.113.0 - - [25/Nov/2026 10:00:00] "GET /privacy' in caplog.text
     assert "2001:db8:1::" in caplog.text and "::5" not in caplog.text
+
+
+def test_the_pool_is_sized_from_the_threads_and_keeps_its_connections(app_factory, choice):
+    """Issue 17: gunicorn tells the app its threads (CONSENT_THREADS, post_fork); on PostgreSQL
+    the pool holds two connections per thread (a request's reads and its write) and never
+    overflows, so a first burst from every thread opens at most that many and later bursts open
+    none: no connection is opened and closed per request."""
+    app = app_factory(THREADS=4, RATELIMIT_ENABLED=False)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        assert database.pool_options(str(engine.url), 4) == {}  # one file, no server to open
+        return
+    assert engine.pool.size() == 8
+    opened = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+
+    def burst(_):
+        client = app.test_client()
+        return [client.post("/api/v1/consents", json=choice).status_code for _ in range(25)]
+
+    for most in (8, 0):
+        opened.clear()
+        with ThreadPoolExecutor(4) as pool:
+            statuses = [s for run in pool.map(burst, range(4)) for s in run]
+        assert statuses == [201] * 100
+        assert len(opened) <= most
+
+
+def test_gunicorn_tells_each_worker_its_threads_before_the_app_loads(monkeypatch):
+    monkeypatch.setenv("CONSENT_THREADS", "16")
+    server = SimpleNamespace(cfg=SimpleNamespace(threads=3))  # as --threads 3 set it
+    gunicorn_conf.post_fork(server, worker=None)
+    assert os.environ["CONSENT_THREADS"] == "3"
