@@ -37,11 +37,19 @@ SHARED = ROOT.parent / "shared" / "bench" / "backend"  # the CI clone has shared
 BASELINE = SHARED / "baseline_app.py"
 BARE_LUA = SHARED / "consent.lua"
 WRK = "/usr/bin/wrk"
-GUNICORN = ["-k", "sync", "-w", "4"]  # the same for both apps: only the app differs
+WORKERS = 4
+# How both apps are served (only the app differs): ours with the production configuration
+# (gunicorn.conf.py, Redis limits when Redis answers), the baseline with the same worker class,
+# workers, threads and an access log. "nginx": nginx in front of each, as README's Production.
+SERVES = {"gthread": dict(worker_class="gthread", proxy=False),
+          "sync": dict(worker_class="sync", proxy=False),
+          "nginx": dict(worker_class="sync", proxy=True)}
+NGINX = "/usr/sbin/nginx"
+REDIS = ("127.0.0.1", 6379)
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DBS = {"ours": "consent_bench_ours", "bare": "consent_bench_bare"}
 LOCAL = {"127.0.0.1", "localhost", "::1"}
-TARGET = 0.7
+TARGET = 0.9
 TCK = os.sysconf("SC_CLK_TCK")
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 "
       "Safari/537.36")  # as in consent_post.lua
@@ -105,15 +113,13 @@ def postgres_pids():
 class Server:
     """One gunicorn in its own session: Ctrl-C reaches us, not it, and we stop its whole group."""
 
-    def __init__(self, name, app, chdir, env, logdir):
-        self.name, self.port = name, free_port()
+    def __init__(self, name, cmd, env, logdir, port=None):
+        self.name, self.port = name, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.logpath = Path(logdir) / f"gunicorn_{name}.log"
+        self.logpath = Path(logdir) / f"{name}.log"
         self.log = open(self.logpath, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN, "-b", f"127.0.0.1:{self.port}",
-             "--chdir", str(chdir), "--log-level", "warning", "--timeout", "60", app],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
 
     def wait_ready(self, health):
         deadline = time.time() + 60
@@ -151,19 +157,107 @@ class Server:
         self.log.close()
 
 
-def run_wrk(server, lua, args, env_extra, duration):
-    """One wrk run (one thread) with CPU shares: whose CPU paid for the requests, and how noisy."""
+def gunicorn(name, app, chdir, env, logdir, serve):
+    """Ours: the production configuration file; the baseline: the same worker settings."""
+    cls = SERVES[serve]["worker_class"]
+    port = free_port()
+    if name.startswith("ours"):
+        env = {**env, "CONSENT_WORKER_CLASS": cls, "WEB_CONCURRENCY": str(WORKERS),
+               "CONSENT_LOG_LEVEL": "warning"}
+        settings = ["-c", str(ROOT / "gunicorn.conf.py")]
+    else:
+        settings = ["-k", cls, "-w", str(WORKERS), "--threads", "16" if cls == "gthread" else "1",
+                    "--keep-alive", "5", "--timeout", "30", "--log-level", "warning",
+                    "--access-logfile", "-"]
+    return Server(name, [sys.executable, "-m", "gunicorn", *settings, "-b", f"127.0.0.1:{port}",
+                         "--chdir", str(chdir), app], env, logdir, port)
+
+
+NGINX_CONF = """daemon off; worker_processes 1;
+pid {tmp}/{name}.pid; error_log {tmp}/{name}.err warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/{name}_body; proxy_temp_path {tmp}/{name}_proxy;
+  fastcgi_temp_path {tmp}/{name}_fcgi; uwsgi_temp_path {tmp}/{name}_uwsgi;
+  scgi_temp_path {tmp}/{name}_scgi;
+  client_header_timeout 10s; client_body_timeout 10s; client_max_body_size 16m;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://127.0.0.1:{upstream};
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+  }}
+}}
+"""
+
+
+def nginx(name, upstream, logdir):
+    """nginx in front of a gunicorn, buffering each request before passing it on."""
+    port = free_port()
+    conf = Path(logdir) / f"{name}.conf"
+    conf.write_text(NGINX_CONF.format(tmp=logdir, name=name, port=port, upstream=upstream.port))
+    return Server(name, [NGINX, "-c", str(conf), "-p", str(logdir)], os.environ.copy(), logdir,
+                  port)
+
+
+def redis_answers():
+    try:
+        with socket.create_connection(REDIS, timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class PgWatch:
+    """New server connections to one database, through one connection of its own (opened
+    before the first count, so it is not among them); all zero on SQLite."""
+
+    def __init__(self, url):
+        pg = local_url(url).get_backend_name() == "postgresql"
+        self.conn = pg_connect(url, autocommit=True) if pg else None
+
+    def _one(self, sql, *params):
+        return self.conn.execute(sql, params).fetchone()[0] if self.conn else 0
+
+    def sessions(self):
+        """Connections ever opened to it (pg_stat_database), short-lived ones included."""
+        self._one("SELECT pg_stat_clear_snapshot() IS NULL")
+        return self._one("SELECT sessions FROM pg_stat_database WHERE datname = "
+                         "current_database()")
+
+    def now(self):
+        return self._one("SELECT clock_timestamp()")
+
+    def new_since(self, t0):
+        """Connections opened since t0 and still open (the pool's: none after the warm-up)."""
+        return self._one("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                         "current_database() AND backend_start >= %s AND pid <> "
+                         "pg_backend_pid()", t0)
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+
+
+def run_wrk(server, lua, args, env_extra, duration, url=None):
+    """One wrk run (one thread) with CPU shares: whose CPU paid for the requests, and how noisy.
+    `server` is a list (gunicorn, and nginx in front when proxied: its CPU counts too)."""
     cmd = [WRK, "-t1", f"-c{args.connections}", f"-d{duration}s", "--timeout", "10s",
-           "-s", str(lua), server.url]
+           "-s", str(lua), server[-1].url]
     pg0 = {p: proc_ticks(p) for p in postgres_pids()}
-    busy0, srv0 = busy_ticks(), server.cpu_ticks()
+    busy0, srv0 = busy_ticks(), sum(x.cpu_ticks() for x in server)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     out = subprocess.run(cmd, env=clean_env(**env_extra), capture_output=True, text=True,
                          timeout=duration + 60)
     wall = time.time() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy1, srv1 = busy_ticks(), server.cpu_ticks()
+    busy1, srv1 = busy_ticks(), sum(x.cpu_ticks() for x in server)
     pg_cpu = sum(proc_ticks(p) - pg0.get(p, 0) for p in postgres_pids()) / TCK
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
@@ -275,31 +369,48 @@ def prepare(kind, args, tmp):
     return urls, ours, bare
 
 
-def bench_db(kind, args, tmp):
+def bench_db(kind, serve, args, tmp):
     """Warm up, then rounds of ours and bare back to back (order rotating), then the checks."""
     urls, ours_env, bare_env = prepare(kind, args, tmp)
+    proxied = SERVES[serve]["proxy"]
+    if proxied:
+        ours_env["CONSENT_TRUSTED_PROXIES"] = "1"  # nginx's X-Forwarded-For names the client
+    if redis_answers():  # production's shared limits (README): one key space per run
+        ours_env.update(CONSENT_RATELIMIT_STORAGE_URL=f"redis://{REDIS[0]}:{REDIS[1]}",
+                        CONSENT_RATELIMIT_KEY_PREFIX=f"bench-{secrets.token_hex(4)}")
     apps = {"ours": dict(lua=OUR_LUA, acked=[], runs=[]),
             "bare": dict(lua=BARE_LUA, acked=[], runs=[])}
-    servers = {}
+    servers = {"ours": [], "bare": []}
+    watch = {name: PgWatch(urls[name]) for name in servers}
+    sessions0 = {name: w.sessions() for name, w in watch.items()}
+    label = f"{kind}_{serve}"
     try:
         # Registered as soon as started, so the finally below stops them whatever happens next.
-        servers["ours"] = Server(f"ours_{kind}", "wsgi:app", ROOT, ours_env, tmp)
-        servers["bare"] = Server(f"bare_{kind}", "baseline_app:app", SHARED, bare_env, tmp)
-        servers["ours"].wait_ready("/healthz")
-        servers["bare"].wait_ready("/hello")
+        servers["ours"].append(gunicorn(f"ours_{label}", "wsgi:app", ROOT, ours_env, tmp, serve))
+        servers["bare"].append(gunicorn(f"bare_{label}", "baseline_app:app", SHARED, bare_env,
+                                        tmp, serve))
+        if proxied:
+            for name in servers:
+                servers[name].append(nginx(f"nginx_{name}_{label}", servers[name][0], tmp))
+        for name, health in (("ours", "/healthz"), ("bare", "/hello")):
+            for server in servers[name]:
+                server.wait_ready(health)
 
         def load(name, duration, tag):
             acked = Path(tmp) / f"acked_{kind}_{name}_{tag}.txt"
             errs = Path(tmp) / f"errors_{kind}_{name}_{tag}.txt"
             lua_env = {"BENCH_MODE": "post", "BENCH_ACKED": str(acked), "BENCH_ERRBODY": str(errs)}
+            t0 = watch[name].now()
             r = run_wrk(servers[name], apps[name]["lua"], args, lua_env, duration)
+            r["newconn"] = watch[name].new_since(t0)
             apps[name]["acked"] += acked.read_text().split("\n") if acked.exists() else []
             apps[name]["runs"].append(r)
-            log(f"  {kind:6} {tag:7} {name:4}  POST/s {r['ok_rps']:7.1f}  2xx {r['n2xx']:6d}  "
+            log(f"  {kind:6} {serve:7} {tag:7} {name:4}  POST/s {r['ok_rps']:7.1f}  "
+                f"2xx {r['n2xx']:6d}  "
                 f"non2xx {r['non2xx']}  sockerr {r['sockerr']}  "
                 f"p50 {r['lat_p50_us'] / 1000:6.1f} ms  p99 {r['lat_p99_us'] / 1000:6.1f} ms  "
                 f"cpu/POST {r['cpu_ms']:.2f} ms"
-                + (f" +pg {r['pg_ms']:.2f} ms" if kind == "pg" else "")
+                + (f" +pg {r['pg_ms']:.2f} ms  new conns {r['newconn']}" if kind == "pg" else "")
                 + f"  machine busy {r['busy']:.0f}% (foreign {r['foreign']:.0f}%)")
             if errs.exists() and errs.read_text().strip():
                 log(f"    first error: {errs.read_text().strip()[:300]}")
@@ -313,12 +424,15 @@ def bench_db(kind, args, tmp):
             order = ("ours", "bare") if i % 2 else ("bare", "ours")  # rotate: no order bias
             got = {name: load(name, args.duration, f"round {i}")["ok_rps"] for name in order}
             rounds.append((got["ours"], got["bare"], got["ours"] / max(got["bare"], 1e-9)))
-            log(f"  {kind:6} round {i}  ratio ours/bare = {got['ours']:.1f} / {got['bare']:.1f}"
-                f" = {rounds[-1][2]:.3f}")
+            log(f"  {kind:6} {serve:7} round {i}  ratio ours/bare = {got['ours']:.1f} / "
+                f"{got['bare']:.1f} = {rounds[-1][2]:.3f}")
     finally:
-        for server in servers.values():
-            server.stop()  # also lets in-flight requests finish before we count
-    result = {"kind": kind, "rounds": rounds, "ratio": statistics.median(r[2] for r in rounds)}
+        for chain in servers.values():
+            for server in reversed(chain):
+                server.stop()  # also lets in-flight requests finish before we count
+    result = {"kind": kind, "serve": serve, "rounds": rounds,
+              "ratio": statistics.median(r[2] for r in rounds),
+              "threads": WORKERS * (16 if SERVES[serve]["worker_class"] == "gthread" else 1)}
     for name, table, cols in (("ours", "consent_event", ("subject", "event_id")),
                               ("bare", "consent", ("consent_id",))):
         rows = {tuple(line.split()) for line in apps[name]["acked"] if line.strip()}
@@ -327,11 +441,15 @@ def bench_db(kind, args, tmp):
         result[name] = dict(
             acked=len(rows), stored=stored, missing=lost, extra=stored - (len(rows) - lost),
             errors=sum(r["non2xx"] + r["sockerr"] for r in runs),
+            sessions=watch[name].sessions() - sessions0[name],  # warm-up included
+            newconn=max((r.get("newconn", 0) for r in runs[-args.rounds:]), default=0),
             cpu_ms=statistics.median(r["cpu_ms"] + r["pg_ms"] for r in runs[-args.rounds:]))
     out = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "consent", "verify"],
                          env=ours_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     result["verify"] = (out.stdout + out.stderr).strip()
     result["verify_ok"] = out.returncode == 0 and out.stdout.startswith("ok")
+    for w in watch.values():
+        w.close()
     if kind == "pg" and not args.keep:
         pg_recreate(args.pg, PG_DBS.values(), drop_only=True)
     return result
@@ -340,30 +458,36 @@ def bench_db(kind, args, tmp):
 def summary(results):
     log("\n== summary (POST/s counts 2xx answers only; cpu/POST: server CPU, PostgreSQL's "
         "included, median of the rounds) ==")
-    log(f"{'db':6} {'round':7} {'ours POST/s':>11} {'bare POST/s':>11} {'ratio':>6}")
+    log(f"{'db':6} {'serve':7} {'round':7} {'ours POST/s':>11} {'bare POST/s':>11} {'ratio':>6}")
     for res in results:
+        at = f"{res['kind']:6} {res['serve']:7}"
         for i, (o, b, q) in enumerate(res["rounds"], 1):
-            log(f"{res['kind']:6} {i:<7} {o:11.1f} {b:11.1f} {q:6.3f}")
-        log(f"{res['kind']:6} {'median':7} {statistics.median(r[0] for r in res['rounds']):11.1f} "
+            log(f"{at} {i:<7} {o:11.1f} {b:11.1f} {q:6.3f}")
+        log(f"{at} {'median':7} {statistics.median(r[0] for r in res['rounds']):11.1f} "
             f"{statistics.median(r[1] for r in res['rounds']):11.1f} {res['ratio']:6.3f}")
-    log(f"\n{'db':6} {'app':4} {'acked':>7} {'stored':>7} {'missing':>7} {'extra':>5} "
-        f"{'errors':>6} {'cpu/POST':>9}")
+    log(f"\n{'db':6} {'serve':7} {'app':4} {'acked':>7} {'stored':>7} {'missing':>7} "
+        f"{'extra':>5} {'errors':>6} {'cpu/POST':>9} {'conns':>5} {'new/run':>7}")
     for res in results:
+        at = f"{res['kind']:6} {res['serve']:7}"
         for name in ("ours", "bare"):
             a = res[name]
-            log(f"{res['kind']:6} {name:4} {a['acked']:7d} {a['stored']:7d} {a['missing']:7d} "
-                f"{a['extra']:5d} {a['errors']:6d} {a['cpu_ms']:6.2f} ms")
-        log(f"{res['kind']:6} verify: {res['verify']}")
+            log(f"{at} {name:4} {a['acked']:7d} {a['stored']:7d} {a['missing']:7d} "
+                f"{a['extra']:5d} {a['errors']:6d} {a['cpu_ms']:6.2f} ms {a['sessions']:5d} "
+                f"{a['newconn']:7d}")
+        log(f"{at} verify: {res['verify']}")
     log("(extra = stored but never acknowledged: requests in flight when wrk stopped, "
-        "at most connections x runs)\n")
+        "at most connections x runs; conns = PostgreSQL connections opened in all, warm-up "
+        "included; new/run = the most opened during one timed run and still open)\n")
     bad = False
     for res in results:
         errors = res["ours"]["errors"] + res["bare"]["errors"]
         lost = res["ours"]["missing"] + res["bare"]["missing"]
         verify = "ok" if res["verify_ok"] else "FAILED"
-        bad |= bool(errors or lost or not res["verify_ok"])
-        log(f"RATIO {res['kind']} post ours/bare = {res['ratio']:.2f} (target >= {TARGET}), "
-            f"errors {errors}, missing {lost}, verify {verify}")
+        conns = res["ours"]["newconn"]
+        bad |= bool(errors or lost or not res["verify_ok"] or conns > res["threads"])
+        log(f"RATIO {res['kind']} {res['serve']} post ours/bare = {res['ratio']:.2f} "
+            f"(target >= {TARGET}), errors {errors}, missing {lost}, verify {verify}, "
+            f"new connections per run {conns} (threads {res['threads']})")
     return bad
 
 
@@ -528,6 +652,9 @@ def main():
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--serve", default="nginx,sync",
+                    help="how both apps are served, one or more of " + ", ".join(SERVES)
+                    + " (nginx: the README's production; sync: gunicorn alone)")
     ap.add_argument("--warmup", type=int, default=2, help="seconds of uncounted load per app first")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (logs, DBs) and the PostgreSQL databases")
@@ -546,6 +673,11 @@ def main():
     if not 1 <= args.duration <= 600 or not 1 <= args.rounds <= 20:
         raise SystemExit("--duration must be 1..600 s and --rounds 1..20")  # bounded run time
     local_url(args.pg)
+    serves = args.serve.split(",")
+    if any(x not in SERVES for x in serves):
+        raise SystemExit("--serve takes " + ", ".join(SERVES) + " (comma separated)")
+    if SERVES.get(serves[0], {}).get("proxy") and not os.access(NGINX, os.X_OK):
+        raise SystemExit(f"{NGINX} not found: apt-get install nginx")
     kinds = ["sqlite", "pg"] if args.db == "auto" else args.db.split(",")
     if any(k not in ("sqlite", "pg") for k in kinds):
         raise SystemExit("--db takes sqlite, pg, sqlite,pg or auto")
@@ -565,12 +697,13 @@ def main():
             profile(args, kinds, tmp)
             failed = False
             return 0
-        log(f"consent-server {revision()}; gunicorn {' '.join(GUNICORN)} for both apps; "
+        log(f"consent-server {revision()}; gunicorn with {WORKERS} workers for both apps; "
             f"wrk -t1 -c{args.connections} -d{args.duration}s; {args.rounds} rounds; logs in {tmp}")
         results = []
         for kind in kinds:
-            log(f"\n== {kind} ==")
-            results.append(bench_db(kind, args, tmp))
+            for serve in serves:
+                log(f"\n== {kind}, {serve} ==")
+                results.append(bench_db(kind, serve, args, tmp))
         failed = summary(results)
         return 1 if failed else 0
     finally:

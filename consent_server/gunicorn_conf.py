@@ -3,16 +3,20 @@ checkout), or, installed from the wheel, `gunicorn -c python:consent_server.guni
 'consent_server:create_app()'`.
 
 Threaded workers: a client that sends its body a byte at a time holds one thread, not a whole
-worker, so a few slow clients cannot starve the rest (a buffering proxy in front does better
-still). Settings can be overridden with GUNICORN_CMD_ARGS or the variables below.
+worker, so a few slow clients cannot starve the rest. Behind nginx (which buffers requests),
+CONSENT_WORKER_CLASS=sync serves more per core. Settings can be overridden with
+GUNICORN_CMD_ARGS or the variables below.
 """
 import multiprocessing
 import os
 
 bind = os.environ.get("CONSENT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
-worker_class = "gthread"
-threads = int(os.environ.get("CONSENT_THREADS", 16))
+# gthread (the default) when clients reach gunicorn directly; sync behind nginx, which reads
+# every request whole before passing it on, so no worker ever waits for a slow client and each
+# request costs less (README, Production; bench/README.md has the figures).
+worker_class = os.environ.get("CONSENT_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("CONSENT_THREADS", 16)) if worker_class == "gthread" else 1
 # A worker that does not answer its arbiter for this long is restarted; threads keep heartbeats
 # going while requests wait, so this bounds a hung worker, not a slow client.
 timeout = 30
