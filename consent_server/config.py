@@ -28,6 +28,7 @@ class Config:
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us
     PUBLIC_MAX_BODY = 16 * 1024
     RATELIMIT_PUBLIC = "60/minute"  # public writes per client network (an IPv4 address, IPv6 /64)
+    RATELIMIT_PUBLIC_SITE = "600/minute"  # the same, per IPv6 /48 (its /64s share it)
     RATELIMIT_PER_CONSENT = "10/minute"  # writes per consent id, from wherever
     RATELIMIT_STORAGE_URL = "memory://"  # redis://host:6379 to share limits between instances
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
+from ..http.network import client_network
 from ..models import utcnow
 from ..staff import access_log, users
 from .base import bp
@@ -37,7 +38,7 @@ def sign_in():
         now = utcnow()
         try:
             user = users.authenticate(db.session, current_app.secret_key, form.email.data,
-                                      form.password.data, request.remote_addr, now)
+                                      form.password.data, client_network(), now)
         except users.Throttled as refused:
             flash(_("Too many failed sign-ins. Wait %(seconds)s seconds and try again.",
                     seconds=refused.wait), "error")
