@@ -56,6 +56,7 @@ class Config:
     # never to scripts; Secure when PUBLIC_URL is https. It ends after CONSOLE_IDLE_MINUTES
     # without a request (the signed cookie's age is checked on every request).
     CONSOLE_IDLE_MINUTES = 30
+    CONSOLE_MAX_HOURS = 12  # and after this many hours however active (absolute lifetime)
     SESSION_COOKIE_NAME = "console_session"
     SESSION_COOKIE_PATH = "/console"
     SESSION_COOKIE_HTTPONLY = True

@@ -2,6 +2,7 @@
 links, and sign-in throttled per account and per IP."""
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -106,16 +107,41 @@ def disable_user(session: Session, ident: str, now: datetime) -> StaffUser:
         raise LookupError(f"no account {ident!r}")
     with database.writing(session) as conn:
         conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.disabled_at.is_(None))
-                     .values(disabled_at=now))
+                     .values(disabled_at=now, session_key=None))
     return _one(session, StaffUser.id == user.id)
 
 
 def set_password(session: Session, user: StaffUser, password: str) -> None:
-    """Set a new password (scrypt); earlier set-password links stop working."""
+    """Set a new password (scrypt); earlier set-password links and sessions stop working."""
     _check_password(password)
     with database.writing(session) as conn:
         conn.execute(update(USERS).where(USERS.c.id == user.id).values(
-            password_hash=generate_password_hash(password, method="scrypt")))
+            password_hash=generate_password_hash(password, method="scrypt"), session_key=None))
+
+
+def start_session(session: Session, user: StaffUser) -> StaffUser:
+    """The account with a session key for a new console session: the one its other sessions
+    name, or a new random one when it has none (after a sign-out)."""
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.session_key.is_(None))
+                     .values(session_key=secrets.token_urlsafe(32)))
+    return _one(session, StaffUser.id == user.id)
+
+
+def end_sessions(session: Session, user: StaffUser) -> None:
+    """End every console session of the account, server-side: the key they name is cleared."""
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(session_key=None))
+
+
+def user_for_session(session: Session, user_id: str) -> StaffUser | None:
+    """The live account a session cookie names (`<id>.<session key>`), or None when the key
+    is not the account's now (signed out, new password, disabled) or it is malformed."""
+    ident, _, key = user_id.partition(".")
+    user = session.get(StaffUser, int(ident)) if ident.isdigit() and key else None
+    if user is None or not user.is_active or user.session_key is None:
+        return None
+    return user if hmac.compare_digest(user.session_key, key) else None
 
 
 def _fingerprint(user: StaffUser) -> str:
