@@ -45,7 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)
-    logs.install()
+    logs.install(app.logger)
     app.after_request(logs.remember_route)
     app.cli.add_command(cli.consent)
     with app.app_context():

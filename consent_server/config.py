@@ -28,6 +28,7 @@ class Config:
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us
     PUBLIC_MAX_BODY = 16 * 1024
     RATELIMIT_PUBLIC = "60/minute"  # public writes per client network (an IPv4 address, IPv6 /64)
+    RATELIMIT_PUBLIC_SITE = "600/minute"  # the same, per IPv6 /48 (its /64s share it)
     RATELIMIT_PER_CONSENT = "10/minute"  # writes per consent id, from wherever
     RATELIMIT_STORAGE_URL = "memory://"  # redis://host:6379 to share limits between instances
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # marketing check bodies; public routes cap lower
@@ -55,6 +56,7 @@ class Config:
     # never to scripts; Secure when PUBLIC_URL is https. It ends after CONSOLE_IDLE_MINUTES
     # without a request (the signed cookie's age is checked on every request).
     CONSOLE_IDLE_MINUTES = 30
+    CONSOLE_MAX_HOURS = 12  # and after this many hours however active (absolute lifetime)
     SESSION_COOKIE_NAME = "console_session"
     SESSION_COOKIE_PATH = "/console"
     SESSION_COOKIE_HTTPONLY = True

@@ -217,10 +217,16 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Named by every console session of the account; sign-out, a new password or disabling
+    # clears it, which ends them all server-side (a captured cookie opens nothing after).
+    session_key: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a disabled account's session ends at once
         return self.disabled_at is None
+
+    def get_id(self) -> str:  # Flask-Login: what the session cookie names (base.load_user)
+        return f"{self.id}.{self.session_key}"
 
 
 class SignInThrottle(db.Model):

@@ -64,6 +64,21 @@ def test_an_ipv6_client_is_limited_by_its_64(app, app_factory, choice):
                        environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 201
 
 
+def test_the_64s_of_one_ipv6_48_share_a_looser_second_limit(app, app_factory, choice):
+    """REQ S-03: hopping between /64s inside one /48 gains nothing past the /48's budget,
+    CONSENT_RATELIMIT_PUBLIC_SITE; another /48 and IPv4 clients have their own."""
+    client = _limited(app_factory, RATELIMIT_PUBLIC="2/minute", RATELIMIT_PUBLIC_SITE="3/minute")
+    for n in range(3):
+        resp = client.post("/api/v1/consents", json=choice,
+                           environ_base={"REMOTE_ADDR": f"2001:db8:7:{n}::1"})
+        assert resp.status_code == 201
+    _assert_429(client.post("/api/v1/consents", json=choice,
+                            environ_base={"REMOTE_ADDR": "2001:db8:7:ff::1"}))
+    for address in ("2001:db8:8:1::1", "192.0.2.44"):
+        assert client.post("/api/v1/consents", json=choice,
+                           environ_base={"REMOTE_ADDR": address}).status_code == 201
+
+
 def test_one_consent_id_has_a_budget_of_its_own_from_any_address(app, app_factory, choice):
     """REQ S-03: writes to one consent from many addresses are limited per consent id."""
     client = _limited(app_factory, RATELIMIT_PER_CONSENT="2/minute")

@@ -1,4 +1,5 @@
 """Sign in, sign out, set a password from a one-time link, and the console's start page."""
+import time
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -6,9 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
+from ..http.network import client_network
 from ..models import utcnow
 from ..staff import access_log, users
-from .base import bp
+from .base import SIGNED_IN_AT, bp
 from .forms import ActionForm, SetPasswordForm, SignInForm
 
 
@@ -37,7 +39,7 @@ def sign_in():
         now = utcnow()
         try:
             user = users.authenticate(db.session, current_app.secret_key, form.email.data,
-                                      form.password.data, request.remote_addr, now)
+                                      form.password.data, client_network(), now)
         except users.Throttled as refused:
             flash(_("Too many failed sign-ins. Wait %(seconds)s seconds and try again.",
                     seconds=refused.wait), "error")
@@ -51,7 +53,8 @@ def sign_in():
         else:
             session.clear()  # a fresh session (and CSRF token) for the signed-in account
             session.permanent = True
-            login_user(user)
+            session[SIGNED_IN_AT] = int(time.time())
+            login_user(users.start_session(db.session, user))
             access_log.record(db.session, user.id, access_log.SIGN_IN, now)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
@@ -64,6 +67,7 @@ def sign_in():
 def sign_out():
     """End the session."""
     access_log.record(db.session, current_user.id, access_log.SIGN_OUT, utcnow())
+    users.end_sessions(db.session, current_user)  # a copy of the cookie opens nothing after
     logout_user()
     session.clear()
     flash(_("You are signed out."), "info")

@@ -1,8 +1,9 @@
 """The console's blueprint and what every page of it shares: sign-in and roles, CSRF, headers,
 language, error pages."""
+import time
 from functools import wraps
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -11,8 +12,10 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import csrf, db, login_manager
 from ..http.i18n import normalise
 from ..models import StaffUser
+from ..staff import users
 from ..vocabulary import Role
 
+SIGNED_IN_AT = "signed_in_at"  # the session's start (epoch seconds): its absolute lifetime
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
@@ -28,8 +31,13 @@ ERRORS = {400: _l("The request could not be understood."),
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    user = db.session.get(StaffUser, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.is_active else None
+    """The account of this request's session: its key must be the account's now (sign-out
+    clears it) and the session younger than CONSOLE_MAX_HOURS, however active it was."""
+    started = session.get(SIGNED_IN_AT)
+    limit = int(current_app.config["CONSOLE_MAX_HOURS"]) * 3600
+    if not isinstance(started, int) or not 0 <= time.time() - started < limit:
+        return None
+    return users.user_for_session(db.session, user_id)
 
 
 def role_required(*roles: str):

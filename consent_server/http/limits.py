@@ -9,6 +9,7 @@ from limits import parse
 
 from ..errors import from_http_exception
 from ..extensions import limiter
+from .network import client_site
 
 PUBLIC_WRITES = ["POST", "DELETE"]
 log = logging.getLogger(__name__)
@@ -16,8 +17,12 @@ log = logging.getLogger(__name__)
 
 def limit_public_writes(blueprint) -> None:
     """Every POST and DELETE of a public blueprint draws on one budget per client network,
-    CONSENT_RATELIMIT_PUBLIC (shared by every public write, whatever its route)."""
+    CONSENT_RATELIMIT_PUBLIC (shared by every public write, whatever its route), and a looser
+    one per IPv6 /48, CONSENT_RATELIMIT_PUBLIC_SITE: the /64s inside one /48 share it."""
     limiter.shared_limit(lambda: current_app.config["RATELIMIT_PUBLIC"], scope="public-write",
+                         methods=PUBLIC_WRITES)(blueprint)
+    limiter.shared_limit(lambda: current_app.config["RATELIMIT_PUBLIC_SITE"],
+                         scope="public-write-48", key_func=client_site,
                          methods=PUBLIC_WRITES)(blueprint)
 
 

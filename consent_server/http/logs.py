@@ -1,9 +1,11 @@
 """Logs without personal data (S-06): addresses cut to their network part, no user agent,
-referrer, query string or id in a path, in the development server's log and in gunicorn's."""
+referrer, query string or id in a path, in the development server's log and in gunicorn's;
+no control character from a request (a forged line) in any of them."""
 import logging
 import re
 
-from flask import request
+from flask import has_request_context, request
+from flask.logging import default_handler
 from gunicorn.glogging import Logger as GunicornBaseLogger
 
 from .network import truncate_ip
@@ -13,6 +15,14 @@ ADDRESS = re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)"
                      r"|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}"
                      r"(?![\w:]|\.\d))")
 ROUTE = "consent.route"  # the environ key the app leaves the matched URL rule in
+# C0 and C1 controls, DEL and the Unicode line separators: what could end a log line early.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Messages of Flask and gunicorn that name a request's path (its ids, its tokens).
+FLASK_EXCEPTION = "Exception on "
+GUNICORN_ERROR = "Error handling request"
+# gunicorn quotes the request line it could not parse: it may hold a path with a token.
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def truncate_addresses(message: str) -> str:
@@ -41,11 +51,63 @@ class TruncatedAddresses(logging.Filter):
         return True
 
 
-def install() -> None:
-    """Once per process, however many apps are made."""
+def escape_controls(text: str) -> str:
+    """text on one line: every control character written as its escape (\\n, \\x00 ...)."""
+    return CONTROL.sub(lambda m: NAMED.get(m.group()) or (
+        f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"),
+        text)
+
+
+def current_rule() -> str:
+    """The URL rule of the request being handled (`/subscriptions/me/<token>`), or "-"."""
+    if has_request_context() and request.url_rule is not None:
+        return request.url_rule.rule
+    return "-"
+
+
+class SafeLines(logging.Filter):
+    """A filter that makes every record one line of its own with no path in it (S-06):
+
+    - Flask's `Exception on <path> [METHOD]` names the route's rule instead of the path;
+    - gunicorn's `Error handling request <uri>` and the request line it quotes when it could
+      not parse one keep neither;
+    - control characters in the message are escaped, and every line of a traceback is
+      indented, so nothing a client sends can start a line that looks like a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "consent_safe", False):
+            return True
+        message = record.getMessage()
+        if message.startswith(FLASK_EXCEPTION):
+            method = request.method if has_request_context() else "-"
+            message = f"{FLASK_EXCEPTION}{current_rule()} [{method}]"
+        elif message.startswith(GUNICORN_ERROR):
+            message = GUNICORN_ERROR
+        elif message.startswith("Invalid request from ip="):
+            message = QUOTED.sub("'(withheld)'", message)
+        record.msg, record.args = escape_controls(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = "\n".join("    " + escape_controls(line)
+                                        for line in record.exc_text.splitlines())
+        record.consent_safe = True
+        return True
+
+
+def _add_once(target, kind, make) -> None:
+    if not any(isinstance(f, kind) for f in target.filters):
+        target.addFilter(make())
+
+
+def install(app_logger: logging.Logger | None = None) -> None:
+    """Once per process, however many apps are made: on werkzeug's logger, the app's logger
+    (Flask's exception line) and Flask's default handler (what the app's modules log)."""
     logger = logging.getLogger("werkzeug")
-    if not any(isinstance(f, TruncatedAddresses) for f in logger.filters):
-        logger.addFilter(TruncatedAddresses())
+    _add_once(logger, TruncatedAddresses, TruncatedAddresses)
+    for target in (logger, default_handler, *([app_logger] if app_logger else [])):
+        _add_once(target, SafeLines, SafeLines)
 
 
 def remember_route(response):
@@ -68,8 +130,9 @@ class GunicornLogger(GunicornBaseLogger):
     def setup(self, cfg):
         super().setup(cfg)
         for log, level in ((self.error_log, logging.WARNING), (self.access_log, logging.NOTSET)):
-            if not any(isinstance(f, TruncatedAddresses) for f in log.filters):
-                log.addFilter(TruncatedAddresses(level))
+            _add_once(log, TruncatedAddresses, lambda level=level: TruncatedAddresses(level))
+            for handler in log.handlers:
+                _add_once(handler, SafeLines, SafeLines)
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status

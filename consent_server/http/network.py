@@ -17,16 +17,28 @@ def truncate_ip(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-def client_network() -> str:
-    """The key of a client's per-IP limit: its address, or its /64 for IPv6 (one household's
-    prefix holds more addresses than anyone could count through)."""
-    address = request.remote_addr or ""
+def network_of(address: str | None, v6_prefix: int = 64) -> str:
+    """The key a client's limits count on: an IPv4 address itself, an IPv6 address's network
+    (/64 by default: one household's prefix holds more addresses than anyone could count
+    through); anything else as it came."""
     try:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
-        return address
+        return address or ""
     if ip.version == 6 and ip.ipv4_mapped:
         return str(ip.ipv4_mapped)
     if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
+        return str(ipaddress.ip_network(f"{ip}/{v6_prefix}", strict=False).network_address)
     return str(ip)
+
+
+def client_network() -> str:
+    """The key of a client's per-IP limits: its address, or its /64 for IPv6."""
+    return network_of(request.remote_addr)
+
+
+def client_site() -> str:
+    """The key of the looser second limit on public writes: an IPv6 client's /48 (what one
+    site or customer is given, L-04's prefix), so hopping between /64s inside it gains
+    nothing; an IPv4 address itself."""
+    return network_of(request.remote_addr, 48)

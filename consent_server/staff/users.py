@@ -2,18 +2,20 @@
 links, and sign-in throttled per account and per IP."""
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import database
 from ..errors import Invalid, TooManyRequests, Unauthorized
-from ..models import SignInThrottle, StaffUser
+from ..models import SignInThrottle, StaffUser, UTCDateTime
 from ..people import addresses
 from ..vocabulary import Role
 
@@ -105,16 +107,41 @@ def disable_user(session: Session, ident: str, now: datetime) -> StaffUser:
         raise LookupError(f"no account {ident!r}")
     with database.writing(session) as conn:
         conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.disabled_at.is_(None))
-                     .values(disabled_at=now))
+                     .values(disabled_at=now, session_key=None))
     return _one(session, StaffUser.id == user.id)
 
 
 def set_password(session: Session, user: StaffUser, password: str) -> None:
-    """Set a new password (scrypt); earlier set-password links stop working."""
+    """Set a new password (scrypt); earlier set-password links and sessions stop working."""
     _check_password(password)
     with database.writing(session) as conn:
         conn.execute(update(USERS).where(USERS.c.id == user.id).values(
-            password_hash=generate_password_hash(password, method="scrypt")))
+            password_hash=generate_password_hash(password, method="scrypt"), session_key=None))
+
+
+def start_session(session: Session, user: StaffUser) -> StaffUser:
+    """The account with a session key for a new console session: the one its other sessions
+    name, or a new random one when it has none (after a sign-out)."""
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.session_key.is_(None))
+                     .values(session_key=secrets.token_urlsafe(32)))
+    return _one(session, StaffUser.id == user.id)
+
+
+def end_sessions(session: Session, user: StaffUser) -> None:
+    """End every console session of the account, server-side: the key they name is cleared."""
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(session_key=None))
+
+
+def user_for_session(session: Session, user_id: str) -> StaffUser | None:
+    """The live account a session cookie names (`<id>.<session key>`), or None when the key
+    is not the account's now (signed out, new password, disabled) or it is malformed."""
+    ident, _, key = user_id.partition(".")
+    user = session.get(StaffUser, int(ident)) if ident.isdigit() and key else None
+    if user is None or not user.is_active or user.session_key is None:
+        return None
+    return user if hmac.compare_digest(user.session_key, key) else None
 
 
 def _fingerprint(user: StaffUser) -> str:
@@ -172,40 +199,67 @@ def _wait(row: SignInThrottle | None, free: int, now: datetime) -> int:
     return max(0, int(backoff - (now - row.last_failure_at).total_seconds() + 0.999))
 
 
-def _count(conn, key: str, now: datetime) -> None:
-    """One more failure on a counter (in the caller's unit of work)."""
-    row = conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).first()
-    if row is None:
-        conn.execute(insert(THROTTLE).values(key=key, failures=1, last_failure_at=now))
-        return
-    failures = 1 if now - row.last_failure_at > WINDOW else row.failures + 1
-    conn.execute(update(THROTTLE).where(THROTTLE.c.key == key)
-                 .values(failures=failures, last_failure_at=now))
+def _row(conn, key: str):
+    return conn.execute(select(THROTTLE).where(THROTTLE.c.key == key)).first()
+
+
+def _insert(conn):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(THROTTLE)
+
+
+def _take(conn, key: str, free: int, now: datetime) -> bool:
+    """Count one attempt on a counter before its password is checked, in one statement (an
+    upsert whose update only happens while the counter allows a try): of any number of
+    parallel attempts, only as many as the counter allows get through. False when it does not
+    allow one now (nothing is counted then)."""
+    stale = literal(now - WINDOW, UTCDateTime())
+    # The time a try after n failures may come, per n past the free ones (2**k s, at most
+    # MAX_WAIT), as literals: the same statement on both databases, no date arithmetic in SQL.
+    steps = {free + k: literal(now - timedelta(seconds=2 ** k), UTCDateTime())
+             for k in range(MAX_WAIT.bit_length()) if 2 ** k < MAX_WAIT}
+    due = case(steps, value=THROTTLE.c.failures,
+               else_=literal(now - timedelta(seconds=MAX_WAIT), UTCDateTime()))
+    statement = _insert(conn).values(key=key, failures=1, last_failure_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[THROTTLE.c.key],
+        set_={"failures": case((THROTTLE.c.last_failure_at < stale, 1),
+                               else_=THROTTLE.c.failures + 1),
+              "last_failure_at": statement.excluded.last_failure_at},
+        where=or_(THROTTLE.c.last_failure_at < stale, THROTTLE.c.failures < free,
+                  THROTTLE.c.last_failure_at <= due))
+    return conn.execute(statement.returning(THROTTLE.c.failures)).first() is not None
 
 
 def authenticate(session: Session, secret_key: str, email: str, password: str,
                  ip: str | None, now: datetime) -> StaffUser:
     """The live account for this address and password.
 
-    Throttled while this account or this IP has failed too often lately (checked before the
-    password, so waiting is the only way on); WrongCredentials alike for an unknown address, a
-    wrong password, a disabled account or one with no password yet. Both counters are keyed
-    hashes of the address typed and of the IP, so unknown addresses are counted like known ones.
+    Every try is counted on both counters before its password is checked (REQ S-03): while
+    this account or this IP (a client network: an IPv6 /64) has failed too often lately, the
+    try is Throttled, the right password too, so waiting is the only way on. WrongCredentials
+    alike for an unknown address, a wrong password, a disabled account or one with no password
+    yet. Both counters are keyed hashes of the address typed and of the network, so unknown
+    addresses are counted like known ones. A success clears the account's counter and gives
+    the network its try back.
     """
     keys = _throttle_keys(secret_key, email, ip)
-    wait = max(_wait(session.get(SignInThrottle, keys.account), FREE_ACCOUNT, now),
-               _wait(session.get(SignInThrottle, keys.ip), FREE_IP, now))
-    if wait:
-        raise Throttled(wait)
+    with database.writing(session) as conn:
+        if not (_take(conn, keys.account, FREE_ACCOUNT, now)
+                and _take(conn, keys.ip, FREE_IP, now)):
+            wait = max(_wait(_row(conn, keys.account), FREE_ACCOUNT, now),
+                       _wait(_row(conn, keys.ip), FREE_IP, now), 1)
+            raise Throttled(wait)  # rolls back: a refused try counts on neither counter
     user = find(session, email) if "@" in email else None
     usable = user is not None and user.is_active and user.password_hash is not None
     matched = check_password_hash(user.password_hash if usable else _DUMMY, password[:MAX_PASSWORD])
-    with database.writing(session) as conn:
-        if not (usable and matched):
-            _count(conn, keys.account, now)
-            _count(conn, keys.ip, now)
-        else:
+    if usable and matched:
+        with database.writing(session) as conn:
             conn.execute(delete(THROTTLE).where(THROTTLE.c.key == keys.account))
+            conn.execute(update(THROTTLE).where(THROTTLE.c.key == keys.ip,
+                                                THROTTLE.c.failures > 0)
+                         .values(failures=THROTTLE.c.failures - 1))
+            conn.execute(delete(THROTTLE).where(THROTTLE.c.key == keys.ip,
+                                                THROTTLE.c.failures <= 0))
     if not (usable and matched):
         raise WrongCredentials("Wrong address or password.")
     return user
