@@ -1,7 +1,6 @@
 """Flask extensions, created unbound and bound in create_app."""
 from flask_babel import Babel
 from flask_cors import CORS
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -10,7 +9,6 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from .errors import ProblemApi
-from .http.network import client_network
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -33,5 +31,3 @@ api = ProblemApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-
-limiter = Limiter(client_network)

@@ -27,7 +27,7 @@ def _assert_429(resp):
 def test_the_default_is_60_writes_a_minute_per_address(app, client, config, choice):
     """REQ S-03: 60 public writes a minute from one address, then 429 with Retry-After."""
     assert config["RATELIMIT_PUBLIC"] == "60/minute"
-    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["RATELIMIT_STORAGE_URL"] == "memory://"
     for _ in range(60):
         assert client.post("/api/v1/consents", json=choice).status_code == 201
     _assert_429(client.post("/api/v1/consents", json=choice))
@@ -141,3 +141,26 @@ def test_a_storage_outage_does_not_stop_consents(app, app_factory, caplog, choic
                         json={**choice, "consent_id": first.json["consent_id"]})
     assert again.status_code == 201
     assert first.json["consent_id"] not in caplog.text and "127.0.0.1" not in caplog.text
+    assert "storage unreachable" in caplog.text
+
+
+def test_during_an_outage_the_limits_still_hold_in_memory(app, app_factory, choice):
+    """REQ S-03: with Redis unreachable each process counts in memory, so a client still gets
+    no more than its budget."""
+    client = _limited(app_factory, RATELIMIT_STORAGE_URL="redis://127.0.0.1:1/0",
+                      RATELIMIT_PUBLIC="2/minute")
+    for _ in range(2):
+        assert client.post("/api/v1/consents", json=choice).status_code == 201
+    _assert_429(client.post("/api/v1/consents", json=choice))
+
+
+def test_each_app_counts_in_its_own_storage(app, app_factory, choice):
+    """Two apps built in one process (as tests and the CLI build them) do not share counters
+    or settings: a spent budget in one leaves the other's whole."""
+    tight = _limited(app_factory, RATELIMIT_PUBLIC="1/minute")
+    loose = _limited(app_factory, RATELIMIT_PUBLIC="5/minute")
+    assert tight.post("/api/v1/consents", json=choice).status_code == 201
+    _assert_429(tight.post("/api/v1/consents", json=choice))
+    for _ in range(5):
+        assert loose.post("/api/v1/consents", json=choice).status_code == 201
+    _assert_429(loose.post("/api/v1/consents", json=choice))
