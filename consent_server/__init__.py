@@ -11,7 +11,7 @@ from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
-from .http import headers, i18n, limits, logs
+from .http import headers, i18n, inputs, limits, logs
 from .http.sessions import ConsoleSessions
 from .ledger import signing
 
@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.init_app(app)
     limits.init_app(app)
     headers.init_app(app)
+    inputs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
     babel.init_app(app, locale_selector=i18n.select_locale)

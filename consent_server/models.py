@@ -189,6 +189,8 @@ class Person(db.Model):
     confirm_nonce: Mapped[str | None] = mapped_column(String(32))
     mail_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     mail_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last access link mailed: at most one per CONSENT_CONFIRM_RESEND_MINUTES (no flood).
+    access_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # {purpose: time} of every withdrawal (canonical JSON): withdrawn, not "no consent"; and an
     # objection to marketing that no customer relationship overrides (M-07).
     withdrawn: Mapped[str] = mapped_column(Text, default="{}")

@@ -227,3 +227,118 @@ def test_a_sign_up_takes_only_json_booleans_too(app, client, value):
         "policy_version": "1"})
     assert resp.status_code == 422 and resp.mimetype == PROBLEM
     assert "newsletter" in resp.json["errors"]["purposes"]
+
+
+# ---- NUL, lone surrogates and extreme dates anywhere (issue 19, item 7) ------------------------
+
+def _problem(resp, *statuses):
+    assert resp.status_code in statuses, (resp.status_code, resp.data[:300])
+    assert resp.mimetype == PROBLEM
+    return resp
+
+
+@pytest.mark.parametrize("method, url", [
+    ("get", "/api/v1/consents/a%00b"), ("delete", "/api/v1/consents/a%00b"),
+    ("get", "/api/v1/consents/a%00b/events"), ("get", "/api/v1/config?lang=nb%00"),
+    ("get", "/api/v1/policy?lang%00=nb"), ("get", "/subscriptions/me/a%00b"),
+    ("post", "/unsubscribe/a%00b"), ("get", "/api/v1/audit/subjects/a%00b")])
+def test_a_nul_in_a_path_or_query_string_is_a_400(client, method, url):
+    """REQ S-04: a NUL (which PostgreSQL refuses in text) in a path parameter or a query
+    argument's name or value is refused before any view, the same on every database."""
+    resp = getattr(client, method)(url)
+    assert resp.status_code == 400, (url, resp.status_code)
+    if url.startswith("/api/"):
+        _problem(resp, 400)
+
+
+@pytest.mark.parametrize("fields", [{"consent_id": "a\u0000b"}, {"policy_version": "1\u0000"},
+                                    {"event_id": "\u0000"}, {"source": "banner\u0000"},
+                                    {"choices": {"analytics\u0000": True}}])
+def test_a_nul_in_a_json_string_is_a_400(app, client, choice, fields):
+    """REQ S-04: a \\u0000 escape in any string of a public body, keys too: 400, nothing kept."""
+    _problem(client.post("/api/v1/consents", json={**choice, **fields}), 400)
+    assert _events(app) == 0
+
+
+def test_a_nul_in_a_sign_up_or_access_request_is_a_400(app, client, signup):
+    for url, body in (("/api/v1/subscriptions", {**signup, "email": "kari\u0000@example.no"}),
+                      ("/api/v1/subscriptions/access", {"email": "kari@example.no\u0000"})):
+        _problem(client.post(url, json=body), 400)
+
+
+@pytest.mark.parametrize("value", ["tv\u0000", "\ud800tv"])
+def test_nul_and_surrogates_in_the_marketing_bodies_are_refused(client, api_key, value):
+    """REQ S-04: the marketing API reads its JSON itself: a NUL or a lone surrogate in the
+    check's or the customers' product_category is a 422 problem; in a CSV cell or a CSV's
+    query string too."""
+    key = api_key("marketing")
+    _problem(client.post("/api/v1/marketing/check", headers=key, json={
+        "purpose": "marketing", "emails": ["kari@example.no"], "product_category": value}), 422)
+    _problem(client.post("/api/v1/marketing/customers", headers=key, json={"customers": [{
+        "email": "kari@example.no", "sale_date": "2026-11-01", "product_category": value,
+        "opt_out_offered": True}]}), 422)
+    _problem(client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
+                         data="email,name\r\nkari@example.no,Kari\x00\r\n",
+                         content_type="text/csv"), 422)
+    _problem(client.post("/api/v1/marketing/check?purpose=marketing&product_category=tv%00",
+                         headers=key, data="email\r\nkari@example.no\r\n",
+                         content_type="text/csv"), 400)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59",
+                                  "1969-12-31T23:59:59Z", "10000-01-01"])
+@pytest.mark.parametrize("url", ["/api/v1/audit/events", "/api/v1/audit/stats"])
+def test_dates_outside_1970_to_9999_are_a_422(client, auditor_key, url, when):
+    """REQ S-04: an instant outside the years 1970 to 9999 once in UTC is a 422 problem, not
+    an OverflowError."""
+    for name in ("since", "until"):
+        resp = _problem(client.get(url, query_string={name: when}, headers=auditor_key), 422)
+        assert name in json.dumps(resp.json.get("errors", {}))
+    assert client.get(url, query_string={"since": "9999-12-31T00:00:00Z"},
+                      headers=auditor_key).status_code == 200
+
+
+def test_a_nul_in_the_audit_subject_filter_is_a_400(client, auditor_key):
+    """REQ S-04: `events?subject=` with a NUL: a 400 problem, not a 200 with a cut body."""
+    resp = client.get("/api/v1/audit/events?subject=kari%00@example.no", headers=auditor_key)
+    _problem(resp, 400)
+
+
+@pytest.mark.parametrize("url, fields", [
+    ("/console/marketing/lookup", {"email": "kari\x00@example.no"}),
+    ("/console/audit/subject", {"subject": "abc\x00"}),
+    ("/console/audit/export", {"since": "2026-01-01", "format": "csv", "purpose": "\x00"}),
+    ("/console/admin/keys", {"name": "ci\x00", "role": "auditor"}),
+    ("/console/admin/users", {"email": "new\x00@example.no", "role": "auditor"})])
+def test_a_nul_in_a_console_form_is_a_400_page(app, staff, csrf_token, url, fields):
+    """REQ S-04: the console's forms with a NUL in a field: its 400 page, nothing stored."""
+    admin = staff("admin")
+    resp = admin.post(url, data={**fields, "csrf_token": csrf_token(admin, "/console/")})
+    assert resp.status_code == 400 and resp.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("since, until", [("0001-01-01", ""), ("", "9999-12-31"),
+                                          ("1969-12-31", "1970-01-02")])
+def test_console_dates_outside_1970_to_9999_are_a_422_page(staff, csrf_token, since, until):
+    """REQ S-04: the charts' and the export's dates: a 422 page with the field's error."""
+    auditor = staff("auditor")
+    resp = auditor.get("/console/audit/charts", query_string={"since": since, "until": until})
+    assert resp.status_code == 422 and "1970" in resp.get_data(as_text=True)
+    resp = auditor.post("/console/audit/export", data={
+        "since": since, "until": until, "format": "csv",
+        "csrf_token": csrf_token(auditor, "/console/audit/export")})
+    assert resp.status_code == 422
+
+
+@pytest.mark.parametrize("target", ["/console/audit\r\nSet-Cookie: x=1", "/console/\nx",
+                                    "/console/\x7f", "/console/\u2028x"])
+def test_a_next_with_control_characters_is_ignored(app, client, csrf_token, make_user,
+                                                   staff_password, target):
+    """REQ S-04: `next=` holding a CR, LF or other control character after sign-in goes to
+    the start page (no split header, no 500)."""
+    make_user(app, "anne@example.com", "admin")
+    resp = client.post("/console/sign-in", query_string={"next": target},
+                       data={"email": "anne@example.com", "password": staff_password,
+                             "csrf_token": csrf_token(client)})
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/console/"

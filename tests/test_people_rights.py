@@ -1,13 +1,16 @@
 """People's rights: the access link, the person's own page (history, download, change,
 erase), and an admin's correction of an address."""
 import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from consent_server import ledger
+from consent_server.api import subscriptions as subscriptions_api
 from consent_server.extensions import db
-from consent_server.models import ConsentEvent, CustomerBasis, Person
+from consent_server.models import ConsentEvent, CustomerBasis, Person, utcnow
 from consent_server.people.addresses import subject_hash
 
 
@@ -31,6 +34,36 @@ def test_access_always_answers_202_and_mails_only_a_known_address(client, smtp, 
     assert message.get_body(("html",)) is not None
     bad = client.post("/api/v1/subscriptions/access", json={"email": "a@example.no", "x": 1})
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+
+
+def test_many_access_requests_at_once_send_one_mail_and_say_nothing(app, client, smtp,
+                                                                    confirmed):
+    """REQ R-01: the access link has sign-up's resend limit, per address: 25 requests at once
+    for a known address send one mail; for an unknown one none; every answer is the same."""
+    confirmed(client, smtp, "kari@example.no")
+    before = len(smtp.messages)
+
+    def ask(address):
+        resp = app.test_client().post("/api/v1/subscriptions/access", json={"email": address})
+        return resp.status_code, resp.get_data()
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(ask, ["kari@example.no"] * 25 + ["ukjent@example.no"] * 25))
+    assert set(answers) == {answers[0]} and answers[0][0] == 202
+    assert len(smtp.messages) == before + 1
+
+
+def test_a_new_access_link_is_mailed_once_the_resend_time_has_passed(client, smtp, confirmed,
+                                                                     config, monkeypatch):
+    confirmed(client, smtp, "kari@example.no")
+    before = len(smtp.messages)
+    for _ in range(3):
+        client.post("/api/v1/subscriptions/access", json={"email": "kari@example.no"})
+    assert len(smtp.messages) == before + 1
+    later = utcnow() + timedelta(minutes=config["CONFIRM_RESEND_MINUTES"], seconds=1)
+    monkeypatch.setattr(subscriptions_api, "utcnow", lambda: later)
+    client.post("/api/v1/subscriptions/access", json={"email": "kari@example.no"})
+    assert len(smtp.messages) == before + 2
 
 
 def test_the_own_page_shows_the_history_and_downloads_it_as_json(client, app, smtp, access_link,

@@ -11,6 +11,8 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..text import MESSAGE, bad_text
+
 BAD_JSON = "The request body is not valid JSON in UTF-8."
 
 
@@ -26,15 +28,21 @@ class Parser(FlaskParser):
         body = read_body(req)
         if not body:
             return missing
-        try:
-            value = json.loads(body.decode("utf-8"))
-            # Lone surrogates ("\ud800") are valid JSON escapes but no text: refuse them here,
-            # before a database's encoder does (S-04). Only a \u escape can make one.
-            if b"\\u" in body:
-                json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except (ValueError, RecursionError):  # also bad UTF-8, and integers of 4,300+ digits
-            abort(400, message=BAD_JSON)
-        return value
+        return load_json_text(body)
+
+
+def load_json_text(body: bytes):
+    """A JSON body's value; 400 when it is not JSON in UTF-8, or any of its strings holds a
+    NUL or a lone surrogate (valid JSON escapes, but no text a database stores, S-04)."""
+    try:
+        value = json.loads(body.decode("utf-8"))
+        # Only a \u escape can make either (a raw NUL is no JSON): most bodies skip the walk.
+        bad = b"\\u" in body and bad_text(value)
+    except (ValueError, RecursionError):  # also bad UTF-8, and integers of 4,300+ digits
+        abort(400, message=BAD_JSON)
+    if bad:
+        abort(400, message=f"{BAD_JSON} {MESSAGE}")
+    return value
 
 
 def read_body(req: flask.Request) -> bytes:

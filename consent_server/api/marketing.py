@@ -9,6 +9,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..models import utcnow
 from ..people import marketing, rights
+from ..text import MESSAGE, bad_text
 from ..vocabulary import Role
 from . import BAD_JSON, Blueprint
 from .auth import require_role
@@ -87,9 +88,13 @@ def _load(schema, data):
 
 def _json():
     try:
-        return json.loads(request.get_data().decode("utf-8"))
+        data = json.loads(request.get_data().decode("utf-8"))
+        bad = bad_text(data)  # S-04: a NUL or lone surrogate in any string (text.py)
     except (ValueError, RecursionError):
         raise Invalid(BAD_JSON) from None
+    if bad:
+        raise Invalid(MESSAGE)
+    return data
 
 
 def _csv_rows() -> tuple[list[str], list[dict]]:

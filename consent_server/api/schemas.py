@@ -46,7 +46,7 @@ class Instant(fields.String):
         try:
             return instant(value)
         except ValueError:
-            raise ValidationError("Not an ISO 8601 date or date-time.") from None
+            raise ValidationError("Not an ISO 8601 date or date-time from 1970 to 9999.") from None
 
 
 def _field(column) -> fields.Field:

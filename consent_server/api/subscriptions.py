@@ -76,5 +76,5 @@ def create(body):
 @blp.response(202, AcceptedSchema)
 def access(body):
     """Mail the link to the person's own page (history, download, change, erase); always 202."""
-    rights.request_access(db.session, body["email"])
+    rights.request_access(db.session, body["email"], utcnow())
     return {"status": "accepted"}

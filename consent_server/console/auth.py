@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
+from ..http.logs import CONTROL
 from ..http.network import client_network
 from ..models import utcnow
 from ..staff import access_log, users
@@ -22,7 +23,10 @@ def home():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path inside the console (no other host, no scheme): else the start page."""
+    """Only a path inside the console (no other host, no scheme, no control character):
+    else the start page."""
+    if target and CONTROL.search(target):  # a CR/LF would split the Location header
+        return url_for("console.home")
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/") \
             or target.startswith("//"):

@@ -1,4 +1,6 @@
 """The console's forms (Flask-WTF): each carries its CSRF token."""
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -12,7 +14,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..consent import purposes
 from ..ledger import exports
@@ -26,6 +28,17 @@ ROLE_LABELS = {Role.MARKETING: _l("Marketing"), Role.AUDITOR: _l("Auditor"),
 
 def role_choices():
     return [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
+
+
+# The dates a form takes: from the first year an instant may have (exports.instant) to the day
+# before the last one (the day after a range's end must still be a date).
+FIRST_DAY, LAST_DAY = date(exports.FIRST_YEAR, 1, 1), date(9999, 12, 30)
+
+
+def sane_date(_form, field) -> None:
+    """A date field's value inside FIRST_DAY to LAST_DAY (else the form answers 422)."""
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(_l("Choose a date from 1970 to 9999."))
 
 
 class SignInForm(FlaskForm):
@@ -67,8 +80,8 @@ class PublishForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
-    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+    since = DateField(_l("From (date, UTC)"), validators=[Optional(), sane_date])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional(), sane_date])
     purpose = SelectField(_l("Purpose"), choices=lambda: [SelectChoice("", _l("all"))] + [
         SelectChoice(p.key, p.name) for p in purposes.PURPOSES])
     action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("all"))] + [
@@ -84,8 +97,8 @@ class SubjectForm(FlaskForm):
 
 
 class ChartRangeForm(FlaskForm):
-    since = DateField(_l("From (date, UTC)"), validators=[Optional()])
-    until = DateField(_l("To and including (date, UTC)"), validators=[Optional()])
+    since = DateField(_l("From (date, UTC)"), validators=[Optional(), sane_date])
+    until = DateField(_l("To and including (date, UTC)"), validators=[Optional(), sane_date])
 
 
 def person_purposes():

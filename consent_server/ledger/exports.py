@@ -58,13 +58,22 @@ class Filters:
         return and_(true(), *terms)
 
 
+FIRST_YEAR = 1970  # no consent is older; earlier instants are typing errors (or probes)
+
+
 def instant(value: str) -> datetime:
     """An ISO 8601 date or date-time; without a zone it is UTC, a date is its midnight UTC.
-    ValueError when it is neither."""
+    ValueError when it is neither, or outside the years FIRST_YEAR to 9999 once in UTC."""
     parsed = datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59 is in the year 10000 in UTC
+        raise ValueError("out of range") from None
+    if parsed.year < FIRST_YEAR:
+        raise ValueError("out of range")
+    return parsed
 
 
 def filters(*, purpose: str | None = None, **others) -> Filters:

@@ -26,6 +26,7 @@ from ..consent import notices
 from ..errors import Invalid, NotFound, TooLarge
 from ..ledger import history
 from ..models import STATE
+from ..text import MESSAGE, bad_text
 from ..vocabulary import Action, Basis, Purpose, Reason, Source
 from .addresses import InvalidAddress
 from .links import unsubscribe_url
@@ -66,6 +67,8 @@ def limit(count: int, most: int) -> None:
 def read_csv(text: str, most: int) -> tuple[list[str], list[dict]]:
     """A CSV's header and rows (for the API's CSV bodies and the console's uploads); Invalid
     without an `email` column, TooMany beyond `most` rows."""
+    if bad_text(text):  # S-04: a cell with a NUL (no UTF-8 carries a lone surrogate)
+        raise Invalid(MESSAGE)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = list(reader.fieldnames or [])

@@ -2,13 +2,13 @@
 history, changing choices, erasure; and an admin's correction of an address."""
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import ledger
+from .. import database, ledger
 from ..consent import notices
 from ..errors import Conflict, NotFound
 from ..ledger.chain import canonical, timestamp
@@ -37,15 +37,24 @@ SHOWN = ("recorded_at", "action", "source", "policy_version", "language", "text_
          "event_id", "seq", "hash")
 
 
-def request_access(session: Session, email: str) -> None:
-    """Mail a link to the person's own page when the address is known; the caller answers 202
-    either way (an address is never confirmed or denied)."""
+def request_access(session: Session, email: str, now: datetime) -> None:
+    """Mail a link to the person's own page when the address is known, at most once per
+    CONSENT_CONFIRM_RESEND_MINUTES (as sign-up's confirmation): the caller answers 202 either
+    way (an address is never confirmed or denied, a mail flood never sent)."""
     try:
         address = normalise(email)
     except InvalidAddress:
         return
     person = by_hash(session, address_hash(address))
     if person is None or not person.email:
+        return
+    resend = timedelta(minutes=float(current_app.config["CONFIRM_RESEND_MINUTES"]))
+    with database.writing(session) as conn:  # one statement: parallel requests send one mail
+        claimed = conn.execute(update(PERSON).where(
+            PERSON.c.subject == person.subject,
+            or_(PERSON.c.access_sent_at.is_(None), PERSON.c.access_sent_at <= now - resend))
+            .values(access_sent_at=now)).rowcount
+    if not claimed:
         return
     site = current_app.extensions["consent_site"]
     message = mail.build("access", person.email, person.language, controller=site.controller,
@@ -56,6 +65,10 @@ def request_access(session: Session, email: str) -> None:
         mail.send(message)
     except mail.MailError as error:
         log.warning("access mail not sent (%s)", error)
+        with database.writing(session) as conn:  # not sent: the next request may try again
+            conn.execute(update(PERSON).where(PERSON.c.subject == person.subject,
+                                              PERSON.c.access_sent_at == now)
+                         .values(access_sent_at=None))
 
 
 def own_page(session: Session, token: str) -> dict:
