@@ -5,13 +5,13 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, console, errors, ledger, web
+from . import cli, console, errors, ledger, server_keys, web
 from .api import audit, marketing, public, subscriptions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
-from .http import headers, i18n, limits, logs
+from .http import devserver, headers, i18n, limits, logs
 from .http.sessions import ConsoleSessions
 from .ledger import signing
 
@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     web.init_app(app)
     console.init_app(app)
     logs.install()
+    devserver.install(app)
     app.after_request(logs.remember_route)
     app.cli.add_command(cli.consent)
     with app.app_context():
@@ -54,7 +55,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _derive_config(app: Flask) -> None:
-    """Settings computed from others, and the refusal to run without a secret key."""
+    """Settings computed from others, the keys (environment, else instance/), and the refusal
+    to serve without them."""
     cfg = app.config
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):
         cfg["SQLALCHEMY_DATABASE_URI"] = database_url(cfg, app.instance_path)
@@ -72,17 +74,12 @@ def _derive_config(app: Flask) -> None:
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    if not cfg.get("SECRET_KEY"):
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_SECRET_KEY is not set. Set it to a long random value, e.g.\n"
-                "  export CONSENT_SECRET_KEY=$(python3 -c 'import secrets; "
-                "print(secrets.token_hex(32))')\n(`make run` makes one in instance/ for you).")
-        cfg["SECRET_KEY"] = "insecure-development-key"
-    if not cfg.get("EMAIL_HASH_KEY"):
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_EMAIL_HASH_KEY is not set. It keys the hashes that stand for e-mail "
-                "addresses in the ledger; set it once to a long random value and keep it "
-                "(`make run` makes one in instance/ for you).")
-        cfg["EMAIL_HASH_KEY"] = "insecure-development-email-key"
+    missing = server_keys.load(app)
+    if missing and not (app.debug or app.testing):
+        if not server_keys.building_for_a_command():
+            raise server_keys.MissingKeys(missing, app.instance_path)
+        # `flask consent --help` and the commands that need no key work; the others refuse.
+        app.extensions["consent_missing_keys"] = missing
+        return
+    cfg["SECRET_KEY"] = cfg["SECRET_KEY"] or "insecure-development-key"
+    cfg["EMAIL_HASH_KEY"] = cfg["EMAIL_HASH_KEY"] or "insecure-development-email-key"

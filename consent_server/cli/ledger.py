@@ -5,7 +5,6 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from .. import ledger
 from ..consent import devices
@@ -14,6 +13,7 @@ from ..extensions import db
 from ..ledger import exports, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from .keys import with_keys
 
 
 class Instant(click.ParamType):
@@ -29,7 +29,7 @@ class Instant(click.ParamType):
 @click.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
               help="A checkpoint kept earlier: also prove that the ledger still extends it.")
-@with_appcontext
+@with_keys
 def verify(checkpoint_file):
     """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
     result = ledger.verify(db.session)
@@ -69,7 +69,7 @@ def verify(checkpoint_file):
 @click.option("--action", type=click.Choice(exports.ACTIONS))
 @click.option("--subject", help="A consent id, or an e-mail address (hashed before the look-up).")
 @click.option("--from-seq", type=click.IntRange(min=1), help="Events from this sequence number.")
-@with_appcontext
+@with_keys
 def export(fmt, out, **filters):
     """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
     try:
@@ -90,7 +90,7 @@ def export(fmt, out, **filters):
 @click.command("checkpoint")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True),
               help="Write it to this file (default: standard output).")
-@with_appcontext
+@with_keys
 def checkpoint(out):
     """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
     text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
@@ -104,7 +104,7 @@ def checkpoint(out):
 
 
 @click.command("rebuild-state")
-@with_appcontext
+@with_keys
 def rebuild_state():
     """Rebuild the current-state table from the ledger alone."""
     count = ledger.rebuild_state(db.session)
@@ -112,7 +112,7 @@ def rebuild_state():
 
 
 @click.command("purge-expired")
-@with_appcontext
+@with_keys
 def purge_expired():
     """End consents older than CONSENT_MAX_AGE_DAYS with an expire event; erase the personal
     fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05)."""

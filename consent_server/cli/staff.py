@@ -1,17 +1,17 @@
 """`flask consent` commands for the staff: API keys and console accounts."""
 import click
-from flask.cli import with_appcontext
 
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
 from ..staff import keys, users
+from .keys import with_keys
 
 
 @click.command("create-key")
 @click.option("--role", type=click.Choice(keys.ROLES), required=True)
 @click.option("--name", required=True, help="Who or what uses the key.")
-@with_appcontext
+@with_keys
 def create_key(role, name):
     """Create an API key and print its secret once (only a hash is stored)."""
     key, secret = keys.create_key(db.session, name, role)
@@ -22,7 +22,7 @@ def create_key(role, name):
 
 @click.command("revoke-key")
 @click.argument("key")
-@with_appcontext
+@with_keys
 def revoke_key(key):
     """Revoke an API key, named by its id, prefix or name."""
     try:
@@ -37,7 +37,7 @@ def revoke_key(key):
 @click.option("--role", type=click.Choice(keys.ROLES), required=True)
 @click.option("--link", is_flag=True,
               help="Print a one-time set-password link instead of asking for a password.")
-@with_appcontext
+@with_keys
 def create_user(email, role, link):
     """Create a staff account for the console: asks for its password, or prints a link."""
     password = None if link else click.prompt("Password", hide_input=True,
@@ -55,7 +55,7 @@ def create_user(email, role, link):
 
 @click.command("disable-user")
 @click.argument("user")
-@with_appcontext
+@with_keys
 def disable_user(user):
     """Disable a staff account, named by its id or e-mail address; its sessions end."""
     try:

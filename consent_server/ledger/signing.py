@@ -8,7 +8,6 @@ rewrite of history can keep while changing anything before it.
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session
 from ..models import EVENTS, HEAD, THE_HEAD, utcnow
 from . import chain
 
-KEY_FILE = "signing_key"  # in the instance folder: what `make run` generates
 SIGNED = ("seq", "hash", "time", "kid")
 
 
@@ -105,22 +103,14 @@ def _process_key() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Load CONSENT_SIGNING_KEY, else instance/signing_key; in debug or testing without either,
-    a key of the process's own (signatures then die with it). Refuse to start otherwise."""
+    """Load the signing key (CONSENT_SIGNING_KEY, or instance/signing_key as server_keys read it);
+    in debug or testing without one, a key of the process's own (signatures then die with it).
+    Without one otherwise the app is a command line's that refuses the commands needing it."""
     text = app.config.get("SIGNING_KEY")
-    path = os.path.join(app.instance_path, KEY_FILE)
-    if not text and os.path.isfile(path):
-        with open(path, encoding="ascii") as file:
-            text = file.read()
-    if not text:
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_SIGNING_KEY is not set. It signs checkpoints and receipts (Ed25519); "
-                "make one and keep it:\n  export CONSENT_SIGNING_KEY=$(python3 -c "
-                "'from consent_server.ledger.signing import generate; print(generate())')\n"
-                f"(`make run` makes one in instance/{KEY_FILE}).")
+    if not text and (app.debug or app.testing):
         text = _process_key()
-    app.extensions["consent_signing_key"] = SigningKey(parse(text))
+    if text:
+        app.extensions["consent_signing_key"] = SigningKey(parse(text))
 
 
 def checkpoint(session: Session, key: SigningKey) -> dict:
