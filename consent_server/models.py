@@ -242,6 +242,7 @@ class AccessLogEntry(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    actor: Mapped[str | None] = mapped_column(String(32))  # who, without an account: "cli"
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(255))
     rows: Mapped[int | None] = mapped_column(Integer)

@@ -9,6 +9,7 @@ from .. import catalogs, database
 from ..consent import notices
 from ..extensions import db
 from ..models import utcnow
+from ..staff import access_log
 
 
 @click.command("init-db")
@@ -37,6 +38,9 @@ def publish_policy(material, force):
         click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
         return
     kind = "material" if published.material else "non-material"
+    access_log.record(db.session, None, access_log.NOTICE_PUBLISHED, utcnow(),
+                      f"version {published.version}, material {published.material}",
+                      actor=access_log.CLI)
     click.echo(f"published notice version {published.version} ({kind})")
     for lang, digest in published.hashes.items():
         click.echo(f"  {lang}: sha256 {digest}")
