@@ -33,8 +33,8 @@ def message(names: list[str], instance_path: str) -> str:
 
 def load(app: Flask) -> list[str]:
     """Fill each key the configuration leaves unset from instance/<name>; the names of the keys
-    still missing."""
-    missing = []
+    still missing. The names of those read from files are in extensions["consent_key_files"]."""
+    missing, read = [], app.extensions.setdefault("consent_key_files", [])
     for name, filename in FILES.items():
         if app.config.get(name):
             continue
@@ -48,6 +48,7 @@ def load(app: Flask) -> list[str]:
             missing.append(name)
             continue
         app.config[name] = text
+        read.append(name)
         if os.stat(path).st_mode & 0o077:
             log.warning("%s can be read by others than its owner: chmod 600 it", path)
     return missing
@@ -63,13 +64,17 @@ def make(instance_path: str) -> list[str]:
         if os.path.isfile(path) and os.path.getsize(path) > 0:
             os.chmod(path, 0o600)
             continue
-        value = generate() if name == "SIGNING_KEY" else secrets.token_hex(32)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(value + "\n")
-        os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that was there empty
+        write(path, generate() if name == "SIGNING_KEY" else secrets.token_hex(32))
         written.append(filename)
     return written
+
+
+def write(path: str, value: str) -> None:
+    """Write a key to a file only its owner may read (mode 0600 from the start)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(value + "\n")
+    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to a file that was there already
 
 
 def building_for_a_command() -> bool:

@@ -23,6 +23,7 @@ RULES = {
     "public.Consent": PUBLIC,  # the consent id is the device's capability
     "public.consent_events": PUBLIC,
     "health.healthz": PUBLIC,
+    "wellknown.jwks": PUBLIC,  # public keys, for anyone to check receipts (S-07)
     "audit.verify": ("auditor", "admin"),
     "audit.events": ("auditor", "admin"),
     "audit.public_keys": ("auditor", "admin"),
@@ -68,6 +69,9 @@ RULES = {
     "console.staff_users": ("admin",),
     "console.create_user": ("admin",),
     "console.disable_user": ("admin",),
+    "console.enable_user": ("admin",),
+    "console.set_role": ("admin",),
+    "console.reset_password": ("admin",),
     "console.notices": ("admin",),
     "console.publish_notice": ("admin",),
     "console.access_log_page": ("admin",),

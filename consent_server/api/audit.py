@@ -10,7 +10,7 @@ from ..ledger import chain, exports, history, receipts, signing
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..vocabulary import Role
-from . import Blueprint
+from . import Blueprint, wellknown
 from .auth import require_role
 from .schemas import EventSchema, Instant, StrictSchema
 
@@ -47,21 +47,6 @@ class AuditEventsArgsSchema(AuditRangeArgsSchema):
     subject = fields.String(validate=validate.Length(min=1, max=320),
                             metadata={"description": "a consent id, or an e-mail address"})
     from_seq = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))  # seq: 32 bits
-
-
-class JwkSchema(Schema):
-    kty = fields.String()
-    crv = fields.String()
-    x = fields.String()
-    kid = fields.String()
-    alg = fields.String()
-    use = fields.String()
-
-
-class KeysSchema(Schema):
-    """The public keys that sign checkpoints and receipts (a JWK set)."""
-
-    keys = fields.List(fields.Nested(JwkSchema))
 
 
 class CheckpointSchema(Schema):
@@ -170,12 +155,13 @@ def _key() -> signing.SigningKey:
 
 
 @blp.route("/keys")
-@blp.response(200, KeysSchema)
+@blp.response(200, wellknown.KeySetSchema)
 @blp.doc(security=SECURITY)
 @require_role(Role.AUDITOR)
 def public_keys():
-    """The public keys that sign checkpoints and receipts (a JWK set)."""
-    return {"keys": [_key().jwk()]}
+    """Every public key that ever signed checkpoints and receipts (a JWK set, as at
+    /.well-known/jwks.json)."""
+    return wellknown.key_set()
 
 
 @blp.route("/checkpoint")

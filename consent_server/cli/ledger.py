@@ -1,12 +1,13 @@
 """`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state,
 expire and erase by age."""
 import json
+import os
 import sys
 
 import click
 from flask import current_app
 
-from .. import ledger
+from .. import ledger, server_keys
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
@@ -124,4 +125,34 @@ def purge_expired():
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
 
-COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired]
+@click.command("rotate-signing-key")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the new private key to this file instead of instance/signing_key "
+                   "(needed when CONSENT_SIGNING_KEY comes from the environment: put it there).")
+@with_keys
+def rotate_signing_key(out):
+    """Make a new Ed25519 key the signer of checkpoints and receipts. Every earlier key stays
+    published at /.well-known/jwks.json, so what it signed still verifies; the retired private
+    key may then be deleted. Restart the servers to sign with the new key."""
+    current = current_app.extensions["consent_signing_key"]
+    in_files = "SIGNING_KEY" in current_app.extensions.get("consent_key_files", ())
+    if out is None and not in_files:
+        raise click.ClickException("CONSENT_SIGNING_KEY is set in the environment, not read "
+                                   "from instance/signing_key: give --out FILE and put the new "
+                                   "key where CONSENT_SIGNING_KEY comes from")
+    signing.publish(db.session, current)  # its period started no later than now
+    text = signing.generate()
+    new = signing.SigningKey(signing.parse(text))
+    path = out or os.path.join(current_app.instance_path, "signing_key")
+    if out is None:
+        retired = f"{path}.retired-{current.kid}"
+        os.replace(path, retired)
+        click.echo(f"the retired private key is in {retired}: delete it when you like (what "
+                   "it signed stays verifiable through its published public key)", err=True)
+    server_keys.write(path, text)
+    signing.publish(db.session, new)
+    click.echo(f"signing key {new.kid} signs from now on (written to {path}); {current.kid} "
+               "is retired and stays published at /.well-known/jwks.json; restart the servers")
+
+
+COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired, rotate_signing_key]

@@ -8,6 +8,7 @@ from flask_migrate import upgrade
 from .. import catalogs, database
 from ..consent import notices
 from ..extensions import db
+from ..ledger import signing
 from ..models import utcnow
 from ..staff import access_log
 
@@ -19,6 +20,9 @@ def init_db():
     before = database.schema_revision(db.engine)
     upgrade(directory=current_app.extensions["migrate"].directory)
     after = database.schema_revision(db.engine)
+    key = current_app.extensions.get("consent_signing_key")
+    if key is not None:  # published from the start, so what it signs verifies for ever
+        signing.publish(db.session, key)
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:

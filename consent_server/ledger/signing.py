@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import EVENTS, HEAD, THE_HEAD, utcnow
-from . import chain
+from . import chain, keyring
 
 SIGNED = ("seq", "hash", "time", "kid")
 
@@ -85,11 +85,7 @@ class SigningKey:
         return b64url(self.private.sign(message))
 
     def check(self, message: bytes, signature: str) -> bool:
-        try:
-            self.public.verify(unb64url(signature), message)
-            return True
-        except (InvalidSignature, ValueError):
-            return False
+        return check_signature(self.public, message, signature)
 
 
 _EPHEMERAL: list[str] = []
@@ -113,8 +109,31 @@ def init_app(app: Flask) -> None:
         app.extensions["consent_signing_key"] = SigningKey(parse(text))
 
 
+def publish(session: Session, key: SigningKey) -> None:
+    """Record the key among those that ever signed (keyring), if it is not there yet."""
+    keyring.record(session, key.kid, key.public_bytes, utcnow())
+
+
+def public_key(session: Session, kid, current: SigningKey | None) -> Ed25519PublicKey | None:
+    """The public key that checks signatures of this kid: the current key's, or a key that
+    signed before (its private half may be long deleted); None for a key never published."""
+    if current is not None and kid == current.kid:
+        return current.public
+    return keyring.public_key(session, kid) if isinstance(kid, str) else None
+
+
+def check_signature(public: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    """Whether signature (base64url) is public's Ed25519 signature of message."""
+    try:
+        public.verify(unb64url(signature), message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
 def checkpoint(session: Session, key: SigningKey) -> dict:
-    """A signed statement of the head: its seq and hash, now."""
+    """A signed statement of the head: its seq and hash, now (the key is published first)."""
+    publish(session, key)
     head = session.execute(select(HEAD.c.seq, HEAD.c.hash).where(THE_HEAD)).one()
     statement = {"seq": head.seq, "hash": head.hash, "time": chain.timestamp(utcnow()),
                  "kid": key.kid}
@@ -125,11 +144,12 @@ def check_checkpoint(session: Session, key: SigningKey, given) -> str | None:
     """Why the ledger does not extend a checkpoint (or it is not ours), or None when it does."""
     if not isinstance(given, dict) or not all(k in given for k in (*SIGNED, "signature")):
         return "not a checkpoint: it needs seq, hash, time, kid and signature"
-    if given["kid"] != key.kid:
-        return f"signed by another key ({given['kid']}), not by this server's ({key.kid})"
+    public = public_key(session, given["kid"], key)
+    if public is None:
+        return f"signed by another key ({given['kid']}), never one of this server's"
     statement = {k: given[k] for k in SIGNED}
-    if not isinstance(given["signature"], str) or not key.check(chain.canonical(statement),
-                                                               given["signature"]):
+    if not isinstance(given["signature"], str) or not check_signature(
+            public, chain.canonical(statement), given["signature"]):
         return "the checkpoint's signature is not valid"
     if given["seq"] == 0:
         return None if given["hash"] == chain.GENESIS else "the checkpoint's hash is not genesis"
