@@ -49,7 +49,9 @@ run: keys
 # data) on CONSENT_BIND (default 127.0.0.1:8000). Set CONSENT_PUBLIC_URL and the keys for real.
 serve: keys
 	$(BIN)/flask consent init-db
-	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	@mkdir -p $(INSTANCE)/metrics
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(INSTANCE)/metrics} \
+		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -11,7 +11,7 @@ from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
-from .http import devserver, headers, i18n, limits, logs
+from .http import devserver, headers, i18n, limits, logs, monitoring
 from .http.sessions import ConsoleSessions
 from .ledger import signing
 
@@ -34,6 +34,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
+    monitoring.init_app(app, str(resource("migrations")))
     babel.init_app(app, locale_selector=i18n.select_locale)
     # The banner's API only: marketing and audit clients are servers, not browsers.
     cors.init_app(app, resources={r"/api/v1/(?!audit|marketing).*": {

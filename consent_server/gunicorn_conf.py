@@ -9,6 +9,8 @@ still). Settings can be overridden with GUNICORN_CMD_ARGS or the variables below
 import multiprocessing
 import os
 
+from prometheus_client import multiprocess
+
 bind = os.environ.get("CONSENT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 worker_class = "gthread"
@@ -34,3 +36,18 @@ loglevel = os.environ.get("CONSENT_LOG_LEVEL", "info")
 # No runtime control socket (gunicorn 25.1+): one fixed path per user would be shared by every
 # instance on the machine.
 control_socket_disable = True
+
+
+# /metrics across workers (prometheus-client's multiprocess mode, when PROMETHEUS_MULTIPROC_DIR
+# is set before gunicorn starts): start from an empty folder, forget a dead worker's gauges.
+def on_starting(server):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

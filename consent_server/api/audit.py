@@ -1,5 +1,5 @@
 """The auditors' API: the ledger and its proof. Role auditor or admin."""
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, g, render_template, request
 from flask_babel import get_locale
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -9,6 +9,7 @@ from ..extensions import db
 from ..ledger import chain, exports, history, receipts, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from ..staff import access_log
 from ..vocabulary import Role
 from . import Blueprint, wellknown
 from .auth import require_role
@@ -170,7 +171,10 @@ def public_keys():
 @require_role(Role.AUDITOR)
 def checkpoint():
     """A signed checkpoint of the head: keep it, and check later that the ledger extends it."""
-    return signing.checkpoint(db.session, _key())
+    signed = signing.checkpoint(db.session, _key())
+    access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
+                      actor=f"key {g.api_key.id}")
+    return signed
 
 
 @blp.route("/receipts/verify", methods=["POST"])

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..ledger import exports, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from ..staff import access_log
 from .keys import with_keys
 
 
@@ -94,8 +95,10 @@ def export(fmt, out, **filters):
 @with_keys
 def checkpoint(out):
     """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
-    text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
-        "consent_signing_key"]), indent=2) + "\n"
+    signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
+    access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
+                      actor=access_log.CLI)
+    text = json.dumps(signed, indent=2) + "\n"
     if out:
         with open(out, "w", encoding="utf-8") as file:
             file.write(text)
