@@ -8,11 +8,6 @@ export FLASK_APP := wsgi
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 UV := uv==0.13.9
-# The keys `make run` made in instance/ (kept between runs).
-KEYS = CONSENT_SECRET_KEY=$$(cat $(INSTANCE)/secret_key) \
-	CONSENT_EMAIL_HASH_KEY=$$(cat $(INSTANCE)/email_hash_key) \
-	CONSENT_SIGNING_KEY=$$(cat $(INSTANCE)/signing_key)
-
 .PHONY: install run serve keys test lint bench translations lock wheel
 
 install: $(VENV)/.installed translations
@@ -38,28 +33,25 @@ lock: $(VENV)/.installed
 translations: $(VENV)/.installed
 	$(BIN)/python -c 'from consent_server import catalogs; catalogs.compile_all(catalogs.SOURCE)'
 
-# The keys the server needs, made once in instance/ and kept between runs.
+# The server's three keys, made once in instance/ (mode 0600) and kept: the app reads each
+# from instance/<name> when its CONSENT_* variable is unset.
 keys: install
-	@mkdir -p $(INSTANCE)
-	@test -s $(INSTANCE)/secret_key || $(BIN)/python -c \
-		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/secret_key
-	@test -s $(INSTANCE)/email_hash_key || $(BIN)/python -c \
-		'import secrets; print(secrets.token_hex(32))' > $(INSTANCE)/email_hash_key
-	@test -s $(INSTANCE)/signing_key || (umask 077 && $(BIN)/python -c \
-		'from consent_server.ledger.signing import generate; print(generate())' > $(INSTANCE)/signing_key)
+	$(BIN)/flask consent make-keys
 
 run: keys
-	$(KEYS) $(BIN)/flask consent init-db
-	$(KEYS) $(BIN)/flask consent publish-policy
+	$(BIN)/flask consent init-db
+	$(BIN)/flask consent publish-policy
 	@test -n "$$CONSENT_SMTP_HOST" || echo "no CONSENT_SMTP_HOST: e-mails (sign-up confirmations, \
 	access links) are written to $(INSTANCE)/outbox/ as .eml files"
-	$(KEYS) $(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Production: gunicorn with gunicorn.conf.py (threaded workers, limits, logs without personal
 # data) on CONSENT_BIND (default 127.0.0.1:8000). Set CONSENT_PUBLIC_URL and the keys for real.
 serve: keys
-	$(KEYS) $(BIN)/flask consent init-db
-	$(KEYS) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	$(BIN)/flask consent init-db
+	@mkdir -p $(INSTANCE)/metrics
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(INSTANCE)/metrics} \
+		$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

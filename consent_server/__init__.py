@@ -5,13 +5,13 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, console, database, errors, ledger, web
-from .api import audit, marketing, public, subscriptions
+from . import cli, console, database, errors, ledger, server_keys, web
+from .api import audit, marketing, public, subscriptions, wellknown
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
-from .http import headers, i18n, inputs, limits, logs
+from .http import devserver, headers, i18n, inputs, limits, logs, monitoring
 from .http.sessions import ConsoleSessions
 from .ledger import signing
 
@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     inputs.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource("migrations")), render_as_batch=True)
+    monitoring.init_app(app, str(resource("migrations")))
     babel.init_app(app, locale_selector=i18n.select_locale)
     # The banner's API only: marketing and audit clients are servers, not browsers.
     cors.init_app(app, resources={r"/api/v1/(?!audit|marketing).*": {
@@ -42,11 +43,13 @@ def create_app(overrides: dict | None = None) -> Flask:
         always_send=False, max_age=86400)
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp):
+    for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp,
+                      wellknown.blp):
         rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)
     logs.install(app.logger)
+    devserver.install(app)
     app.after_request(logs.remember_route)
     app.cli.add_command(cli.consent)
     with app.app_context():
@@ -55,7 +58,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _derive_config(app: Flask) -> None:
-    """Settings computed from others, and the refusal to run without a secret key."""
+    """Settings computed from others, the keys (environment, else instance/), and the refusal
+    to serve without them."""
     cfg = app.config
     if not cfg.get("SQLALCHEMY_DATABASE_URI"):
         cfg["SQLALCHEMY_DATABASE_URI"] = database_url(cfg, app.instance_path)
@@ -74,17 +78,12 @@ def _derive_config(app: Flask) -> None:
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-    if not cfg.get("SECRET_KEY"):
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_SECRET_KEY is not set. Set it to a long random value, e.g.\n"
-                "  export CONSENT_SECRET_KEY=$(python3 -c 'import secrets; "
-                "print(secrets.token_hex(32))')\n(`make run` makes one in instance/ for you).")
-        cfg["SECRET_KEY"] = "insecure-development-key"
-    if not cfg.get("EMAIL_HASH_KEY"):
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_EMAIL_HASH_KEY is not set. It keys the hashes that stand for e-mail "
-                "addresses in the ledger; set it once to a long random value and keep it "
-                "(`make run` makes one in instance/ for you).")
-        cfg["EMAIL_HASH_KEY"] = "insecure-development-email-key"
+    missing = server_keys.load(app)
+    if missing and not (app.debug or app.testing):
+        if not server_keys.building_for_a_command():
+            raise server_keys.MissingKeys(missing, app.instance_path)
+        # `flask consent --help` and the commands that need no key work; the others refuse.
+        app.extensions["consent_missing_keys"] = missing
+        return
+    cfg["SECRET_KEY"] = cfg["SECRET_KEY"] or "insecure-development-key"
+    cfg["EMAIL_HASH_KEY"] = cfg["EMAIL_HASH_KEY"] or "insecure-development-email-key"

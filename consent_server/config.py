@@ -49,6 +49,7 @@ class Config:
     MAIL_FROM = "Exentri <no-reply@localhost>"
     MAIL_OUTBOX = None  # default: instance/outbox
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
+    METRICS_TOKEN = None  # /metrics answers `Authorization: Bearer <it>`; 404 while unset
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

@@ -10,6 +10,8 @@ GUNICORN_CMD_ARGS or the variables below.
 import multiprocessing
 import os
 
+from prometheus_client import multiprocess
+
 bind = os.environ.get("CONSENT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 # gthread (the default) when clients reach gunicorn directly; sync behind nginx, which reads
@@ -44,3 +46,18 @@ def post_fork(server, worker):
     """Tell the app, loaded next in this worker, how many threads share its database pool
     (CONSENT_THREADS: consent_server.database.pool_options), whatever set `threads`."""
     os.environ["CONSENT_THREADS"] = str(server.cfg.threads)
+
+
+# /metrics across workers (prometheus-client's multiprocess mode, when PROMETHEUS_MULTIPROC_DIR
+# is set before gunicorn starts): start from an empty folder, forget a dead worker's gauges.
+def on_starting(server):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

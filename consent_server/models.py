@@ -250,6 +250,19 @@ class AccessLogEntry(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    actor: Mapped[str | None] = mapped_column(String(32))  # who, without an account: "cli"
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(String(255))
     rows: Mapped[int | None] = mapped_column(Integer)
+
+
+class SigningKeyRecord(db.Model):
+    """A public key that signed checkpoints and receipts, and the period it signed: kept for
+    ever, so what a retired key signed still verifies once its private key is gone (S-07)."""
+
+    __tablename__ = "signing_key"
+
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64url of the raw 32 bytes
+    signing_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    signing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,6 +23,7 @@ from consent_server.models import (
     Person,
     PolicyText,
     PolicyVersion,
+    SigningKeyRecord,
     SignInThrottle,
     StaffUser,
     utcnow,
@@ -90,7 +91,8 @@ def empty_and_close(app):
         db.session.remove()
         with db.engine.begin() as conn:
             for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser):
+                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser,
+                          SigningKeyRecord):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -11,6 +11,7 @@ from consent_server.staff import keys
 PUBLIC = "public"  # anyone, with or without a key (a key is neither needed nor looked at)
 CONSOLE_OPEN = "console-open"  # a console page anyone may open (signing in)
 SIGNED_IN = "signed-in"  # any signed-in staff account
+METRICS = "metrics-token"  # CONSENT_METRICS_TOKEN alone opens it (404 while unset), no API key
 CALLERS = ("none", "bad", "revoked", "marketing", "auditor", "admin")
 
 # endpoint -> PUBLIC, or the roles whose live keys may use it (admin always may).
@@ -23,6 +24,9 @@ RULES = {
     "public.Consent": PUBLIC,  # the consent id is the device's capability
     "public.consent_events": PUBLIC,
     "health.healthz": PUBLIC,
+    "wellknown.jwks": PUBLIC,  # public keys, for anyone to check receipts (S-07)
+    "monitoring.readyz": PUBLIC,
+    "monitoring.scrape": METRICS,  # test_monitoring.py checks its token
     "audit.verify": ("auditor", "admin"),
     "audit.events": ("auditor", "admin"),
     "audit.public_keys": ("auditor", "admin"),
@@ -68,6 +72,9 @@ RULES = {
     "console.staff_users": ("admin",),
     "console.create_user": ("admin",),
     "console.disable_user": ("admin",),
+    "console.enable_user": ("admin",),
+    "console.set_role": ("admin",),
+    "console.reset_password": ("admin",),
     "console.notices": ("admin",),
     "console.publish_notice": ("admin",),
     "console.access_log_page": ("admin",),
@@ -136,7 +143,9 @@ def test_the_matrix(app, app_factory, credentials, choice):
         for caller in CALLERS:
             resp = _call(client, method, rule, credentials[caller], consent_id, choice)
             where = (endpoint, method, caller, resp.status_code)
-            if allowed == PUBLIC:
+            if allowed == METRICS:  # no token set here: off, whatever key is shown
+                assert resp.status_code == 404, where
+            elif allowed == PUBLIC:
                 assert resp.status_code not in (401, 403), where
                 assert resp.status_code < 500, where
             elif caller in ("none", "bad", "revoked"):

@@ -11,14 +11,17 @@ from consent_server.extensions import db
 from consent_server.ledger.signing import generate
 
 
-def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkeypatch):
+def test_without_a_secret_key_outside_testing_the_server_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path))  # no instance/secret_key either
     monkeypatch.delenv("CONSENT_SECRET_KEY", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     with pytest.raises(RuntimeError, match="CONSENT_SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
 
 
-def test_without_an_email_hash_key_outside_testing_the_server_refuses_to_start(monkeypatch):
+def test_without_an_email_hash_key_outside_testing_the_server_refuses_to_start(monkeypatch,
+                                                                              tmp_path):
+    monkeypatch.setenv("CONSENT_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("CONSENT_SECRET_KEY", "x")
     monkeypatch.delenv("CONSENT_EMAIL_HASH_KEY", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)

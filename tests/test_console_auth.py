@@ -300,7 +300,11 @@ def test_admin_creates_a_key_shown_once_and_revokes_it(app, staff, csrf_token):
         key = db.session.execute(select(ApiKey)).scalar_one()
         key_id = key.id
         assert secret not in key.secret_hash
-    resp = admin.post(f"/console/admin/keys/{key_id}/revoke", data={"csrf_token": csrf})
+    asked = admin.post(f"/console/admin/keys/{key_id}/revoke", data={"csrf_token": csrf})
+    assert asked.status_code == 200 and 'name="confirmed" value="yes"' in asked.text
+    assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200  # not yet
+    resp = admin.post(f"/console/admin/keys/{key_id}/revoke",
+                      data={"csrf_token": csrf, "confirmed": "yes"})
     assert resp.status_code == 302
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 401
     assert [e[0] for e in log(app)][-2:] == ["key_created", "key_revoked"]
@@ -335,7 +339,10 @@ def test_admin_creates_an_account_with_a_one_time_link_and_disables_it(app, staf
     with app.app_context():
         user_id = users.find(db.session, "new@example.com").id
     assert admin.post(f"/console/admin/users/{user_id}/disable",
-                      data={"csrf_token": csrf}).status_code == 302
+                      data={"csrf_token": csrf}).status_code == 200  # asks first
+    assert app.test_client().get(path).status_code == 200
+    assert admin.post(f"/console/admin/users/{user_id}/disable",
+                      data={"csrf_token": csrf, "confirmed": "yes"}).status_code == 302
     assert app.test_client().get(path).status_code == 404
     with app.app_context():
         assert users.find(db.session, "new@example.com").disabled_at is not None

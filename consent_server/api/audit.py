@@ -1,5 +1,5 @@
 """The auditors' API: the ledger and its proof. Role auditor or admin."""
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, g, render_template, request
 from flask_babel import get_locale
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -9,8 +9,9 @@ from ..extensions import db
 from ..ledger import chain, exports, history, receipts, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from ..staff import access_log
 from ..vocabulary import Role
-from . import Blueprint
+from . import Blueprint, wellknown
 from .auth import require_role
 from .schemas import EventSchema, Instant, StrictSchema
 
@@ -47,21 +48,6 @@ class AuditEventsArgsSchema(AuditRangeArgsSchema):
     subject = fields.String(validate=validate.Length(min=1, max=320),
                             metadata={"description": "a consent id, or an e-mail address"})
     from_seq = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))  # seq: 32 bits
-
-
-class JwkSchema(Schema):
-    kty = fields.String()
-    crv = fields.String()
-    x = fields.String()
-    kid = fields.String()
-    alg = fields.String()
-    use = fields.String()
-
-
-class KeysSchema(Schema):
-    """The public keys that sign checkpoints and receipts (a JWK set)."""
-
-    keys = fields.List(fields.Nested(JwkSchema))
 
 
 class CheckpointSchema(Schema):
@@ -170,12 +156,13 @@ def _key() -> signing.SigningKey:
 
 
 @blp.route("/keys")
-@blp.response(200, KeysSchema)
+@blp.response(200, wellknown.KeySetSchema)
 @blp.doc(security=SECURITY)
 @require_role(Role.AUDITOR)
 def public_keys():
-    """The public keys that sign checkpoints and receipts (a JWK set)."""
-    return {"keys": [_key().jwk()]}
+    """Every public key that ever signed checkpoints and receipts (a JWK set, as at
+    /.well-known/jwks.json)."""
+    return wellknown.key_set()
 
 
 @blp.route("/checkpoint")
@@ -184,7 +171,10 @@ def public_keys():
 @require_role(Role.AUDITOR)
 def checkpoint():
     """A signed checkpoint of the head: keep it, and check later that the ledger extends it."""
-    return signing.checkpoint(db.session, _key())
+    signed = signing.checkpoint(db.session, _key())
+    access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
+                      actor=f"key {g.api_key.id}")
+    return signed
 
 
 @blp.route("/receipts/verify", methods=["POST"])

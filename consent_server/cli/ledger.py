@@ -1,19 +1,21 @@
 """`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state,
 expire and erase by age."""
 import json
+import os
 import sys
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
-from .. import ledger
+from .. import ledger, server_keys
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger import exports, signing
 from ..models import utcnow
 from ..people.persons import subject_key
+from ..staff import access_log
+from .keys import with_keys
 
 
 class Instant(click.ParamType):
@@ -29,7 +31,7 @@ class Instant(click.ParamType):
 @click.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
               help="A checkpoint kept earlier: also prove that the ledger still extends it.")
-@with_appcontext
+@with_keys
 def verify(checkpoint_file):
     """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
     result = ledger.verify(db.session)
@@ -69,7 +71,7 @@ def verify(checkpoint_file):
 @click.option("--action", type=click.Choice(exports.ACTIONS))
 @click.option("--subject", help="A consent id, or an e-mail address (hashed before the look-up).")
 @click.option("--from-seq", type=click.IntRange(min=1), help="Events from this sequence number.")
-@with_appcontext
+@with_keys
 def export(fmt, out, **filters):
     """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
     try:
@@ -90,11 +92,13 @@ def export(fmt, out, **filters):
 @click.command("checkpoint")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True),
               help="Write it to this file (default: standard output).")
-@with_appcontext
+@with_keys
 def checkpoint(out):
     """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
-    text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
-        "consent_signing_key"]), indent=2) + "\n"
+    signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
+    access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
+                      actor=access_log.CLI)
+    text = json.dumps(signed, indent=2) + "\n"
     if out:
         with open(out, "w", encoding="utf-8") as file:
             file.write(text)
@@ -104,7 +108,7 @@ def checkpoint(out):
 
 
 @click.command("rebuild-state")
-@with_appcontext
+@with_keys
 def rebuild_state():
     """Rebuild the current-state table from the ledger alone."""
     count = ledger.rebuild_state(db.session)
@@ -112,7 +116,7 @@ def rebuild_state():
 
 
 @click.command("purge-expired")
-@with_appcontext
+@with_keys
 def purge_expired():
     """End consents older than CONSENT_MAX_AGE_DAYS with an expire event; erase the personal
     fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05)."""
@@ -124,4 +128,34 @@ def purge_expired():
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
 
-COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired]
+@click.command("rotate-signing-key")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True),
+              help="Write the new private key to this file instead of instance/signing_key "
+                   "(needed when CONSENT_SIGNING_KEY comes from the environment: put it there).")
+@with_keys
+def rotate_signing_key(out):
+    """Make a new Ed25519 key the signer of checkpoints and receipts. Every earlier key stays
+    published at /.well-known/jwks.json, so what it signed still verifies; the retired private
+    key may then be deleted. Restart the servers to sign with the new key."""
+    current = current_app.extensions["consent_signing_key"]
+    in_files = "SIGNING_KEY" in current_app.extensions.get("consent_key_files", ())
+    if out is None and not in_files:
+        raise click.ClickException("CONSENT_SIGNING_KEY is set in the environment, not read "
+                                   "from instance/signing_key: give --out FILE and put the new "
+                                   "key where CONSENT_SIGNING_KEY comes from")
+    signing.publish(db.session, current)  # its period started no later than now
+    text = signing.generate()
+    new = signing.SigningKey(signing.parse(text))
+    path = out or os.path.join(current_app.instance_path, "signing_key")
+    if out is None:
+        retired = f"{path}.retired-{current.kid}"
+        os.replace(path, retired)
+        click.echo(f"the retired private key is in {retired}: delete it when you like (what "
+                   "it signed stays verifiable through its published public key)", err=True)
+    server_keys.write(path, text)
+    signing.publish(db.session, new)
+    click.echo(f"signing key {new.kid} signs from now on (written to {path}); {current.kid} "
+               "is retired and stays published at /.well-known/jwks.json; restart the servers")
+
+
+COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired, rotate_signing_key]

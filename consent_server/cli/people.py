@@ -4,16 +4,16 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
 
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
 from ..people import marketing, subscriptions
+from .keys import with_keys
 
 
 @click.command("send-pending")
-@with_appcontext
+@with_keys
 def send_pending():
     """Send every confirmation mail still due (a sign-up whose mail failed); exit 1 if any
     still fails."""
@@ -29,7 +29,7 @@ def send_pending():
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-",
               help="Where to write the result CSV (default: standard output).")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-@with_appcontext
+@with_keys
 def check(purpose, product_category, out, file):
     """Check a CSV with an `email` column: the same CSV comes back with status and reason."""
     reader = csv.DictReader(file)

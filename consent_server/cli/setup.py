@@ -5,10 +5,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from .. import catalogs, database
+from .. import backups, catalogs, database
 from ..consent import notices
+from ..errors import DomainError
 from ..extensions import db
+from ..ledger import signing
 from ..models import utcnow
+from ..staff import access_log
 
 
 @click.command("init-db")
@@ -18,10 +21,46 @@ def init_db():
     before = database.schema_revision(db.engine)
     upgrade(directory=current_app.extensions["migrate"].directory)
     after = database.schema_revision(db.engine)
+    key = current_app.extensions.get("consent_signing_key")
+    if key is not None:  # published from the start, so what it signs verifies for ever
+        signing.publish(db.session, key)
     if before == after:
         click.echo(f"database is up to date (revision {after})")
     else:
         click.echo(f"database upgraded from revision {before or 'none'} to {after}")
+
+
+def _refusal(error: DomainError) -> click.ClickException:
+    return click.ClickException(error.detail)
+
+
+@click.command("backup")
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="The new file to write (mode 0600).")
+@with_appcontext
+def backup(out):
+    """Back up the SQLite database while the server runs (SQLite's online backup API); on
+    PostgreSQL, refuses and points to the README's pg_dump recipe."""
+    try:
+        done = backups.backup(db.engine, out)
+    except DomainError as error:
+        raise _refusal(error) from None
+    click.echo(f"backed up {done.events} events (head {done.head}, schema {done.revision}, "
+               f"integrity {done.integrity}) to {out}; keep it with the three keys")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def restore(file):
+    """Restore a backup made by `backup` into this database, which must be empty (SQLite);
+    then run `init-db` (if the code is newer) and `verify`."""
+    try:
+        done = backups.restore(db.engine, file)
+    except DomainError as error:
+        raise _refusal(error) from None
+    click.echo(f"restored {done.events} events (head {done.head}, schema {done.revision}); "
+               "now run `flask consent init-db` and `flask consent verify --checkpoint FILE`")
 
 
 @click.command("publish-policy")
@@ -37,6 +76,9 @@ def publish_policy(material, force):
         click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
         return
     kind = "material" if published.material else "non-material"
+    access_log.record(db.session, None, access_log.NOTICE_PUBLISHED, utcnow(),
+                      f"version {published.version}, material {published.material}",
+                      actor=access_log.CLI)
     click.echo(f"published notice version {published.version} ({kind})")
     for lang, digest in published.hashes.items():
         click.echo(f"  {lang}: sha256 {digest}")
@@ -68,4 +110,4 @@ def i18n_compile(directory):
     catalogs.compile_all(directory or catalogs.SOURCE)
 
 
-COMMANDS = [init_db, publish_policy, i18n]
+COMMANDS = [init_db, backup, restore, publish_policy, i18n]

@@ -87,6 +87,7 @@ def set_password(token: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         users.set_password(db.session, user, form.password.data)
+        access_log.record(db.session, user.id, access_log.PASSWORD_SET, utcnow())
         flash(_("Your password is set. Sign in with it."), "info")
         return redirect(url_for("console.sign_in"))
     status = 422 if request.method == "POST" else 200

@@ -74,6 +74,16 @@ class UserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=role_choices)
 
 
+class ConfirmForm(FlaskForm):
+    """The second step of a change that cannot be undone: confirmed=yes, and the CSRF token."""
+
+    confirmed = HiddenField()
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=role_choices)
+
+
 class PublishForm(FlaskForm):
     material = BooleanField(_l("Material change: ask everyone for consent again"))
     expected = HiddenField(validators=[DataRequired()])

@@ -2,13 +2,16 @@
 to write (see the package's docstring)."""
 import importlib
 import weakref
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .. import database
+from .. import database, metrics
+from ..models import EVENTS
 from .events import Writer
 
 BACKENDS = {"sqlite": ("sqlite", "SqliteLedger"), "postgresql": ("postgres", "PostgresLedger")}
@@ -43,10 +46,21 @@ def backend(bind: Session | Engine) -> Backend:
 
 def append(session: Session, event: dict) -> dict:
     """Append one event from new_event in a transaction of its own; returns it chained."""
-    return backend(session).append(event)
+    placed = backend(session).append(event)
+    metrics.count_events([placed])
+    return placed
 
 
-def locked(session: Session) -> AbstractContextManager[Writer]:
+@contextmanager
+def locked(session: Session) -> Iterator[Writer]:
     """The chain locked for one transaction of several writes; committed when the block ends,
     rolled back on any error."""
-    return backend(session).locked()
+    with backend(session).locked() as writer:
+        first = writer.seq
+        yield writer
+        last = writer.seq
+    if last > first:  # committed: count what it appended (read back, whatever wrote it)
+        with database.snapshot(session) as conn:
+            metrics.count_events(conn.execute(
+                select(EVENTS.c.action, EVENTS.c.source, EVENTS.c.choices)
+                .where(EVENTS.c.seq > first, EVENTS.c.seq <= last)).mappings())

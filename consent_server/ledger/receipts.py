@@ -2,7 +2,7 @@
 
 In the spirit of the Kantara Consent Receipt and ISO/IEC TS 27560: who (the subject), when, what
 was chosen under which notice, and where the event sits in the chain (seq, hash). Anyone with the
-public key (`GET /api/v1/audit/keys`) checks the signature offline; the server also checks the
+public keys (`GET /.well-known/jwks.json`) checks the signature offline; the server also checks the
 receipt against the ledger.
 """
 import json
@@ -11,7 +11,7 @@ import jwt
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from . import chain, events
+from . import chain, events, signing
 from .signing import SigningKey
 
 TYPE = "consent-receipt+jwt"
@@ -49,17 +49,19 @@ def issue_here(event) -> str:
 
 
 def check(session: Session, key: SigningKey, receipt: str) -> dict:
-    """Whether a receipt is genuine (our signature) and its event is in the ledger as signed."""
+    """Whether a receipt is genuine (signed by key, or by a key that signed before it) and its
+    event is in the ledger as signed."""
     try:
         header = jwt.get_unverified_header(receipt)
     except jwt.InvalidTokenError:
         return {"valid": False, "signature_ok": False, "in_ledger": False,
                 "reason": "not a compact JWS"}
-    if header.get("kid") != key.kid or header.get("alg") != "EdDSA":
+    public = signing.public_key(session, header.get("kid"), key)
+    if public is None or header.get("alg") != "EdDSA":
         return {"valid": False, "signature_ok": False, "in_ledger": False,
                 "reason": "not signed with this server's key"}
     try:
-        claims = jwt.decode(receipt, key.public, algorithms=["EdDSA"],
+        claims = jwt.decode(receipt, public, algorithms=["EdDSA"],
                             options={"verify_iat": False,
                                      "require": [c for c in CLAIMS if c != "text_hash"]})
     except jwt.InvalidTokenError:

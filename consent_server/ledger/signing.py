@@ -8,7 +8,6 @@ rewrite of history can keep while changing anything before it.
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,9 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import EVENTS, HEAD, THE_HEAD, utcnow
-from . import chain
+from . import chain, keyring
 
-KEY_FILE = "signing_key"  # in the instance folder: what `make run` generates
 SIGNED = ("seq", "hash", "time", "kid")
 
 
@@ -87,11 +85,7 @@ class SigningKey:
         return b64url(self.private.sign(message))
 
     def check(self, message: bytes, signature: str) -> bool:
-        try:
-            self.public.verify(unb64url(signature), message)
-            return True
-        except (InvalidSignature, ValueError):
-            return False
+        return check_signature(self.public, message, signature)
 
 
 _EPHEMERAL: list[str] = []
@@ -105,26 +99,41 @@ def _process_key() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Load CONSENT_SIGNING_KEY, else instance/signing_key; in debug or testing without either,
-    a key of the process's own (signatures then die with it). Refuse to start otherwise."""
+    """Load the signing key (CONSENT_SIGNING_KEY, or instance/signing_key as server_keys read it);
+    in debug or testing without one, a key of the process's own (signatures then die with it).
+    Without one otherwise the app is a command line's that refuses the commands needing it."""
     text = app.config.get("SIGNING_KEY")
-    path = os.path.join(app.instance_path, KEY_FILE)
-    if not text and os.path.isfile(path):
-        with open(path, encoding="ascii") as file:
-            text = file.read()
-    if not text:
-        if not (app.debug or app.testing):
-            raise RuntimeError(
-                "CONSENT_SIGNING_KEY is not set. It signs checkpoints and receipts (Ed25519); "
-                "make one and keep it:\n  export CONSENT_SIGNING_KEY=$(python3 -c "
-                "'from consent_server.ledger.signing import generate; print(generate())')\n"
-                f"(`make run` makes one in instance/{KEY_FILE}).")
+    if not text and (app.debug or app.testing):
         text = _process_key()
-    app.extensions["consent_signing_key"] = SigningKey(parse(text))
+    if text:
+        app.extensions["consent_signing_key"] = SigningKey(parse(text))
+
+
+def publish(session: Session, key: SigningKey) -> None:
+    """Record the key among those that ever signed (keyring), if it is not there yet."""
+    keyring.record(session, key.kid, key.public_bytes, utcnow())
+
+
+def public_key(session: Session, kid, current: SigningKey | None) -> Ed25519PublicKey | None:
+    """The public key that checks signatures of this kid: the current key's, or a key that
+    signed before (its private half may be long deleted); None for a key never published."""
+    if current is not None and kid == current.kid:
+        return current.public
+    return keyring.public_key(session, kid) if isinstance(kid, str) else None
+
+
+def check_signature(public: Ed25519PublicKey, message: bytes, signature: str) -> bool:
+    """Whether signature (base64url) is public's Ed25519 signature of message."""
+    try:
+        public.verify(unb64url(signature), message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
 
 
 def checkpoint(session: Session, key: SigningKey) -> dict:
-    """A signed statement of the head: its seq and hash, now."""
+    """A signed statement of the head: its seq and hash, now (the key is published first)."""
+    publish(session, key)
     head = session.execute(select(HEAD.c.seq, HEAD.c.hash).where(THE_HEAD)).one()
     statement = {"seq": head.seq, "hash": head.hash, "time": chain.timestamp(utcnow()),
                  "kid": key.kid}
@@ -135,11 +144,12 @@ def check_checkpoint(session: Session, key: SigningKey, given) -> str | None:
     """Why the ledger does not extend a checkpoint (or it is not ours), or None when it does."""
     if not isinstance(given, dict) or not all(k in given for k in (*SIGNED, "signature")):
         return "not a checkpoint: it needs seq, hash, time, kid and signature"
-    if given["kid"] != key.kid:
-        return f"signed by another key ({given['kid']}), not by this server's ({key.kid})"
+    public = public_key(session, given["kid"], key)
+    if public is None:
+        return f"signed by another key ({given['kid']}), never one of this server's"
     statement = {k: given[k] for k in SIGNED}
-    if not isinstance(given["signature"], str) or not key.check(chain.canonical(statement),
-                                                               given["signature"]):
+    if not isinstance(given["signature"], str) or not check_signature(
+            public, chain.canonical(statement), given["signature"]):
         return "the checkpoint's signature is not valid"
     if given["seq"] == 0:
         return None if given["hash"] == chain.GENESIS else "the checkpoint's hash is not genesis"

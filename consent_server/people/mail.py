@@ -13,6 +13,8 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from .. import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +62,7 @@ def send(message: EmailMessage) -> None:
         with open(name, "wb") as out:
             out.write(message.as_bytes())
         log.info("no SMTP host configured: mail written to %s", name)
+        metrics.MAILS.labels("sent").inc()
         return
     try:
         with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]),
@@ -70,5 +73,7 @@ def send(message: EmailMessage) -> None:
                 smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"] or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
+        metrics.MAILS.labels("failed").inc()
         # The reason's class only: an SMTP reply may quote the recipient's address (S-06).
         raise MailError(type(error).__name__) from None
+    metrics.MAILS.labels("sent").inc()

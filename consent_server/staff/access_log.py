@@ -20,6 +20,9 @@ CHECKPOINT = "checkpoint"
 SUBJECT_LOOKUP = "subject_lookup"
 KEY_CREATED, KEY_REVOKED = "key_created", "key_revoked"
 USER_CREATED, USER_DISABLED = "user_created", "user_disabled"
+USER_ENABLED, ROLE_CHANGED = "user_enabled", "role_changed"
+PASSWORD_RESET, PASSWORD_SET = "password_reset", "password_set"
+CLI = "cli"  # the actor of a change made on the command line (`flask consent ...`)
 NOTICE_PUBLISHED = "notice_published"
 CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"
 
@@ -27,19 +30,20 @@ CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"
 @dataclass
 class Entry:
     at: datetime
-    email: str | None
+    email: str | None  # the account's address, or the actor without one ("cli")
     action: str
     detail: str | None
     rows: int | None
 
 
 def record(session: Session, user_id: int | None, action: str, now: datetime,
-           detail: str | None = None, rows: int | None = None) -> None:
+           detail: str | None = None, rows: int | None = None, actor: str | None = None) -> None:
     """Append one entry, committed at once in a unit of work of its own: whatever the caller
-    does next, the entry stays."""
+    does next, the entry stays. The actor is a staff account (user_id) or, without one, a
+    name such as CLI."""
     with database.writing(session) as conn:
         conn.execute(insert(AccessLogEntry.__table__).values(
-            at=now, user_id=user_id, action=action,
+            at=now, user_id=user_id, actor=actor, action=action,
             detail=(detail or None) and detail[:255], rows=rows))
 
 
@@ -49,7 +53,7 @@ def latest(session: Session, limit: int = 500) -> list[Entry]:
         select(AccessLogEntry, StaffUser.email)
         .outerjoin(StaffUser, AccessLogEntry.user_id == StaffUser.id)
         .order_by(AccessLogEntry.id.desc()).limit(limit))
-    return [Entry(e.at, email, e.action, e.detail, e.rows) for e, email in rows]
+    return [Entry(e.at, email or e.actor, e.action, e.detail, e.rows) for e, email in rows]
 
 
 def last(session: Session, action: str) -> Entry | None:
@@ -59,5 +63,7 @@ def last(session: Session, action: str) -> Entry | None:
         .outerjoin(StaffUser, AccessLogEntry.user_id == StaffUser.id)
         .where(AccessLogEntry.action == action)
         .order_by(AccessLogEntry.id.desc()).limit(1)).first()
-    return Entry(found[0].at, found[1], found[0].action, found[0].detail, found[0].rows) \
-        if found else None
+    if not found:
+        return None
+    entry, email = found
+    return Entry(entry.at, email or entry.actor, entry.action, entry.detail, entry.rows)

@@ -72,6 +72,12 @@ def authenticate(session: Session, header: str | None, roles: tuple[str, ...]) -
     return key
 
 
+def find_key(session: Session, key_id: int) -> ApiKey | None:
+    """The key with this id, as the database has it now, or None."""
+    return session.execute(select(ApiKey).where(ApiKey.id == key_id)
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def all_keys(session: Session) -> list[ApiKey]:
     """Every key, live and revoked, oldest first (no secrets: only their hashes are stored)."""
     return list(session.execute(select(ApiKey).order_by(ApiKey.id)).scalars())

@@ -1,5 +1,5 @@
-"""Staff accounts of the console: create, disable, passwords (scrypt), one-time set-password
-links, and sign-in throttled per account and per IP."""
+"""Staff accounts of the console: create, disable, enable, roles, passwords (scrypt), one-time
+set-password links (also to reset one), and sign-in throttled per account and per IP."""
 import hashlib
 import hmac
 import secrets
@@ -108,6 +108,42 @@ def disable_user(session: Session, ident: str, now: datetime) -> StaffUser:
     with database.writing(session) as conn:
         conn.execute(update(USERS).where(USERS.c.id == user.id, USERS.c.disabled_at.is_(None))
                      .values(disabled_at=now, session_key=None))
+    return _one(session, StaffUser.id == user.id)
+
+
+def _found(session: Session, ident: str) -> StaffUser:
+    user = find(session, ident)
+    if user is None:
+        raise LookupError(f"no account {ident!r}")
+    return user
+
+
+def enable_user(session: Session, ident: str) -> StaffUser:
+    """Enable a disabled account by id or address; LookupError if none."""
+    user = _found(session, ident)
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(disabled_at=None))
+    return _one(session, StaffUser.id == user.id)
+
+
+def set_role(session: Session, ident: str, role: str) -> StaffUser:
+    """Give an account another role (its next request has it); LookupError if none."""
+    if role not in set(Role):
+        raise Invalid("Unknown role.", {"role": [f"One of {', '.join(Role)}."]})
+    user = _found(session, ident)
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(role=role))
+    return _one(session, StaffUser.id == user.id)
+
+
+def reset_password(session: Session, ident: str) -> StaffUser:
+    """Replace an account's password by a random one nobody knows: the old one and every earlier
+    link stop working, and its owner chooses a new one through set_password_url (a new one-time
+    link); LookupError if none."""
+    user = _found(session, ident)
+    unknown = generate_password_hash(secrets.token_urlsafe(32), method="scrypt")
+    with database.writing(session) as conn:
+        conn.execute(update(USERS).where(USERS.c.id == user.id).values(password_hash=unknown))
     return _one(session, StaffUser.id == user.id)
 
 
