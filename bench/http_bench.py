@@ -162,8 +162,10 @@ def gunicorn(name, app, chdir, env, logdir, serve):
     cls = SERVES[serve]["worker_class"]
     port = free_port()
     if name.startswith("ours"):
+        metrics = Path(logdir) / f"metrics_{name}"  # make serve's multiprocess /metrics
+        metrics.mkdir()
         env = {**env, "CONSENT_WORKER_CLASS": cls, "WEB_CONCURRENCY": str(WORKERS),
-               "CONSENT_LOG_LEVEL": "warning"}
+               "CONSENT_LOG_LEVEL": "warning", "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
         settings = ["-c", str(ROOT / "gunicorn.conf.py")]
     else:
         settings = ["-k", cls, "-w", str(WORKERS), "--threads", "16" if cls == "gthread" else "1",
