@@ -25,6 +25,7 @@ from consent_server.models import (
     PolicyVersion,
     SignInThrottle,
     StaffUser,
+    TreeNode,
     utcnow,
 )
 
@@ -90,7 +91,7 @@ def empty_and_close(app):
         db.session.remove()
         with db.engine.begin() as conn:
             for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser):
+                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser, TreeNode):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -1,5 +1,5 @@
-"""`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state,
-expire and erase by age."""
+"""`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state and
+the Merkle tree, expire and erase by age."""
 import json
 import sys
 
@@ -11,7 +11,7 @@ from .. import ledger
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, signing
+from ..ledger import exports, signing, treestore
 from ..models import utcnow
 from ..people.persons import subject_key
 
@@ -111,6 +111,14 @@ def rebuild_state():
     click.echo(f"rebuilt the state of {count} subjects")
 
 
+@click.command("rebuild-tree")
+@with_appcontext
+def rebuild_tree():
+    """Make the Merkle tree over the ledger again from the events alone."""
+    size = treestore.rebuild(db.session)
+    click.echo(f"rebuilt the Merkle tree: {size} leaves")
+
+
 @click.command("purge-expired")
 @with_appcontext
 def purge_expired():
@@ -124,4 +132,4 @@ def purge_expired():
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
 
-COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired]
+COMMANDS = [verify, export, checkpoint, rebuild_state, rebuild_tree, purge_expired]

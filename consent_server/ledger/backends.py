@@ -2,13 +2,15 @@
 to write (see the package's docstring)."""
 import importlib
 import weakref
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .. import database
+from . import treestore
 from .events import Writer
 
 BACKENDS = {"sqlite": ("sqlite", "SqliteLedger"), "postgresql": ("postgres", "PostgresLedger")}
@@ -20,7 +22,7 @@ class Backend(Protocol):
 
     def append(self, event: dict) -> dict: ...
 
-    def locked(self) -> AbstractContextManager[Writer]: ...
+    def locked(self): ...  # a context manager yielding a Writer
 
 
 _CHOSEN: "weakref.WeakKeyDictionary[Engine, Backend]" = weakref.WeakKeyDictionary()
@@ -42,11 +44,21 @@ def backend(bind: Session | Engine) -> Backend:
 
 
 def append(session: Session, event: dict) -> dict:
-    """Append one event from new_event in a transaction of its own; returns it chained."""
-    return backend(session).append(event)
+    """Append one event from new_event in a transaction of its own; returns it chained.
+    Every BATCH-th event then integrates the Merkle tree (treestore.py)."""
+    placed = backend(session).append(event)
+    if placed["seq"] % treestore.BATCH == 0:
+        treestore.integrate_quietly(session)
+    return placed
 
 
-def locked(session: Session) -> AbstractContextManager[Writer]:
+@contextmanager
+def locked(session: Session) -> Iterator[Writer]:
     """The chain locked for one transaction of several writes; committed when the block ends,
-    rolled back on any error."""
-    return backend(session).locked()
+    rolled back on any error. The Merkle tree is integrated after it when it passed a
+    multiple of BATCH."""
+    with backend(session).locked() as writer:
+        start = writer.seq
+        yield writer
+    if writer.seq // treestore.BATCH > start // treestore.BATCH:
+        treestore.integrate_quietly(session)
