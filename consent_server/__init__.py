@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, console, errors, ledger, web
-from .api import audit, marketing, public, subscriptions
+from .api import audit, log, marketing, public, subscriptions
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
@@ -41,7 +41,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         always_send=False, max_age=86400)
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp):
+    for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp,
+                      log.blp, log.tlog):
         rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)

@@ -23,6 +23,12 @@ RULES = {
     "public.Consent": PUBLIC,  # the consent id is the device's capability
     "public.consent_events": PUBLIC,
     "health.healthz": PUBLIC,
+    # The transparency log: hashes of hashes only, nothing personal (L-10).
+    "log.inclusion": PUBLIC,
+    "log.consistency": PUBLIC,
+    "tlog.checkpoint": PUBLIC,
+    "tlog.verifier_key": PUBLIC,
+    "tlog.tile": PUBLIC,
     "audit.verify": ("auditor", "admin"),
     "audit.events": ("auditor", "admin"),
     "audit.public_keys": ("auditor", "admin"),
@@ -82,7 +88,7 @@ RULES = {
 # Values for path arguments, by name (a route with a new argument name needs one here).
 ARGUMENTS = {"consent_id": None, "lang": "en", "name": "analytics", "filename": "missing.txt",
              "subject": None, "token": "not-a-valid-token", "key_id": 999999,
-             "user_id": 999999}
+             "user_id": 999999, "level": 0, "index": "000"}
 
 
 def _routes(app):

@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from .. import ledger
 from ..consent import stats as stats_service
 from ..extensions import db
-from ..ledger import chain, exports, history, receipts, signing
+from ..ledger import chain, exports, history, receipts, signing, transparency
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..vocabulary import Role
@@ -72,6 +72,10 @@ class CheckpointSchema(Schema):
     hash = fields.String()
     time = fields.String()
     kid = fields.String()
+    tree_size = fields.Integer(metadata={"description": "the Merkle tree's size (L-10)"})
+    root = fields.String(metadata={"description": "its root hash, standard base64"})
+    tree_signature = fields.String(metadata={
+        "description": "Ed25519 over the canonical JSON of seq, hash, time, kid, tree_size, root"})
     signature = fields.String()
 
 
@@ -184,7 +188,7 @@ def public_keys():
 @require_role(Role.AUDITOR)
 def checkpoint():
     """A signed checkpoint of the head: keep it, and check later that the ledger extends it."""
-    return signing.checkpoint(db.session, _key())
+    return transparency.json_checkpoint(db.session, _key())
 
 
 @blp.route("/receipts/verify", methods=["POST"])

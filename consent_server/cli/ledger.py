@@ -11,7 +11,7 @@ from .. import ledger
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, signing, treestore
+from ..ledger import exports, note, signing, transparency, treestore
 from ..models import utcnow
 from ..people.persons import subject_key
 
@@ -29,9 +29,25 @@ class Instant(click.ParamType):
 @click.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
               help="A checkpoint kept earlier: also prove that the ledger still extends it.")
+@click.option("--from", "old", type=click.File("r", encoding="utf-8"),
+              help="An older signed checkpoint (GET /log/checkpoint); with --to.")
+@click.option("--to", "new", type=click.File("r", encoding="utf-8"),
+              help="A newer one: prove with the tree that it extends --from (no chain walk).")
 @with_appcontext
-def verify(checkpoint_file):
-    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
+def verify(checkpoint_file, old, new):
+    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken.
+    With --from and --to, check a consistency proof between two signed checkpoints instead."""
+    if (old is None) != (new is None):
+        raise click.UsageError("--from and --to go together")
+    if old is not None:
+        try:
+            click.echo(transparency.check_consistency(
+                db.session, current_app.extensions["consent_signing_key"],
+                note.origin(current_app.config["PUBLIC_URL"]), old.read(), new.read()))
+        except ValueError as error:
+            click.echo(f"NOT CONSISTENT: {error}", err=True)
+            sys.exit(1)
+        return
     result = ledger.verify(db.session)
     if result.ok and checkpoint_file is not None:
         try:
@@ -39,7 +55,8 @@ def verify(checkpoint_file):
         except ValueError:
             given = None
         problem = signing.check_checkpoint(db.session, current_app.extensions[
-            "consent_signing_key"], given)
+            "consent_signing_key"], given) or transparency.check_tree(
+            db.session, current_app.extensions["consent_signing_key"], given)
         if problem:
             click.echo(f"CHECKPOINT not extended: {problem}", err=True)
             sys.exit(1)
@@ -93,7 +110,7 @@ def export(fmt, out, **filters):
 @with_appcontext
 def checkpoint(out):
     """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
-    text = json.dumps(signing.checkpoint(db.session, current_app.extensions[
+    text = json.dumps(transparency.json_checkpoint(db.session, current_app.extensions[
         "consent_signing_key"]), indent=2) + "\n"
     if out:
         with open(out, "w", encoding="utf-8") as file:
