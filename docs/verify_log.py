@@ -5,6 +5,11 @@ database, no package): `python3 -I -S verify_log.py ...`.
                                       the signed checkpoint (GET /log/checkpoint) describes
   consistency KEY OLD NEW PROOF       the log of checkpoint NEW extends that of checkpoint OLD
                                       (GET /api/v1/log/proof/consistency?from=&to=)
+  receipt     KEY RECEIPT CHECKPOINT PROOF
+                                      a consent receipt (a JWS file) is signed by the log's key
+                                      and its event is in the checkpoint's log
+  bundle      KEY BUNDLE              a subject's proof bundle (GET /api/v1/audit/subjects/
+                                      <id>/proof): every event its own hash, in the checkpoint
 
 KEY is the note verifier key (GET /log/key, `<name>+<hex id>+<base64 key>`) or a file holding
 it. Exit 0 and "ok: ..." when the proof holds, 1 and the reason when it does not.
@@ -177,6 +182,56 @@ def inclusion(key, checkpoint, proof_file) -> str:
     return f"ok: event {proof['seq']} ({proof['event_hash']}) is in {origin} of size {size}"
 
 
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def receipt(key, receipt_file, checkpoint, proof_file) -> str:
+    header, payload, signature = _read(receipt_file).strip().split(".")
+    public = base64.b64decode(key.strip().split("+", 2)[2])[1:]
+    if json.loads(_unb64url(header)).get("alg") != "EdDSA" or not ed25519_verify(
+            public, f"{header}.{payload}".encode(), _unb64url(signature)):
+        raise ValueError("the receipt is not signed by the log's key")
+    claims = json.loads(_unb64url(payload))
+    proof = json.loads(_read(proof_file))
+    if (proof["seq"], proof["event_hash"]) != (claims["seq"], claims["hash"]):
+        raise ValueError("the proof is not of the receipt's event")
+    return "ok: the receipt is genuine; " + inclusion(key, checkpoint, proof_file)[4:]
+
+
+# The ledger's canonical form of an event (README, "The form, for auditors").
+FORM = {1: "seq event_id recorded_at subject_type subject action choices policy_version language"
+           " text_hash source gpc pii_salt ip_digest ua_digest prev_hash",
+        2: "v seq event_id recorded_at subject_type subject action choices policy_version language"
+           " text_hash source gpc ip_digest ua_digest basis details prev_hash"}
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(event: dict) -> str:
+    form = {k: event[k] for k in FORM[event.get("v") or 1].split()}
+    for k in ("choices", "details"):
+        if form.get(k) is not None:
+            form[k] = _canon(form[k])
+    return hashlib.sha256(_canon(form).encode()).hexdigest()
+
+
+def bundle(key, bundle_file) -> str:
+    given = json.loads(_read(bundle_file))
+    if given.get("format") != "consent-proof-bundle/v1":
+        raise ValueError("not a consent-proof-bundle/v1")
+    origin, size, root = open_checkpoint(key, given["checkpoint"])
+    for event in given["events"]:
+        if event["subject"] != given["subject"] or event_hash(event) != event["hash"]:
+            raise ValueError(f"event {event['seq']} is not the subject's as hashed")
+        proof = [base64.b64decode(h) for h in event["inclusion"]]
+        if not verify_inclusion(event["seq"] - 1, size, leaf_hash(event["hash"]), proof, root):
+            raise ValueError(f"event {event['seq']} is not in the checkpoint's log")
+    return f"ok: {len(given['events'])} events of one subject, each in {origin} of size {size}"
+
+
 def consistency(key, old_file, new_file, proof_file) -> str:
     old_origin, old, old_root = open_checkpoint(key, _read(old_file))
     origin, new, new_root = open_checkpoint(key, _read(new_file))
@@ -191,7 +246,8 @@ def consistency(key, old_file, new_file, proof_file) -> str:
 
 
 if __name__ == "__main__":
-    commands = {"inclusion": (inclusion, 3), "consistency": (consistency, 4)}
+    commands = {"inclusion": (inclusion, 3), "consistency": (consistency, 4),
+                "receipt": (receipt, 4), "bundle": (bundle, 2)}
     if len(sys.argv) < 2 or sys.argv[1] not in commands or \
             len(sys.argv) != 2 + commands[sys.argv[1]][1]:
         sys.exit(__doc__)

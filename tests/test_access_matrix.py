@@ -35,6 +35,7 @@ RULES = {
     "audit.checkpoint": ("auditor", "admin"),
     "audit.verify_receipt": ("auditor", "admin"),
     "audit.subject": ("auditor", "admin"),
+    "audit.subject_proof": ("auditor", "admin"),
     "audit.stats": ("auditor", "admin"),
     "marketing.check": ("marketing", "admin"),
     "marketing.customers": ("marketing", "admin"),

@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from .. import ledger
 from ..consent import stats as stats_service
 from ..extensions import db
-from ..ledger import chain, exports, history, receipts, signing, transparency
+from ..ledger import bundles, chain, exports, history, note, signing, transparency
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..vocabulary import Role
@@ -83,6 +83,9 @@ class ReceiptVerifySchema(StrictSchema):
     """A receipt to check."""
 
     receipt = fields.String(required=True, validate=validate.Length(min=1, max=8192))
+    checkpoint = fields.String(validate=validate.Length(min=1, max=16384), metadata={
+        "description": "a signed checkpoint of the log (GET /log/checkpoint) later than the "
+                       "event, to prove it in; default: the log's checkpoint now"})
 
 
 class ReceiptCheckSchema(Schema):
@@ -93,6 +96,11 @@ class ReceiptCheckSchema(Schema):
     in_ledger = fields.Boolean()
     reason = fields.String(allow_none=True)
     claims = fields.Dict()
+    in_checkpoint = fields.Boolean(metadata={"description": "the event is in the checkpoint's "
+                                                            "tree (RFC 9162 inclusion proof)"})
+    checkpoint = fields.String(metadata={"description": "the signed checkpoint proven against"})
+    inclusion = fields.Dict(metadata={"description": "the inclusion proof, as "
+                                                     "/api/v1/log/proof/inclusion gives it"})
 
 
 class SubjectEventSchema(EventSchema):
@@ -198,7 +206,8 @@ def checkpoint():
 @blp.arguments(ReceiptVerifySchema)
 def verify_receipt(body):
     """Whether a receipt is genuine and its event is in the ledger as signed."""
-    return receipts.check(db.session, _key(), body["receipt"])
+    return transparency.check_receipt(db.session, _key(), note.origin(
+        current_app.config["PUBLIC_URL"]), body["receipt"], body.get("checkpoint"))
 
 
 def _wants_html() -> bool:
@@ -224,6 +233,18 @@ def subject(subject):
                                lang=str(get_locale()), printed=chain.timestamp(utcnow())[:19]
                                .replace("T", " "))
     return SubjectHistorySchema().dump(found)
+
+
+@blp.route("/subjects/<subject>/proof")
+@blp.doc(security=SECURITY, responses={"200": {
+    "description": "the subject's proof bundle (consent-proof-bundle/v1)",
+    "content": {"application/json": {}}}})
+@require_role(Role.AUDITOR)
+def subject_proof(subject):
+    """One subject's events with inclusion proofs against one signed checkpoint of the log, and
+    that checkpoint: checkable with the log's key alone, holding no one else's events."""
+    return bundles.bundle(db.session, _key(), note.origin(current_app.config["PUBLIC_URL"]),
+                          subject_key(db.session, subject))
 
 
 @blp.route("/stats")

@@ -1,6 +1,7 @@
 """`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state and
 the Merkle tree, expire and erase by age."""
 import json
+import os
 import sys
 
 import click
@@ -11,7 +12,7 @@ from .. import ledger
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, note, signing, transparency, treestore
+from ..ledger import bundles, exports, note, signing, transparency, treestore
 from ..models import utcnow
 from ..people.persons import subject_key
 
@@ -73,6 +74,27 @@ def verify(checkpoint_file, old, new):
         click.echo(f"STATE differs from the ledger for: {', '.join(result.bad_subjects)} "
                    "(`flask consent rebuild-state` rebuilds it)", err=True)
     sys.exit(1)
+
+
+@click.command("verify-bundle")
+@click.argument("bundle_file", type=click.File("r", encoding="utf-8"))
+@click.option("--key", "log_key", help="The log's verifier key, or a file holding it "
+              "(default: this server's, as GET /log/key gives it).")
+@with_appcontext
+def verify_bundle(bundle_file, log_key):
+    """Check one subject's proof bundle with the log's key alone: its checkpoint's signature,
+    every event's hash and its inclusion proof; exit 1 and say why not."""
+    if log_key is None:
+        log_key = transparency.verifier_key(current_app.extensions["consent_signing_key"],
+                                            note.origin(current_app.config["PUBLIC_URL"]))
+    elif os.path.isfile(log_key):
+        with open(log_key, encoding="utf-8") as file:
+            log_key = file.read()
+    try:
+        click.echo(bundles.check(json.loads(bundle_file.read()), log_key))
+    except ValueError as error:
+        click.echo(f"NOT OK: {error}", err=True)
+        sys.exit(1)
 
 
 @click.command("export")
@@ -149,4 +171,4 @@ def purge_expired():
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
 
 
-COMMANDS = [verify, export, checkpoint, rebuild_state, rebuild_tree, purge_expired]
+COMMANDS = [verify, verify_bundle, export, checkpoint, rebuild_state, rebuild_tree, purge_expired]

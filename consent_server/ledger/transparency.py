@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid, NotFound
 from ..models import EVENTS
-from . import chain, note, signing, tree, treestore
+from . import chain, note, receipts, signing, tree, treestore
 from .signing import SigningKey
 
 TILE_HEIGHT = 8
@@ -130,3 +130,39 @@ def check_consistency(session: Session, key: SigningKey, origin: str, old_note: 
                          "history was rewritten")
     return (f"ok: {origin} of size {new} extends its checkpoint of size {old} "
             f"({len(proof)} hashes)")
+
+
+def check_receipt(session: Session, key: SigningKey, origin: str, receipt: str,
+                  checkpoint: str | None = None) -> dict:
+    """receipts.check, and the receipt's event proven in a signed checkpoint of the log: the
+    one given (any later than the event), else the log's own now, which the answer carries."""
+    answer = receipts.check(session, key, receipt)
+    claims = answer.get("claims") or {}
+    if not answer["signature_ok"] or not isinstance(claims.get("seq"), int):
+        return answer
+    if checkpoint is None:
+        checkpoint = signed_checkpoint(session, key, origin)
+    try:
+        text = note.open_note(checkpoint, note.Verifier.parse(verifier_key(key, origin)))
+        log, size, root = note.parse_checkpoint(text)
+    except ValueError as error:
+        raise Invalid("not a checkpoint of this log", {"checkpoint": [str(error)]}) from None
+    answer["checkpoint"] = checkpoint
+    seq = claims["seq"]
+    if not 0 < seq <= size or log != origin:
+        return {**answer, "valid": False, "in_checkpoint": False,
+                "reason": f"the checkpoint (size {size}) is older than event {seq}"}
+    try:
+        proof = inclusion(session, seq, size)
+    except NotFound as error:  # a checkpoint of ours the tree no longer reaches
+        return {**answer, "valid": False, "in_checkpoint": False, "reason": error.detail}
+    proof["root"] = note.b64(root)  # the checkpoint's, which the proof must reach
+    hashes = [note.unb64(h) for h in proof["proof"]]
+    proof["event_hash"] = claims.get("hash")
+    ok = isinstance(claims.get("hash"), str) and tree.verify_inclusion(
+        seq - 1, size, tree.leaf_hash(claims["hash"]), hashes, root)
+    answer = {**answer, "inclusion": proof, "in_checkpoint": ok}
+    if not ok:
+        return {**answer, "valid": False,
+                "reason": answer["reason"] or "the event is not in the checkpoint's tree"}
+    return answer
