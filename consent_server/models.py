@@ -126,10 +126,24 @@ class TreeNode(db.Model):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class TreeCosignature(db.Model):
+    """A witness's newest cosignature of a checkpoint of the log (ledger/cosign.py)."""
+
+    __tablename__ = "tree_cosignature"
+
+    witness: Mapped[str] = mapped_column(String(8), primary_key=True)  # its key id, hex
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    line: Mapped[str] = mapped_column(Text)
+    time: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 EVENTS = ConsentEvent.__table__
 STATE = ConsentState.__table__
 HEAD = ChainHead.__table__
 NODES = TreeNode.__table__
+COSIGNATURES = TreeCosignature.__table__
 # The one head row, as a literal: statements compiled once then take only named parameters.
 THE_HEAD = HEAD.c.id == literal_column("1")
 # The state's copy of its subject's last event: every column both tables have, but the key.

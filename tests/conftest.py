@@ -25,6 +25,7 @@ from consent_server.models import (
     PolicyVersion,
     SignInThrottle,
     StaffUser,
+    TreeCosignature,
     TreeNode,
     utcnow,
 )
@@ -91,7 +92,8 @@ def empty_and_close(app):
         db.session.remove()
         with db.engine.begin() as conn:
             for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser, TreeNode):
+                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser, TreeNode,
+                          TreeCosignature):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -2,12 +2,12 @@
 proofs as JSON for clients without a tlog library. No key: nothing here is personal."""
 import re
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from marshmallow import RAISE, fields, validate
 
 from ..errors import Invalid
 from ..extensions import db
-from ..ledger import note, signing, transparency
+from ..ledger import cosign, note, signing, transparency
 from . import Blueprint
 from .schemas import StrictSchema
 
@@ -101,6 +101,20 @@ def checkpoint():
 def verifier_key():
     """The note verifier key of the checkpoint's signatures."""
     return _text(transparency.verifier_key(_key(), _origin()) + "\n", 3600)
+
+
+@tlog.route("/cosignature", methods=["POST"])
+@tlog.doc(requestBody={"content": {"text/plain": {"schema": {"type": "string"}}}},
+          responses={"200": {"description": "how many cosignatures were kept",
+                             "content": {"text/plain": {}}}})
+def add_cosignature():
+    """A witness's cosignature (C2SP tlog-cosignature): the checkpoint's text and its line."""
+    witnesses = cosign.witnesses(current_app.config["WITNESSES"])
+    body = request.get_data(as_text=True)
+    if len(body) > 16384 or not body:
+        raise Invalid("a cosigned checkpoint is a short text note")
+    kept = transparency.add_cosignature(db.session, witnesses, _origin(), body)
+    return _text(f"kept {kept} cosignature(s)\n", 0)
 
 
 @tlog.route("/tile/<int:level>/<path:index>")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid, NotFound
 from ..models import EVENTS
-from . import chain, note, receipts, signing, tree, treestore
+from . import chain, cosign, note, receipts, signing, tree, treestore
 from .signing import SigningKey
 
 TILE_HEIGHT = 8
@@ -30,10 +30,23 @@ def summary(session: Session) -> dict:
 
 
 def signed_checkpoint(session: Session, key: SigningKey, origin: str) -> str:
-    """The C2SP checkpoint of the whole tree, as a note signed by the server's key."""
+    """The C2SP checkpoint of the whole tree, as a note signed by the server's key, with the
+    witnesses' cosignatures of it."""
     size, get = _current(session)
-    text = note.checkpoint_text(origin, size, tree.root(size, get))
-    return note.sign(text, origin, key.private, key.public_bytes)
+    root = tree.root(size, get)
+    signed = note.sign(note.checkpoint_text(origin, size, root), origin, key.private,
+                       key.public_bytes)
+    return signed + "".join(line + "\n" for line in cosign.lines(session, size, root))
+
+
+def add_cosignature(session: Session, witnesses: list, origin: str, cosigned: str) -> int:
+    """Keep a witness's cosignature of a checkpoint of this log (cosign.store)."""
+    try:
+        size, get = _current(session)
+        return cosign.store(session, witnesses, origin, cosigned,
+                            lambda n: tree.root(n, get) if n <= size else None)
+    except ValueError as error:
+        raise Invalid("not a cosigned checkpoint", {"checkpoint": [str(error)]}) from None
 
 
 def verifier_key(key: SigningKey, origin: str) -> str:

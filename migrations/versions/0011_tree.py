@@ -1,4 +1,4 @@
-"""the Merkle tree over the ledger: its complete subtrees (issue 22)
+"""the Merkle tree over the ledger: its complete subtrees, witnesses' cosignatures (issue 22)
 
 Revision ID: 0011
 Revises: 0007
@@ -22,7 +22,17 @@ def upgrade():
     sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
     sa.PrimaryKeyConstraint('level', 'index', name=op.f('pk_tree_node'))
     )
+    op.create_table('tree_cosignature',
+    sa.Column('witness', sa.String(length=8), nullable=False),
+    sa.Column('tree_size', sa.BigInteger(), nullable=False),
+    sa.Column('root', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('line', sa.Text(), nullable=False),
+    sa.Column('time', sa.BigInteger(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('witness', name=op.f('pk_tree_cosignature'))
+    )
 
 
 def downgrade():
+    op.drop_table('tree_cosignature')
     op.drop_table('tree_node')
