@@ -115,7 +115,7 @@ def test_bad_proof_requests_are_problems(client, events, query, status):
 def test_tiles_are_c2sp_tiles_of_the_stored_tree(client, events):
     """REQ L-10: /log/tile/<L>/<N>[.p/<W>] holds level 8L's hashes; full tiles are immutable,
     partial ones short-lived, a tile not yet there is a 404, a bad path a 4xx."""
-    leaves = events(treestore.BATCH * 17)  # 272 leaves: one full tile and 16 over
+    leaves = events(272)  # one full tile and 16 over
     full = client.get("/log/tile/0/000")
     assert full.status_code == 200 and full.data == b"".join(leaves[:256])
     assert "immutable" in full.headers["Cache-Control"]

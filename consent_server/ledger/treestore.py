@@ -12,13 +12,13 @@ the events, and an erasure changes no event hash, so no leaf.
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, func, insert, select, text, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text
 
 from .. import database
 from ..models import EVENTS, HEAD, NODES, THE_HEAD
 from . import tree
 
-BATCH = 16  # appends integrate when their seq is a multiple of this
+BATCH = 64  # appends integrate when their seq is a multiple of this (bench/tree_bench.py)
 CHUNK = 20_000  # events integrated per round (memory: the frontier plus one chunk's nodes)
 LOCK_KEY = 0x7472_6565  # PostgreSQL advisory lock of the tree's integrator ("tree")
 log = logging.getLogger(__name__)
@@ -64,8 +64,9 @@ def _frontier(conn, size_: int) -> dict[tuple[int, int], bytes]:
               if (size_ >> level) & 1]
     if not wanted:
         return {}
-    rows = conn.execute(select(NODES.c.level, NODES.c.index, NODES.c.hash).where(
-        tuple_(NODES.c.level, NODES.c.index).in_(wanted)))
+    # OR of key look-ups, not a row-value IN: SQLite answers that by scanning the whole table.
+    rows = conn.execute(select(NODES.c.level, NODES.c.index, NODES.c.hash).where(or_(*(
+        and_(NODES.c.level == level, NODES.c.index == index) for level, index in wanted))))
     return {(level, index): bytes(h) for level, index, h in rows}
 
 
