@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, console, database, errors, ledger, server_keys, web
-from .api import audit, marketing, public, subscriptions, wellknown
+from .api import audit, log, marketing, public, subscriptions, wellknown
 from .config import CHECKOUT, Config, database_url, origins, resource
 from .consent import site
 from .extensions import api as rest_api
@@ -44,7 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     rest_api.init_app(app)
     rest_api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for blueprint in (public.blp, public.health, audit.blp, subscriptions.blp, marketing.blp,
-                      wellknown.blp):
+                      wellknown.blp, log.blp, log.tlog):
         rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)

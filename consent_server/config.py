@@ -23,6 +23,7 @@ class Config:
     DATABASE_URL = None  # CONSENT_DATABASE_URL, or plain DATABASE_URL; default: SQLite in instance/
     ALLOWED_ORIGINS = ""  # comma separated, e.g. "https://www.exentri.no,https://exentri.no"
     PUBLIC_URL = "http://127.0.0.1:5000"
+    WITNESSES = ""  # the log's witnesses' keys (<name>+<hex id>+<base64>), comma separated
     MAX_AGE_DAYS = 365
     RETENTION_DAYS = None  # default: MAX_AGE_DAYS + 3 years
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us

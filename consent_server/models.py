@@ -4,11 +4,13 @@ from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -113,9 +115,35 @@ class ChainHead(db.Model):
     prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
+class TreeNode(db.Model):
+    """A complete subtree of the Merkle tree over the events (ledger/tree.py): 2**level leaves
+    from leaf index << level. Level 0 holds the leaves; a C2SP tile is a run of one level."""
+
+    __tablename__ = "tree_node"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TreeCosignature(db.Model):
+    """A witness's newest cosignature of a checkpoint of the log (ledger/cosign.py)."""
+
+    __tablename__ = "tree_cosignature"
+
+    witness: Mapped[str] = mapped_column(String(8), primary_key=True)  # its key id, hex
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    line: Mapped[str] = mapped_column(Text)
+    time: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 EVENTS = ConsentEvent.__table__
 STATE = ConsentState.__table__
 HEAD = ChainHead.__table__
+NODES = TreeNode.__table__
+COSIGNATURES = TreeCosignature.__table__
 # The one head row, as a literal: statements compiled once then take only named parameters.
 THE_HEAD = HEAD.c.id == literal_column("1")
 # The state's copy of its subject's last event: every column both tables have, but the key.

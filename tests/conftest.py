@@ -26,6 +26,8 @@ from consent_server.models import (
     SigningKeyRecord,
     SignInThrottle,
     StaffUser,
+    TreeCosignature,
+    TreeNode,
     utcnow,
 )
 
@@ -92,7 +94,7 @@ def empty_and_close(app):
         with db.engine.begin() as conn:
             for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
                           PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser,
-                          SigningKeyRecord):
+                          SigningKeyRecord, TreeNode, TreeCosignature):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -7,14 +7,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from consent_server import ledger
 from consent_server.consent import devices
 from consent_server.extensions import db
+from consent_server.ledger import chain, treestore
+from consent_server.models import ChainHead, ConsentEvent
 from consent_server.people import addresses
 from consent_server.staff import keys
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+LOG_VERIFIER = README.parent / "docs" / "verify_log.py"
 NASTY_UA = 'Mozilla/5.0 (X11; "quoted", comma,\nnew line; æøå)\r\nend'
 PERSON_EMAIL = "Kari.Nordmann@Example.NO"
 
@@ -108,6 +112,44 @@ def verified_offline(app, run_snippet, tmp_path):
         return head
 
     return check
+
+
+@pytest.fixture
+def run_log_verifier():
+    """run_log_verifier(*args): docs/verify_log.py (the README's offline log verifier) run in a
+    Python without site-packages; its CompletedProcess."""
+
+    def run(*args) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-I", "-S", str(LOG_VERIFIER), *map(str, args)],
+                              capture_output=True, text=True, timeout=60)
+
+    return run
+
+
+@pytest.fixture
+def rewrite_history(app):
+    """rewrite_history(from_seq): what an operator with the database could do: give an old
+    event marketing consent, recompute every hash after it and the head, rebuild the state and
+    the Merkle tree."""
+
+    def rewrite(from_seq: int):
+        with app.app_context():
+            rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
+                                      ).scalars().all()
+            prev = rows[from_seq - 2].hash if from_seq > 1 else chain.GENESIS
+            for row in rows[from_seq - 1:]:
+                if row.seq == from_seq:
+                    row.choices = chain.canonical({**json.loads(row.choices),
+                                                   "marketing": True}).decode()
+                row.prev_hash = prev
+                fields = {c.name: getattr(row, c.name) for c in ConsentEvent.__table__.columns}
+                row.hash = prev = chain.event_hash(fields)
+            db.session.execute(update(ChainHead).values(seq=rows[-1].seq, hash=prev))
+            db.session.commit()
+            ledger.rebuild_state(db.session)
+            treestore.rebuild(db.session)
+
+    return rewrite
 
 
 @pytest.fixture(scope="session")

@@ -27,12 +27,20 @@ RULES = {
     "wellknown.jwks": PUBLIC,  # public keys, for anyone to check receipts (S-07)
     "monitoring.readyz": PUBLIC,
     "monitoring.scrape": METRICS,  # test_monitoring.py checks its token
+    # The transparency log: hashes of hashes only, nothing personal (L-10).
+    "log.inclusion": PUBLIC,
+    "log.consistency": PUBLIC,
+    "tlog.checkpoint": PUBLIC,
+    "tlog.verifier_key": PUBLIC,
+    "tlog.tile": PUBLIC,
+    "tlog.add_cosignature": PUBLIC,  # kept only when signed by a witness CONSENT_WITNESSES names
     "audit.verify": ("auditor", "admin"),
     "audit.events": ("auditor", "admin"),
     "audit.public_keys": ("auditor", "admin"),
     "audit.checkpoint": ("auditor", "admin"),
     "audit.verify_receipt": ("auditor", "admin"),
     "audit.subject": ("auditor", "admin"),
+    "audit.subject_proof": ("auditor", "admin"),
     "audit.stats": ("auditor", "admin"),
     "marketing.check": ("marketing", "admin"),
     "marketing.customers": ("marketing", "admin"),
@@ -89,7 +97,7 @@ RULES = {
 # Values for path arguments, by name (a route with a new argument name needs one here).
 ARGUMENTS = {"consent_id": None, "lang": "en", "name": "analytics", "filename": "missing.txt",
              "subject": None, "token": "not-a-valid-token", "key_id": 999999,
-             "user_id": 999999}
+             "user_id": 999999, "level": 0, "index": "000"}
 
 
 def _routes(app):

@@ -11,7 +11,7 @@ from consent_server import ledger
 from consent_server.consent import devices
 from consent_server.extensions import db
 from consent_server.ledger.chain import GENESIS
-from consent_server.models import ChainHead, ConsentEvent, ConsentState, utcnow
+from consent_server.models import ChainHead, ConsentEvent, ConsentState, TreeNode, utcnow
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -32,6 +32,7 @@ def _reset():
     with db.engine.begin() as conn:
         conn.execute(delete(ConsentEvent))
         conn.execute(delete(ConsentState))
+        conn.execute(delete(TreeNode))
         conn.execute(update(ChainHead).values(seq=0, hash=GENESIS, prev_hash=None))
 
 

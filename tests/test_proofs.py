@@ -12,14 +12,14 @@ from sqlalchemy import select, update
 
 from consent_server import ledger
 from consent_server.extensions import db
-from consent_server.ledger import chain, signing
+from consent_server.ledger import chain, signing, treestore
 from consent_server.models import ChainHead, ConsentEvent
 from consent_server.staff import keys
 
 
 def rewrite_history(app, from_seq: int):
     """What an operator with the database could do: change an old event and recompute every
-    hash after it, and the head."""
+    hash after it, the head, and the Merkle tree."""
     with app.app_context():
         rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
         prev = rows[from_seq - 2].hash if from_seq > 1 else chain.GENESIS
@@ -33,6 +33,7 @@ def rewrite_history(app, from_seq: int):
         db.session.execute(update(ChainHead).values(seq=rows[-1].seq, hash=prev))
         db.session.commit()
         ledger.rebuild_state(db.session)
+        treestore.rebuild(db.session)
 
 
 def test_keys_are_a_jwk_set_of_the_signing_key(app, client, auditor_key):
@@ -97,6 +98,7 @@ def test_a_later_ledger_still_extends_an_earlier_checkpoint(app, client, auditor
             select(ConsentEvent.hash).where(ConsentEvent.seq == 4)).scalar_one()))
         db.session.commit()
         ledger.rebuild_state(db.session)
+        treestore.rebuild(db.session)  # as the operator who cut it would
     cut = runner.invoke(args=["consent", "verify", "--checkpoint", str(kept)])
     assert cut.exit_code == 1 and "no event 5" in cut.output
 

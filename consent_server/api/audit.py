@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from .. import ledger
 from ..consent import stats as stats_service
 from ..extensions import db
-from ..ledger import chain, exports, history, receipts, signing
+from ..ledger import bundles, chain, exports, history, note, signing, transparency
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
@@ -58,6 +58,10 @@ class CheckpointSchema(Schema):
     hash = fields.String()
     time = fields.String()
     kid = fields.String()
+    tree_size = fields.Integer(metadata={"description": "the Merkle tree's size (L-10)"})
+    root = fields.String(metadata={"description": "its root hash, standard base64"})
+    tree_signature = fields.String(metadata={
+        "description": "Ed25519 over the canonical JSON of seq, hash, time, kid, tree_size, root"})
     signature = fields.String()
 
 
@@ -65,6 +69,9 @@ class ReceiptVerifySchema(StrictSchema):
     """A receipt to check."""
 
     receipt = fields.String(required=True, validate=validate.Length(min=1, max=8192))
+    checkpoint = fields.String(validate=validate.Length(min=1, max=16384), metadata={
+        "description": "a signed checkpoint of the log (GET /log/checkpoint) later than the "
+                       "event, to prove it in; default: the log's checkpoint now"})
 
 
 class ReceiptCheckSchema(Schema):
@@ -75,6 +82,11 @@ class ReceiptCheckSchema(Schema):
     in_ledger = fields.Boolean()
     reason = fields.String(allow_none=True)
     claims = fields.Dict()
+    in_checkpoint = fields.Boolean(metadata={"description": "the event is in the checkpoint's "
+                                                            "tree (RFC 9162 inclusion proof)"})
+    checkpoint = fields.String(metadata={"description": "the signed checkpoint proven against"})
+    inclusion = fields.Dict(metadata={"description": "the inclusion proof, as "
+                                                     "/api/v1/log/proof/inclusion gives it"})
 
 
 class SubjectEventSchema(EventSchema):
@@ -171,7 +183,7 @@ def public_keys():
 @require_role(Role.AUDITOR)
 def checkpoint():
     """A signed checkpoint of the head: keep it, and check later that the ledger extends it."""
-    signed = signing.checkpoint(db.session, _key())
+    signed = transparency.json_checkpoint(db.session, _key())
     access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
                       actor=f"key {g.api_key.id}")
     return signed
@@ -184,7 +196,8 @@ def checkpoint():
 @blp.arguments(ReceiptVerifySchema)
 def verify_receipt(body):
     """Whether a receipt is genuine and its event is in the ledger as signed."""
-    return receipts.check(db.session, _key(), body["receipt"])
+    return transparency.check_receipt(db.session, _key(), note.origin(
+        current_app.config["PUBLIC_URL"]), body["receipt"], body.get("checkpoint"))
 
 
 def _wants_html() -> bool:
@@ -210,6 +223,18 @@ def subject(subject):
                                lang=str(get_locale()), printed=chain.timestamp(utcnow())[:19]
                                .replace("T", " "))
     return SubjectHistorySchema().dump(found)
+
+
+@blp.route("/subjects/<subject>/proof")
+@blp.doc(security=SECURITY, responses={"200": {
+    "description": "the subject's proof bundle (consent-proof-bundle/v1)",
+    "content": {"application/json": {}}}})
+@require_role(Role.AUDITOR)
+def subject_proof(subject):
+    """One subject's events with inclusion proofs against one signed checkpoint of the log, and
+    that checkpoint: checkable with the log's key alone, holding no one else's events."""
+    return bundles.bundle(db.session, _key(), note.origin(current_app.config["PUBLIC_URL"]),
+                          subject_key(db.session, subject))
 
 
 @blp.route("/stats")

@@ -1,7 +1,7 @@
 """`flask --app wsgi consent ...`: the operator's commands, one module per area."""
 import click
 
-from . import keys, ledger, people, setup, staff
+from . import keys, ledger, people, setup, staff, witness
 
 
 @click.group()
@@ -9,6 +9,6 @@ def consent():
     """Consent server administration."""
 
 
-for module in (keys, setup, staff, ledger, people):
+for module in (keys, setup, staff, ledger, people, witness):
     for command in module.COMMANDS:
         consent.add_command(command)

@@ -1,5 +1,5 @@
-"""`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state,
-expire and erase by age."""
+"""`flask consent` commands on the ledger: verify, export, checkpoint, rebuild the state and
+the Merkle tree, expire and erase by age."""
 import json
 import os
 import sys
@@ -11,7 +11,7 @@ from .. import ledger, server_keys
 from ..consent import devices
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, signing
+from ..ledger import bundles, exports, note, signing, transparency, treestore
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
@@ -31,9 +31,25 @@ class Instant(click.ParamType):
 @click.command("verify")
 @click.option("--checkpoint", "checkpoint_file", type=click.File("r", encoding="utf-8"),
               help="A checkpoint kept earlier: also prove that the ledger still extends it.")
+@click.option("--from", "old", type=click.File("r", encoding="utf-8"),
+              help="An older signed checkpoint (GET /log/checkpoint); with --to.")
+@click.option("--to", "new", type=click.File("r", encoding="utf-8"),
+              help="A newer one: prove with the tree that it extends --from (no chain walk).")
 @with_keys
-def verify(checkpoint_file):
-    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken."""
+def verify(checkpoint_file, old, new):
+    """Walk the ledger's hash chain and check the state; exit 1 and say where it is broken.
+    With --from and --to, check a consistency proof between two signed checkpoints instead."""
+    if (old is None) != (new is None):
+        raise click.UsageError("--from and --to go together")
+    if old is not None:
+        try:
+            click.echo(transparency.check_consistency(
+                db.session, current_app.extensions["consent_signing_key"],
+                note.origin(current_app.config["PUBLIC_URL"]), old.read(), new.read()))
+        except ValueError as error:
+            click.echo(f"NOT CONSISTENT: {error}", err=True)
+            sys.exit(1)
+        return
     result = ledger.verify(db.session)
     if result.ok and checkpoint_file is not None:
         try:
@@ -41,7 +57,8 @@ def verify(checkpoint_file):
         except ValueError:
             given = None
         problem = signing.check_checkpoint(db.session, current_app.extensions[
-            "consent_signing_key"], given)
+            "consent_signing_key"], given) or transparency.check_tree(
+            db.session, current_app.extensions["consent_signing_key"], given)
         if problem:
             click.echo(f"CHECKPOINT not extended: {problem}", err=True)
             sys.exit(1)
@@ -58,6 +75,27 @@ def verify(checkpoint_file):
         click.echo(f"STATE differs from the ledger for: {', '.join(result.bad_subjects)} "
                    "(`flask consent rebuild-state` rebuilds it)", err=True)
     sys.exit(1)
+
+
+@click.command("verify-bundle")
+@click.argument("bundle_file", type=click.File("r", encoding="utf-8"))
+@click.option("--key", "log_key", help="The log's verifier key, or a file holding it "
+              "(default: this server's, as GET /log/key gives it).")
+@with_keys
+def verify_bundle(bundle_file, log_key):
+    """Check one subject's proof bundle with the log's key alone: its checkpoint's signature,
+    every event's hash and its inclusion proof; exit 1 and say why not."""
+    if log_key is None:
+        log_key = transparency.verifier_key(current_app.extensions["consent_signing_key"],
+                                            note.origin(current_app.config["PUBLIC_URL"]))
+    elif os.path.isfile(log_key):
+        with open(log_key, encoding="utf-8") as file:
+            log_key = file.read()
+    try:
+        click.echo(bundles.check(json.loads(bundle_file.read()), log_key))
+    except ValueError as error:
+        click.echo(f"NOT OK: {error}", err=True)
+        sys.exit(1)
 
 
 @click.command("export")
@@ -95,7 +133,8 @@ def export(fmt, out, **filters):
 @with_keys
 def checkpoint(out):
     """Print a signed checkpoint of the ledger's head (JSON); keep it somewhere else."""
-    signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
+    signed = transparency.json_checkpoint(db.session,
+                                          current_app.extensions["consent_signing_key"])
     access_log.record(db.session, None, access_log.CHECKPOINT, utcnow(), f"seq {signed['seq']}",
                       actor=access_log.CLI)
     text = json.dumps(signed, indent=2) + "\n"
@@ -113,6 +152,14 @@ def rebuild_state():
     """Rebuild the current-state table from the ledger alone."""
     count = ledger.rebuild_state(db.session)
     click.echo(f"rebuilt the state of {count} subjects")
+
+
+@click.command("rebuild-tree")
+@with_keys
+def rebuild_tree():
+    """Make the Merkle tree over the ledger again from the events alone."""
+    size = treestore.rebuild(db.session)
+    click.echo(f"rebuilt the Merkle tree: {size} leaves")
 
 
 @click.command("purge-expired")
@@ -158,4 +205,5 @@ def rotate_signing_key(out):
                "is retired and stays published at /.well-known/jwks.json; restart the servers")
 
 
-COMMANDS = [verify, export, checkpoint, rebuild_state, purge_expired, rotate_signing_key]
+COMMANDS = [verify, verify_bundle, export, checkpoint, rebuild_state, rebuild_tree,
+            purge_expired, rotate_signing_key]

@@ -13,7 +13,7 @@ from ..consent import purposes
 from ..consent import stats as stats_service
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, history, signing
+from ..ledger import exports, history, transparency
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
@@ -40,7 +40,8 @@ def audit():
 @role_required(Role.AUDITOR)
 def download_checkpoint():
     """A new signed checkpoint of the head, as a file to keep."""
-    signed = signing.checkpoint(db.session, current_app.extensions["consent_signing_key"])
+    signed = transparency.json_checkpoint(db.session, current_app.extensions[
+        "consent_signing_key"])
     access_log.record(db.session, current_user.id, access_log.CHECKPOINT, utcnow(),
                       f"seq {signed['seq']}")
     return Response(json.dumps(signed, indent=2) + "\n", mimetype="application/json",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import database, metrics
 from ..models import EVENTS
+from . import treestore
 from .events import Writer
 
 BACKENDS = {"sqlite": ("sqlite", "SqliteLedger"), "postgresql": ("postgres", "PostgresLedger")}
@@ -45,16 +46,20 @@ def backend(bind: Session | Engine) -> Backend:
 
 
 def append(session: Session, event: dict) -> dict:
-    """Append one event from new_event in a transaction of its own; returns it chained."""
+    """Append one event from new_event in a transaction of its own; returns it chained.
+    Every BATCH-th event then integrates the Merkle tree (treestore.py)."""
     placed = backend(session).append(event)
     metrics.count_events([placed])
+    if placed["seq"] % treestore.BATCH == 0:
+        treestore.integrate_quietly(session)
     return placed
 
 
 @contextmanager
 def locked(session: Session) -> Iterator[Writer]:
     """The chain locked for one transaction of several writes; committed when the block ends,
-    rolled back on any error."""
+    rolled back on any error. The Merkle tree is integrated after it when it passed a
+    multiple of BATCH."""
     with backend(session).locked() as writer:
         first = writer.seq
         yield writer
@@ -64,3 +69,5 @@ def locked(session: Session) -> Iterator[Writer]:
             metrics.count_events(conn.execute(
                 select(EVENTS.c.action, EVENTS.c.source, EVENTS.c.choices)
                 .where(EVENTS.c.seq > first, EVENTS.c.seq <= last)).mappings())
+    if last // treestore.BATCH > first // treestore.BATCH:
+        treestore.integrate_quietly(session)

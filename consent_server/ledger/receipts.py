@@ -30,7 +30,10 @@ def claims_of(event) -> dict:
     values["recorded_at"] = chain.timestamp(event["recorded_at"])
     if isinstance(values["choices"], str):
         values["choices"] = json.loads(values["choices"])
-    return {RENAMED.get(name, name): value for name, value in values.items()}
+    claims = {RENAMED.get(name, name): value for name, value in values.items()}
+    if isinstance(values["seq"], int):  # its leaf in the Merkle tree (L-10): proofs name it
+        claims["leaf_index"] = values["seq"] - 1
+    return claims
 
 
 def issue(key: SigningKey, issuer: str, event) -> str:

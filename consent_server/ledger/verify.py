@@ -1,5 +1,5 @@
-"""Checking the ledger: the chain walked in sequence order, the state compared with it; and the
-state rebuilt from the ledger alone."""
+"""Checking the ledger: the chain walked in sequence order, the Merkle tree and the state
+compared with it; and the state rebuilt from the ledger alone."""
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from .. import database
 from ..models import EVENTS, HEAD, STATE, STATE_FIELDS, THE_HEAD
 from ..vocabulary import Action
-from . import reading
+from . import reading, treestore
 from .backends import locked
 from .chain import GENESIS, digest, event_hash
 
@@ -36,13 +36,16 @@ class Verification:
 
 def verify(session: Session, state: bool = True) -> Verification:
     """Walk the chain in sequence order; name the first sequence number that does not hold.
-    Then (state=True) check that the state table is the ledger's projection.
+    Then check that the Merkle tree (as far as it is integrated) is the chain's; (state=True)
+    that the state table is the ledger's projection.
 
     The head and the events are read in one snapshot (REPEATABLE READ on PostgreSQL; one read
     transaction on SQLite), so appends while it runs are not taken for a broken tail.
     """
     with database.snapshot(session) as conn:
         result = _verify(conn)
+        if result.ok and (problem := treestore.check(conn)) is not None:
+            result.ok, (result.first_bad_seq, result.reason) = False, problem
         if state:
             result.bad_subjects = _state_mismatches(conn)
             result.state_ok = not result.bad_subjects
