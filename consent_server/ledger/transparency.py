@@ -113,7 +113,9 @@ def check_tree(session: Session, key: SigningKey, given: dict) -> str | None:
         return None
     tree_part = {k: given.get(k) for k in (*signing.SIGNED, *TREE_FIELDS)}
     signature = given.get("tree_signature")
-    if not isinstance(signature, str) or not key.check(chain.canonical(tree_part), signature):
+    public = signing.public_key(session, given.get("kid"), key)  # a retired key's too
+    if not isinstance(signature, str) or public is None or not signing.check_signature(
+            public, chain.canonical(tree_part), signature):
         return "the checkpoint's tree_signature is not valid"
     size, get = _current(session)
     if not isinstance(given["tree_size"], int) or not 0 <= given["tree_size"] <= size:
