@@ -13,7 +13,9 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
 
+from consent_server.extensions import db
 from consent_server.ledger import chain, signing
+from consent_server.staff import access_log
 
 # joserfc prefers RFC 9864's "Ed25519" to RFC 8037's "EdDSA", which receipts carry (and which
 # PyJWT, the server's library, names): the warning is about the name, not the signature.
@@ -62,6 +64,8 @@ def test_rotation_keeps_every_receipt_and_checkpoint_verifiable(app, app_factory
     new = app_factory(SIGNING_KEY=new_file.read_text().strip())
     new_kid = new.extensions["consent_signing_key"].kid
     assert new_kid != old_kid and new_kid in rotated.output
+    with old.app_context():
+        assert access_log.last(db.session, access_log.SIGNING_KEY_ROTATED).email == "cli"
     receipt_new, checkpoint_new = _consent(new, choice)["receipt"], _checkpoint(new)
     assert checkpoint_new["kid"] == new_kid and checkpoint_old["kid"] == old_kid
 

@@ -163,3 +163,19 @@ def test_gunicorn_workers_are_counted_together(app, gunicorn, tmp_path, choice):
                  method="POST", status="201") == posts
     assert value(found, "consent_events_total", purpose="analytics", choice="granted") == posts
     assert len({p.name for p in folder.glob("*.db")}) >= 2  # one file per worker and kind
+
+
+def test_a_failed_mail_is_counted_and_stays_pending(app, app_factory, free_port):
+    served = app_factory(METRICS_TOKEN=TOKEN, SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(),
+                         SMTP_TIMEOUT=2)
+    client = served.test_client()
+    before = samples(client.get("/metrics", headers=AUTH).text)
+    assert client.post("/api/v1/subscriptions", json={
+        "email": "kari@example.no", "purposes": {"newsletter": True, "marketing": False},
+        "language": "nb", "policy_version": "1"}).status_code == 202
+    text = client.get("/metrics", headers=AUTH).text
+    after = samples(text)
+    assert value(after, "consent_mails_total", result="failed") - value(
+        before, "consent_mails_total", result="failed") == 1
+    assert value(after, "consent_mails_pending") == 1
+    assert "kari" not in text

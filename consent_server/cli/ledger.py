@@ -201,6 +201,8 @@ def rotate_signing_key(out):
                    "it signed stays verifiable through its published public key)", err=True)
     server_keys.write(path, text)
     signing.publish(db.session, new)
+    access_log.record(db.session, None, access_log.SIGNING_KEY_ROTATED, utcnow(),
+                      f"{current.kid} retired, {new.kid} signs", actor=access_log.CLI)
     click.echo(f"signing key {new.kid} signs from now on (written to {path}); {current.kid} "
                "is retired and stays published at /.well-known/jwks.json; restart the servers")
 

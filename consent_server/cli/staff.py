@@ -18,6 +18,14 @@ def _refusal(error: DomainError) -> click.ClickException:
     return click.ClickException(f"{error.detail} {details}".strip())
 
 
+def _found(change, *args):
+    """change(db.session, *args); an account or key that is not there said in one line."""
+    try:
+        return change(db.session, *args)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+
+
 def _when(moment) -> str:
     return f"{moment:%Y-%m-%d %H:%M}Z" if moment else ""
 
@@ -40,10 +48,7 @@ def create_key(role, name):
 @with_keys
 def revoke_key(key):
     """Revoke an API key, named by its id, prefix or name."""
-    try:
-        revoked = keys.revoke_key(db.session, key)
-    except LookupError as error:
-        raise click.ClickException(str(error)) from error
+    revoked = _found(keys.revoke_key, key)
     _log(access_log.KEY_REVOKED, f"key {revoked.id}")
     click.echo(f"key {revoked.id} ({revoked.name}) revoked at {_when(revoked.revoked_at)}")
 
@@ -95,10 +100,7 @@ def list_users():
 @with_keys
 def disable_user(user):
     """Disable a staff account, named by its id or e-mail address; its sessions end."""
-    try:
-        disabled = users.disable_user(db.session, user, utcnow())
-    except LookupError as error:
-        raise click.ClickException(str(error)) from error
+    disabled = _found(users.disable_user, user, utcnow())
     _log(access_log.USER_DISABLED, f"user {disabled.id}")
     click.echo(f"user {disabled.id} ({disabled.email}) disabled")
 
@@ -108,10 +110,7 @@ def disable_user(user):
 @with_keys
 def enable_user(user):
     """Enable a disabled staff account, named by its id or e-mail address."""
-    try:
-        enabled = users.enable_user(db.session, user)
-    except LookupError as error:
-        raise click.ClickException(str(error)) from error
+    enabled = _found(users.enable_user, user)
     _log(access_log.USER_ENABLED, f"user {enabled.id}")
     click.echo(f"user {enabled.id} ({enabled.email}) enabled")
 
@@ -122,10 +121,7 @@ def enable_user(user):
 @with_keys
 def set_role(user, role):
     """Give a staff account (id or e-mail address) another role."""
-    try:
-        changed = users.set_role(db.session, user, role)
-    except LookupError as error:
-        raise click.ClickException(str(error)) from error
+    changed = _found(users.set_role, user, role)
     _log(access_log.ROLE_CHANGED, f"user {changed.id}, role {changed.role}")
     click.echo(f"user {changed.id} ({changed.email}) now has the role {changed.role}")
 
@@ -136,10 +132,7 @@ def set_role(user, role):
 def reset_password(user):
     """Replace a staff account's password by a new one-time set-password link (the old password
     and earlier links stop working)."""
-    try:
-        reset = users.reset_password(db.session, user)
-    except LookupError as error:
-        raise click.ClickException(str(error)) from error
+    reset = _found(users.reset_password, user)
     _log(access_log.PASSWORD_RESET, f"user {reset.id}")
     click.echo(f"the password of user {reset.id} ({reset.email}) is reset; send this one-time "
                "link to its owner (valid 48 hours):", err=True)

@@ -22,6 +22,7 @@ KEY_CREATED, KEY_REVOKED = "key_created", "key_revoked"
 USER_CREATED, USER_DISABLED = "user_created", "user_disabled"
 USER_ENABLED, ROLE_CHANGED = "user_enabled", "role_changed"
 PASSWORD_RESET, PASSWORD_SET = "password_reset", "password_set"
+SIGNING_KEY_ROTATED = "signing_key_rotated"
 CLI = "cli"  # the actor of a change made on the command line (`flask consent ...`)
 NOTICE_PUBLISHED = "notice_published"
 CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"

@@ -165,7 +165,7 @@ def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe, sign
     expect(page.locator("table").first).to_contain_text("4")
 
 
-def test_admin_creates_and_revokes_a_key(context, server, sign_in):
+def test_admin_creates_and_revokes_a_key(context, server, sign_in, axe):
     """REQ S-01: the secret is shown once; revoked, it no longer opens the API."""
     page = context.new_page()
     sign_in(page, "admin")
@@ -180,6 +180,7 @@ def test_admin_creates_and_revokes_a_key(context, server, sign_in):
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200
     page.get_by_role("button", name="Trekk tilbake revisjonsskript").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("revisjonsskript")  # asks first
+    assert axe(page) == []
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200
     page.get_by_role("button", name="Trekk tilbake revisjonsskript").click()
     expect(page.get_by_role("status")).to_contain_text("revisjonsskript")
