@@ -1,4 +1,6 @@
-"""The site file (TOML): the cookie declaration per purpose and the notice's additions."""
+"""The site file (TOML): the cookie declaration per purpose, the notice's additions, and the
+look of people's pages (the controller's logo and accent colour)."""
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +10,8 @@ from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
 LANGUAGES = ("nb", "en")
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
+              ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 class SiteFileError(Exception):
@@ -32,11 +36,19 @@ class Addition:
 
 
 @dataclass(frozen=True)
+class Theme:
+    """People's pages' look: an accent colour (#rrggbb) and a logo file, both optional."""
+    accent: str | None = None
+    logo: Path | None = None  # read from the site file's folder, served by us (no third party)
+
+
+@dataclass(frozen=True)
 class Site:
     controller: str
     cookies: tuple[Cookie, ...]
     additions: tuple[Addition, ...]
     privacy: dict[str, str] | None = None  # the site's own notice, per language
+    theme: Theme = Theme()
 
     def privacy_url(self, language: str) -> str | None:
         """The site's own privacy notice in one language, when the site file names it."""
@@ -75,9 +87,10 @@ def load(path: str | Path | None = None) -> Site:
         if privacy is not None:
             privacy = _urls(privacy.get("url") if isinstance(privacy, dict) else None,
                             "privacy.url")
+        theme = _theme(data.get("theme", {}), path.parent)
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy)
+    return Site(controller, cookies, additions, privacy, theme)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -128,3 +141,21 @@ def _addition(entry, where: str) -> Addition:
     if not items and not paragraphs:
         raise SiteFileError(f"{where} needs items or paragraphs")
     return Addition(section, _text(entry.get("heading"), f"{where}.heading"), items, paragraphs)
+
+
+def _theme(entry, folder: Path) -> Theme:
+    """[theme] accent = "#0b57d0", logo = "logo.svg" (a file beside the site file)."""
+    if not isinstance(entry, dict):
+        raise SiteFileError("theme must be a table: [theme]")
+    accent, logo = entry.get("accent"), entry.get("logo")
+    if accent is not None and not (isinstance(accent, str)
+                                   and re.fullmatch(r"#[0-9a-fA-F]{6}", accent)):
+        raise SiteFileError('theme.accent must be a colour as #rrggbb, e.g. "#0b57d0"')
+    if logo is not None:
+        if not isinstance(logo, str) or Path(logo).suffix.lower() not in LOGO_TYPES:
+            raise SiteFileError("theme.logo must name an image file ("
+                                + ", ".join(LOGO_TYPES) + ")")
+        logo = folder / logo
+        if not logo.is_file():
+            raise SiteFileError(f"theme.logo: no such file {logo}")
+    return Theme(accent.lower() if accent else None, logo)

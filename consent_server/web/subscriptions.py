@@ -29,10 +29,12 @@ AUTOSUBMIT = ("document.addEventListener('DOMContentLoaded',function(){"
 
 
 def _page(template: str, language: str, status: int = 200, **context):
+    site = current_app.extensions["consent_site"]
     with force_locale(language):
         names = {key: str(purposes.BY_KEY[key].name) for key in KEYS}
         html = render_template(template, language=language, names=names,
-                               privacy_url=f"/privacy/{language}", **context)
+                               privacy_url=f"/privacy/{language}", controller=site.controller,
+                               has_logo=site.theme.logo is not None, **context)
     return html, status, {**HEADERS, "Content-Language": language}
 
 
