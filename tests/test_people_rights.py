@@ -79,7 +79,7 @@ def test_erasure_clears_the_address_and_keeps_the_suppression_and_the_proof(
     client.post("/api/v1/marketing/customers", headers=key, json={"customers": [
         {"email": "kari@example.no", "sale_date": "2026-10-01", "opt_out_offered": True}]})
     path = access_link(client, smtp, "kari@example.no")
-    erased = client.post(path + "/erase")
+    erased = client.post(path + "/erase", data={"confirmed": "1"})  # REQ R-07: the second step
     assert erased.status_code == 200 and "slettet" in erased.get_data(as_text=True)
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "erased")]
     assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "erased")]
@@ -99,7 +99,7 @@ def test_erasure_clears_the_address_and_keeps_the_suppression_and_the_proof(
         for table in (Person.__table__, ConsentEvent.__table__):
             for row in db.session.execute(select(table)):
                 assert "kari@example.no" not in json.dumps([str(v) for v in row])
-    assert client.post(path + "/erase").status_code == 200  # twice is harmless
+    assert client.post(path + "/erase", data={"confirmed": "1"}).status_code == 200  # harmless
     page = client.get(path)
     assert page.status_code == 200 and "kari@example.no" not in page.get_data(as_text=True)
     # No access mail to an erased address: it is no longer known.
@@ -109,12 +109,41 @@ def test_erasure_clears_the_address_and_keeps_the_suppression_and_the_proof(
     assert len(smtp.messages) == before
 
 
+@pytest.mark.parametrize("language, asks, deleted, kept", [
+    ("nb", "Vil du slette adressen din?", "E-postadressen din.",
+     "En kode laget av adressen din, som ikke kan gjøres om til adressen igjen"),
+    ("en", "Erase your address?", "Your e-mail address.",
+     "A code made from your address that cannot be turned back into the address")])
+def test_erasure_asks_once_more_saying_what_goes_and_what_stays(client, smtp, api_key, check,
+                                                                 access_link, confirmed,
+                                                                 language, asks, deleted, kept):
+    """REQ R-07: the own page's button leads to a second page (a GET that changes nothing)
+    saying what is deleted and what is kept; only its own button erases; a POST without that
+    answer shows the question again."""
+    key = api_key()
+    confirmed(client, smtp, "kari@example.no", language=language)
+    path = access_link(client, smtp, "kari@example.no")
+    own = client.get(path).get_data(as_text=True)
+    assert f'<form method="get" action="{path}/erase">' in own
+    page = client.get(path + "/erase")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f"<h1>{asks}</h1>" in html
+    assert deleted in html and kept in html
+    assert '<input type="hidden" name="confirmed" value="1">' in html
+    assert f'href="{path}"' in html  # the way back, keeping the address
+    assert client.post(path + "/erase").get_data(as_text=True) == html  # asked again
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
+    assert client.post(path + "/erase", data={"confirmed": "1"}).status_code == 200
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "erased")]
+    assert "<h1>" + asks not in client.get(path + "/erase").get_data(as_text=True)
+
+
 def test_an_erased_address_can_sign_up_again_with_a_new_confirmation(client, smtp, api_key,
                                                                      access_link, check, config,
                                                                      confirmed, link, sign_up):
     key = api_key()
     confirmed(client, smtp, "kari@example.no")
-    client.post(access_link(client, smtp, "kari@example.no") + "/erase")
+    client.post(access_link(client, smtp, "kari@example.no") + "/erase", data={"confirmed": "1"})
     config["CONFIRM_RESEND_MINUTES"] = 0
     sign_up(client, "kari@example.no")
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]

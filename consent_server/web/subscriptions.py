@@ -141,11 +141,28 @@ def history(token: str):
         **HEADERS, "Content-Disposition": 'attachment; filename="my-consents.json"'})
 
 
-@bp.post("/subscriptions/me/<token>/erase")
-def erase(token: str):
-    """Erase the person's address and personal data (R-02)."""
+@bp.get("/subscriptions/me/<token>/erase")
+def erase_page(token: str):
+    """Erasure asks once more: what is deleted, what is kept, and one button (R-07)."""
     try:
         page = rights.own_page(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    if page["erased"]:
+        return _page("people/erased.html", page["language"])
+    return _page("people/erase.html", page["language"], token=token)
+
+
+@bp.post("/subscriptions/me/<token>/erase")
+def erase(token: str):
+    """Erase the person's address and personal data (R-02), once the person has said yes on the
+    page that says what goes and what stays (R-07); without that answer, that page again."""
+    try:
+        page = rights.own_page(db.session, token)
+        if request.form.get("confirmed") != "1":
+            if page["erased"]:
+                return _page("people/erased.html", page["language"])
+            return _page("people/erase.html", page["language"], token=token)
         rights.erase(db.session, token, utcnow())
     except DomainError as error:
         return _error(error)

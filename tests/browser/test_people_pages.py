@@ -1,8 +1,9 @@
-"""People's pages in headless Chromium (REQ A-05 A-06 A-07 C-03): every page a person sees
-after the banner (confirm, confirmed, link used, unsubscribe, unsubscribed, own page, erased,
-an invalid link) at 320 and 360 px, light and dark, nb and en: nothing scrolls sideways, every
-button is at least 44 px high, axe-core finds nothing; and under the pages' own CSP nothing is
-blocked. Screenshots at 360 px go to docs/screenshots/ when CONSENT_UPDATE_SCREENSHOTS=1."""
+"""People's pages in headless Chromium (REQ A-05 A-06 A-07 C-03 R-07): every page a person
+sees after the banner (confirm, confirmed, link used, unsubscribe, unsubscribed, own page, the
+erasure's question, erased, an invalid link) at 320 and 360 px, light and dark, nb and en:
+nothing scrolls sideways, every button is at least 44 px high, axe-core finds nothing; and under
+the pages' own CSP nothing is blocked. Screenshots at 360 px go to docs/screenshots/ when
+CONSENT_UPDATE_SCREENSHOTS=1."""
 import os
 import tempfile
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
          if os.environ.get("CONSENT_UPDATE_SCREENSHOTS")
          else Path(tempfile.gettempdir()) / "consent-people-screenshots")
-TEXTS = {"nb": {"confirm": "Bekreft", "unsubscribe": "Meld meg av", "erase": "Slett adressen min"},
-         "en": {"confirm": "Confirm", "unsubscribe": "Unsubscribe", "erase": "Erase my address"}}
+TEXTS = {"nb": {"confirm": "Bekreft", "unsubscribe": "Meld meg av", "erase": "Slett adressen min",
+               "erase_yes": "Ja, slett adressen min"},
+         "en": {"confirm": "Confirm", "unsubscribe": "Unsubscribe", "erase": "Erase my address",
+               "erase_yes": "Yes, erase my address"}}
 
 
 @pytest.fixture
@@ -84,6 +87,8 @@ def walk(page, person, address: str, language: str):
     page.goto(later["own"])
     yield "own-page"
     press(page, texts["erase"])
+    yield "erase-asks"
+    press(page, texts["erase_yes"])
     yield "erased"
     page.goto(later["own"].rsplit("/", 1)[0] + "/not-a-valid-link")
     yield "link-invalid"
@@ -118,7 +123,7 @@ def test_every_page_fits_the_phone_with_big_buttons_and_no_axe_violation(
     finally:
         ctx.close()
     assert seen == ["confirm", "confirmed", "link-used", "unsubscribe", "unsubscribed",
-                    "own-page", "erased", "link-invalid"]
+                    "own-page", "erase-asks", "erased", "link-invalid"]
 
 
 def test_pages_keep_their_csp_and_load_nothing_from_elsewhere(browser, person, config):
