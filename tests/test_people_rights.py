@@ -1,6 +1,7 @@
 """People's rights: the access link, the person's own page (history, download, change,
 erase), and an admin's correction of an address."""
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -41,7 +42,7 @@ def test_the_own_page_shows_the_history_and_downloads_it_as_json(client, app, sm
     page = client.get(path)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "kari@example.no" in html and "grant (confirm)" in html
+    assert "kari@example.no" in html and "Du meldte deg på nyhetsbrevet." in html
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     download = client.get(path + "/history.json")
     assert download.status_code == 200 and download.mimetype == "application/json"
@@ -54,6 +55,52 @@ def test_the_own_page_shows_the_history_and_downloads_it_as_json(client, app, sm
         "grant", "confirm", "1")
     assert "ip" not in event and "user_agent" not in event
     assert client.get(path[:-2] + "zz").status_code == 404
+
+
+def history_rows(html: str) -> list[list[str]]:
+    """The own page's history table: each row's cells as text, tags dropped."""
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split())
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("nb", [("Du meldte deg på nyhetsbrevet.", "Med bekreftelseslenken i e-posten"),
+            ("Du meldte deg av nyhetsbrevet.", "På denne siden"),
+            ("Du sa ja til markedsføring på e-post.", "På denne siden"),
+            ("Du sa nei til markedsføring på e-post.", "Med avmeldingslenken i en e-post"),
+            ("E-postadressen din ble rettet.", "Registrert av Exentri AS"),
+            ("Adressen din ble slettet.", "På denne siden")]),
+    ("en", [("You signed up for the newsletter.", "With the confirmation link in the e-mail"),
+            ("You unsubscribed from the newsletter.", "On this page"),
+            ("You said yes to marketing by e-mail.", "On this page"),
+            ("You said no to marketing by e-mail.", "With the unsubscribe link in an e-mail"),
+            ("Your e-mail address was corrected.", "Recorded by Exentri AS"),
+            ("Your address was erased.", "On this page")])])
+def test_the_history_says_what_changed_and_how_in_the_persons_language(
+        client, app, smtp, api_key, access_link, confirmed, audience, language, expected):
+    """REQ R-01: each row says what changed (not what remained) and how, in the person's
+    language, with no raw code (grant, confirm, api); each event's full hash is shown."""
+    admin = api_key("admin")
+    confirmed(client, smtp, "kari@example.no", language=language)
+    path = access_link(client, smtp, "kari@example.no")
+    client.post(path, data={"marketing": "on"})
+    [entry] = audience(client, api_key(), purpose="marketing")
+    client.post(entry["unsubscribe_url"].removeprefix("https://consent.example"))
+    assert client.post("/api/v1/marketing/rectify", headers=admin, json={
+        "email": "kari@example.no", "new_email": "kari.n@example.no"}).status_code == 200
+    client.post(path + "/erase", data={"confirmed": "1"})
+    rows = history_rows(client.get(path).get_data(as_text=True))
+    assert [(what, how) for _time, what, how, _version, _hash in rows] == expected
+    with app.app_context():
+        events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
+                                    ).scalars().all()
+    assert [row[4] for row in rows] == [e.hash for e in events]  # whole, not cut short
+    assert [e.source for e in events] == ["confirm", "preferences", "preferences",
+                                          "unsubscribe", "api", "preferences"]
+    for code in ("grant", "update", "withdraw", "erase", "confirm", "api", "preferences"):
+        assert not any(re.search(rf"\b{code}\b", cell) for row in rows for cell in row[1:3])
 
 
 def test_the_own_page_changes_each_purpose(client, smtp, api_key, access_link, check, confirmed):

@@ -34,7 +34,7 @@ from .subscriptions import grant, notice_of, withdraw
 log = logging.getLogger(__name__)
 # What a person's own page and download show of each event (never IP, user agent or digests).
 SHOWN = ("recorded_at", "action", "source", "policy_version", "language", "text_hash",
-         "event_id", "seq", "hash")
+         "event_id", "seq", "hash", "basis")
 
 
 def request_access(session: Session, email: str) -> None:
@@ -68,14 +68,16 @@ def own_page(session: Session, token: str) -> dict:
         "email": person.email, "language": person.language, "erased": person.email is None,
         "subject": person.subject,
         "choices": choices_of(state), "pending": json.loads(person.pending or "{}"),
-        "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"])}
+        "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"]),
+                    "details": json.loads(row["details"]) if row["details"] else None}
                    for row in rows],
     }
 
 
 def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     """The person's page changes their choices: withdrawals at once; a new purpose is a grant
-    (the link proves the address, so no second confirmation)."""
+    (the link proves the address, so no second confirmation). Source `preferences`: the person's
+    own page, told apart from the controller's `api`."""
     person, _ = links.person_of(session, links.ACCESS, token)
     if person.email is None:
         raise links.LinkInvalid("This address has been erased.")
@@ -83,23 +85,24 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     off = tuple(key for key in KEYS if before[key] and not choices.get(key))
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:
-        withdraw(session, person.subject, off, Source.API, now)
+        withdraw(session, person.subject, off, Source.PREFERENCES, now)
     if on:
         version = notices.current(session).version
         text_hash = notices.text_hash(session, version, person.language)
         with ledger.locked(session) as writer:
             grant(writer, by_subject(writer.conn, person.subject), on, version,
-                  person.language, text_hash, Source.API, None, now)
+                  person.language, text_hash, Source.PREFERENCES, None, now)
     return own_page(session, token)
 
 
 def erase(session: Session, token: str, now: datetime) -> None:
     """Erase the person behind an access link (see erase_subject)."""
     person, _ = links.person_of(session, links.ACCESS, token)
-    erase_subject(session, person.subject, now)
+    erase_subject(session, person.subject, now, Source.PREFERENCES)
 
 
-def erase_subject(session: Session, subject: str, now: datetime) -> None:
+def erase_subject(session: Session, subject: str, now: datetime,
+                  source: Source = Source.API) -> None:
     """Erase one person: the address and personal fields go; the keyed hash stays in ledger and
     state, so the address stays suppressed and the proof stays valid (R-02)."""
     with ledger.locked(session) as writer:
@@ -113,7 +116,7 @@ def erase_subject(session: Session, subject: str, now: datetime) -> None:
         writer.erase_personal_fields(subject)
         writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=Source.API), now=now)
+                            source=source), now=now)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(

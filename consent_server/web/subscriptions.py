@@ -15,6 +15,7 @@ from ..ledger import receipts
 from ..models import utcnow
 from ..people import links, rights, subscriptions
 from ..people.persons import KEYS
+from . import history as history_text
 
 bp = Blueprint("subscriptions_web", __name__, template_folder="templates")
 limits.limit_public_writes(bp)  # its POSTs are public writes too
@@ -32,6 +33,9 @@ def _page(template: str, language: str, status: int = 200, **context):
     site = current_app.extensions["consent_site"]
     with force_locale(language):
         names = {key: str(purposes.BY_KEY[key].name) for key in KEYS}
+        if "page" in context:  # the own page: its history in the person's words
+            context["history"] = history_text.describe(context["page"]["events"], names,
+                                                       site.controller)
         html = render_template(template, language=language, names=names,
                                privacy_url=f"/privacy/{language}", controller=site.controller,
                                has_logo=site.theme.logo is not None, **context)
