@@ -35,6 +35,22 @@ class Addition:
     paragraphs: tuple[dict[str, str], ...]
 
 
+TRANSFERS = ("none", "dpf", "scc")  # outside the EEA: none, EU-US Data Privacy Framework, SCCs
+ROLES = ("hosting", "mail", "newsletter")  # what a provider does beside a device purpose
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A recipient (Art. 13(1)(e)-(f)): who, where, on what transfer basis, for what."""
+    name: str  # short, as the banner says it
+    entity: str  # the legal entity, as the notice says it
+    country: dict[str, str]
+    transfer: str  # one of TRANSFERS
+    transfer_to: dict[str, str] | None  # the country outside the EEA, when there is a transfer
+    purposes: tuple[str, ...]  # device purposes and/or ROLES
+    joint_controller: dict[str, str] | None = None  # the essence of the arrangement (Art. 26)
+
+
 @dataclass(frozen=True)
 class Theme:
     """People's pages' look: an accent colour (#rrggbb) and a logo file, both optional."""
@@ -49,6 +65,11 @@ class Site:
     additions: tuple[Addition, ...]
     privacy: dict[str, str] | None = None  # the site's own notice, per language
     theme: Theme = Theme()
+    providers: tuple[Provider, ...] = ()
+
+    def providers_for(self, purpose: str) -> list[Provider]:
+        """The providers that receive data for a purpose or role, in the site file's order."""
+        return [p for p in self.providers if purpose in p.purposes]
 
     def privacy_url(self, language: str) -> str | None:
         """The site's own privacy notice in one language, when the site file names it."""
@@ -88,9 +109,12 @@ def load(path: str | Path | None = None) -> Site:
             privacy = _urls(privacy.get("url") if isinstance(privacy, dict) else None,
                             "privacy.url")
         theme = _theme(data.get("theme", {}), path.parent)
+        providers = tuple(_provider(p, f"providers[{i}]")
+                          for i, p in enumerate(data.get("providers", [])))
+        _cookies_name_providers(cookies, providers, controller)
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy, theme)
+    return Site(controller, cookies, additions, privacy, theme, providers)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -159,3 +183,34 @@ def _theme(entry, folder: Path) -> Theme:
         if not logo.is_file():
             raise SiteFileError(f"theme.logo: no such file {logo}")
     return Theme(accent.lower() if accent else None, logo)
+
+
+def _provider(entry, where: str) -> Provider:
+    if not isinstance(entry, dict):
+        raise SiteFileError(f"{where} must be a table")
+    transfer = entry.get("transfer")
+    if transfer not in TRANSFERS:
+        raise SiteFileError(f"{where}.transfer must be one of: {', '.join(TRANSFERS)}")
+    uses = entry.get("purposes")
+    known = [p.key for p in purposes.DEVICE if not p.required] + list(ROLES)
+    if not isinstance(uses, list) or not uses or any(u not in known for u in uses):
+        raise SiteFileError(f"{where}.purposes must list some of: {', '.join(known)}")
+    transfer_to = (_text(entry.get("transfer_to"), f"{where}.transfer_to")
+                   if transfer != "none" else None)
+    joint = entry.get("joint_controller")
+    return Provider(_string(entry, "name", where), _string(entry, "entity", where),
+                    _text(entry.get("country"), f"{where}.country"), transfer, transfer_to,
+                    tuple(uses), _text(joint, f"{where}.joint_controller") if joint else None)
+
+
+def _cookies_name_providers(cookies, providers, controller: str) -> None:
+    """With a provider list, each optional purpose's cookie names its provider's legal entity
+    (or the controller): the notice and the banner then name every recipient from that one list
+    (N-06). Strictly necessary cookies are the site's own."""
+    if not providers:
+        return
+    entities = {p.entity for p in providers} | {controller}
+    for index, cookie in enumerate(cookies):
+        if not purposes.BY_KEY[cookie.purpose].required and cookie.provider not in entities:
+            raise SiteFileError(f"cookies[{index}].provider {cookie.provider!r} is not the "
+                                "entity of a [[providers]] entry (or the controller)")
