@@ -124,3 +124,39 @@ def test_the_html_mail_has_inlined_styles_and_a_real_button(themed, sign_up, htm
     assert text.startswith("Eksempel AS\n\nHei,\n")
     assert f"\n\n{button.group(2)}\n\n" in text
     assert "<" not in text
+
+
+@pytest.mark.parametrize("language, withdraw, meanings", [
+    ("nb", "Du kan når som helst trekke tilbake samtykket",
+     ["Nyhetsbrev: Nyhetsbrevet vårt på e-post.",
+      "Markedsføring: Tilbud og nyheter om varene og tjenestene våre på e-post."]),
+    ("en", "You can withdraw your consent at any time",
+     ["Newsletter: Our newsletter by e-mail.",
+      "Marketing: Offers and news about our goods and services by e-mail."])])
+def test_the_confirmation_mail_says_what_happens_and_whom_to_ask(
+        client, smtp, sign_up, text_part, html_part, language, withdraw, meanings):
+    """REQ C-03 M-02: Reply-To the controller's address from the site file and a contact line;
+    what each purpose means; that consent can be withdrawn, said before the button."""
+    assert sign_up(client, "kari@example.no", language=language,
+                   purposes={"newsletter": True, "marketing": True}).status_code == 202
+    message = smtp.messages[-1]
+    assert message["Reply-To"] == "post@exentri.no"
+    text = text_part(message).replace("\r\n", "\n")
+    html = html_part(message)
+    for meaning in meanings:
+        assert f"- {meaning}" in text
+        name, _, what = meaning.partition(": ")
+        assert f"<strong>{name}</strong>: {what}</li>" in html
+    assert text.index(withdraw) < text.index("/subscriptions/confirm/")
+    assert html.index(withdraw) < html.index('<table class="button"')
+    assert "post@exentri.no" in text.split("\n-- \n")[1]  # the contact line, in the footer
+    assert '<a href="mailto:post@exentri.no"' in html
+
+
+def test_without_a_contact_in_the_site_file_there_is_no_reply_to(themed, sign_up, smtp,
+                                                                 text_part):
+    client = themed("#0b57d0").test_client()
+    assert sign_up(client, "kari@example.no").status_code == 202
+    assert smtp.messages[-1]["Reply-To"] is None
+    footer = text_part(smtp.messages[-1]).replace("\r\n", "\n").split("\n-- \n")[1]
+    assert "@" not in footer and footer.startswith("Personvernerklæring: ")

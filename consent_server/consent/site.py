@@ -66,6 +66,7 @@ class Site:
     privacy: dict[str, str] | None = None  # the site's own notice, per language
     theme: Theme = Theme()
     providers: tuple[Provider, ...] = ()
+    contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
 
     def providers_for(self, purpose: str) -> list[Provider]:
         """The providers that receive data for a purpose or role, in the site file's order."""
@@ -112,9 +113,14 @@ def load(path: str | Path | None = None) -> Site:
         providers = tuple(_provider(p, f"providers[{i}]")
                           for i, p in enumerate(data.get("providers", [])))
         _cookies_name_providers(cookies, providers, controller)
+        contact = data.get("contact")
+        if contact is not None and (not isinstance(contact, str) or "@" not in contact
+                                    or any(c in contact for c in " <>,\r\n")):
+            raise SiteFileError('contact must be the controller\'s e-mail address, e.g. '
+                                'contact = "post@example.no"')
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy, theme, providers)
+    return Site(controller, cookies, additions, privacy, theme, providers, contact)
 
 
 def _text(value, where: str) -> dict[str, str]:

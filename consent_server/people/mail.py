@@ -44,8 +44,10 @@ def build(kind: str, to: str, language: str, **context) -> EmailMessage:
                                            .strip(">") or None)
         message["Auto-Submitted"] = "auto-generated"
         site = current_app.extensions["consent_site"]
+        if site.contact:  # a reply reaches the controller, not a no-reply box
+            message["Reply-To"] = site.contact
         light = palette(site.theme.accent)["light"]
-        context = {"language": language, "controller": site.controller,
+        context = {"language": language, "controller": site.controller, "contact": site.contact,
                    "theme": {"accent": light["--accent"], "accent_fg": light["--accent-fg"],
                              "link": light["--link"]}, **context}
         message.set_content(render_template(f"mail/{kind}.txt", **context))
