@@ -75,7 +75,7 @@ def test_the_pages_show_the_controller_and_the_logo_from_the_site_file(themed, s
     assert '<link rel="stylesheet" href="/people/static/people.css">' in html
     assert '<link rel="stylesheet" href="/people/theme.css">' in html
     assert '<img class="logo" src="/people/logo" alt="Eksempel AS">' in html
-    assert "<title>Bekreft abonnementet ditt – Eksempel AS</title>" in html
+    assert "<title>Bekreft påmeldingen din – Eksempel AS</title>" in html
     assert "style=" not in html and "<style" not in html  # the CSP allows neither
     logo = client.get("/people/logo")
     assert logo.status_code == 200 and logo.mimetype == "image/svg+xml"
@@ -117,7 +117,7 @@ def test_the_html_mail_has_inlined_styles_and_a_real_button(themed, sign_up, htm
     text = text_part(smtp.messages[-1]).replace("\r\n", "\n")  # SMTP line ends
     assert "<style" not in html
     button = re.search(r'<td style="([^"]*)"><a href="(https://[^"]+/subscriptions/confirm/'
-                       r'[^"]+)" style="([^"]*)">Bekreft abonnementet ditt</a>', html)
+                       r'[^"]+)" style="([^"]*)">Bekreft påmeldingen din</a>', html)
     assert button, html
     assert "background: #7a1fa2" in button.group(1)
     assert "color: #ffffff" in button.group(3) and "padding: 12px 24px" in button.group(3)

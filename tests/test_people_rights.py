@@ -28,7 +28,7 @@ def test_access_always_answers_202_and_mails_only_a_known_address(client, smtp, 
     assert len(smtp.messages) == 2  # the confirmation, then one access mail
     message = smtp.messages[-1]
     assert message["To"] == "kari@example.no"
-    assert message["Subject"] == "Dine abonnementer og samtykker"
+    assert message["Subject"] == "Dine påmeldinger og samtykker"
     assert message.get_body(("html",)) is not None
     bad = client.post("/api/v1/subscriptions/access", json={"email": "a@example.no", "x": 1})
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
@@ -202,7 +202,10 @@ def test_an_expired_access_link_is_refused(client, app, smtp, access_link, confi
     confirmed(client, smtp, "kari@example.no")
     path = access_link(client, smtp, "kari@example.no")
     config["CONFIRM_MAX_AGE_HOURS"] = -1
-    assert client.get(path).status_code == 410
+    expired = client.get(path)
+    assert expired.status_code == 410
+    # the advice fits the link: a new link, not a new sign-up
+    assert "Lenken er utløpt. Be om en ny lenke." in expired.get_data(as_text=True)
     assert client.post(path + "/erase").status_code == 410
 
 

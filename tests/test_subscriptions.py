@@ -36,7 +36,7 @@ def test_sign_up_is_pending_and_mails_a_confirmation_in_norwegian(client, app, s
     message = smtp.messages[0]
     assert message["To"] == "Kari.Nordmann@example.no"  # REQ M-05
     assert smtp.envelopes[0].rcpt_tos == ["Kari.Nordmann@example.no"]
-    assert message["Subject"] == "Bekreft abonnementet ditt"
+    assert message["Subject"] == "Bekreft påmeldingen din"
     assert message.get_content_type() == "multipart/alternative"
     text, html = text_part(message), html_part(message)
     assert "Nyhetsbrev" in text and "Nyhetsbrev" in html

@@ -23,7 +23,8 @@ FIRST_LAYER = {
     "change": _l("Change consent"),
     "privacy_link": _l("Privacy notice"),
     "gpc": _l("Your browser sends a Global Privacy Control signal that you do not want "
-              "marketing, so it is off unless you turn it on yourself under “Settings”."),
+              "marketing. Marketing is therefore off, unless you turn it on yourself under "
+              "“Settings”."),
     # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
     "placeholder": _l("This content is shown only once you consent to it."),
 }

@@ -42,12 +42,13 @@ def _page(template: str, language: str, status: int = 200, **context):
     return html, status, {**HEADERS, "Content-Language": language}
 
 
-def _error(error: DomainError, language: str | None = None):
-    """A bad, expired or used link: a page in the reader's language, never a stack trace."""
+def _error(error: DomainError, language: str | None = None, access: bool = False):
+    """A bad, expired or used link: a page in the reader's language, never a stack trace; an
+    expired link to the own page advises a new link, not a new sign-up."""
     lang = language or str(get_locale())
     kind = {404: "invalid", 410: "expired" if isinstance(error, links.LinkExpired)
             else "used"}.get(error.status, "invalid")
-    return _page("people/link_problem.html", lang, error.status, kind=kind)
+    return _page("people/link_problem.html", lang, error.status, kind=kind, access=access)
 
 
 @bp.get("/subscriptions/autosubmit.js")
@@ -113,7 +114,7 @@ def own_page(token: str):
     try:
         page = rights.own_page(db.session, token)
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     return _page("people/person.html", page["language"], page=page, token=token, saved=False)
 
 
@@ -124,7 +125,7 @@ def change(token: str):
     try:
         page = rights.change(db.session, token, choices, utcnow())
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
 
 
@@ -135,7 +136,7 @@ def history(token: str):
     try:
         page = rights.own_page(db.session, token)
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     events = [{**item, "recorded_at": item["recorded_at"].isoformat(),
                "receipt": receipts.issue_here({**item, "subject": page["subject"]})}
               for item in page["events"]]
@@ -151,7 +152,7 @@ def erase_page(token: str):
     try:
         page = rights.own_page(db.session, token)
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     if page["erased"]:
         return _page("people/erased.html", page["language"])
     return _page("people/erase.html", page["language"], token=token)
@@ -169,5 +170,5 @@ def erase(token: str):
             return _page("people/erase.html", page["language"], token=token)
         rights.erase(db.session, token, utcnow())
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     return _page("people/erased.html", page["language"])
