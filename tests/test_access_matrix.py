@@ -45,6 +45,7 @@ RULES = {
     "subscriptions_web.own_page": PUBLIC,
     "subscriptions_web.change": PUBLIC,
     "subscriptions_web.history": PUBLIC,
+    "subscriptions_web.restrict": PUBLIC,
     "subscriptions_web.erase_page": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
     "widget.settings_script": PUBLIC,

@@ -241,3 +241,29 @@ def test_an_admin_corrects_an_address_without_losing_its_history(client, app, sm
     bad = client.post("/api/v1/marketing/rectify", headers=admin,
                        json={"email": "ola@example.no", "new_email": "nope"})
     assert bad.status_code == 422
+
+
+def test_restriction_denies_every_purpose_until_it_is_lifted(client, smtp, api_key, check,
+                                                             audience, access_link, confirmed):
+    """REQ R-04: the person restricts processing from their own page: the data stays, the check
+    answers `denied`, reason `restricted`, the audience leaves the address out; lifting it
+    restores the earlier answers. Both changes are in the history."""
+    key = api_key()
+    confirmed(client, smtp, "kari@example.no", purposes={"newsletter": True, "marketing": True})
+    path = access_link(client, smtp, "kari@example.no")
+    assert len(audience(client, key)) == 1
+    page = client.post(path + "/restrict", data={"restrict": "1"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Behandlingen er begrenset" in html
+    assert "kari@example.no" in html  # kept, not erased
+    for purpose in ("newsletter", "marketing"):
+        assert check(client, key, purpose, ["kari@example.no"]) == [("denied", "restricted")]
+    assert audience(client, key) == [] and audience(client, key, purpose="marketing") == []
+    assert client.post(path + "/restrict", data={"restrict": "1"}).status_code == 200  # twice
+    lifted = client.post(path + "/restrict", data={"restrict": "0"}).get_data(as_text=True)
+    for purpose in ("newsletter", "marketing"):
+        assert check(client, key, purpose, ["kari@example.no"]) == [("allowed", "consent")]
+    assert len(audience(client, key)) == 1
+    rows = [what for _time, what, *_rest in history_rows(lifted)]
+    assert rows[-2:] == ["Du begrenset behandlingen av opplysningene dine.",
+                         "Du opphevet begrensningen av behandlingen."]

@@ -66,6 +66,7 @@ def own_page(session: Session, token: str) -> dict:
                            .order_by(EVENTS.c.seq)).mappings().all()
     return {
         "email": person.email, "language": person.language, "erased": person.email is None,
+        "restricted": person.restricted_at is not None,
         "subject": person.subject,
         "choices": choices_of(state), "pending": json.loads(person.pending or "{}"),
         "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"]),
@@ -92,6 +93,26 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
         with ledger.locked(session) as writer:
             grant(writer, by_subject(writer.conn, person.subject), on, version,
                   person.language, text_hash, Source.PREFERENCES, None, now)
+    return own_page(session, token)
+
+
+def restrict(session: Session, token: str, on: bool, now: datetime) -> dict:
+    """The person restricts processing (Art. 18, R-04) or lifts it: the data is kept, and while
+    restricted the check and the audience deny every purpose (reason `restricted`). Recorded as
+    an event with the choices unchanged, so the history shows when."""
+    person, _ = links.person_of(session, links.ACCESS, token)
+    if person.email is None:
+        raise links.LinkInvalid("This address has been erased.")
+    if (person.restricted_at is not None) != on:
+        with ledger.locked(session) as writer:
+            state = writer.state(person.subject)
+            version, language, text_hash = notice_of(session, state, person)
+            writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
+                                .values(restricted_at=now if on else None))
+            writer.append(event(person.subject, action=Action.UPDATE,
+                                choices=choices_of(state), policy_version=version,
+                                language=language, text_hash=text_hash,
+                                source=Source.PREFERENCES, details={"restricted": on}), now=now)
     return own_page(session, token)
 
 

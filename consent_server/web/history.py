@@ -46,6 +46,9 @@ def _what(event: dict, before: dict, names: dict[str, str]) -> list[str]:
         return [str(_l("Your address was erased."))]
     if event["action"] == Action.EXPIRE:
         return [str(_l("Your consent expired, and we stopped using it."))]
+    if "restricted" in details:
+        return [str(_l("You restricted the processing of your data.") if details["restricted"]
+                    else _l("You lifted the restriction of processing."))]
     if details.get("rectified"):
         return [str(_l("Your e-mail address was corrected."))]
     if event.get("basis") == Basis.CUSTOMER and details.get("sale_date"):

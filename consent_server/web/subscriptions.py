@@ -129,6 +129,16 @@ def change(token: str):
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
 
 
+@bp.post("/subscriptions/me/<token>/restrict")
+def restrict(token: str):
+    """Restrict processing (Art. 18) or lift the restriction, from the person's own page."""
+    try:
+        page = rights.restrict(db.session, token, request.form.get("restrict") == "1", utcnow())
+    except DomainError as error:
+        return _error(error, access=True)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
 @bp.get("/subscriptions/me/<token>/history.json")
 def history(token: str):
     """The person's history as JSON (access and portability, R-01), each event with its signed
