@@ -267,3 +267,36 @@ def test_restriction_denies_every_purpose_until_it_is_lifted(client, smtp, api_k
     rows = [what for _time, what, *_rest in history_rows(lifted)]
     assert rows[-2:] == ["Du begrenset behandlingen av opplysningene dine.",
                          "Du opphevet begrensningen av behandlingen."]
+
+
+def test_the_download_holds_every_column_of_every_table_about_the_person(
+        client, app, smtp, api_key, access_link, confirmed):
+    """REQ R-06 R-01: every table with a `subject` column, every column of it, is in the
+    download with the person's own values (sale details, IP prefix, user agent, basis,
+    receipts), each table introduced in the person's language."""
+    confirmed(client, smtp, "kari@example.no", purposes={"newsletter": True, "marketing": True})
+    client.post("/api/v1/marketing/customers", headers=api_key(), json={"customers": [
+        {"email": "kari@example.no", "sale_date": "2026-10-01", "product_category": "sko",
+         "opt_out_offered": True}]})
+    path = access_link(client, smtp, "kari@example.no")
+    body = client.get(path + "/history.json").get_json()
+    with app.app_context():
+        tables = [t for t in db.metadata.sorted_tables if "subject" in t.c]
+        assert {t.name for t in tables} >= {"person", "customer_basis", "consent_event",
+                                            "consent_state"}
+        for table in tables:
+            rows = db.session.execute(select(table).where(
+                table.c.subject == body["subject"])).mappings().all()
+            got = body["everything_we_hold"][table.name]
+            assert len(got) == len(rows) and rows, table.name
+            for row in got:
+                assert set(row) == {c.name for c in table.columns}, table.name
+            assert body["about"][table.name] and "_" not in body["about"][table.name]
+    person = body["everything_we_hold"]["person"][0]
+    assert person["email"] == "kari@example.no" and person["signup_ip"] == "127.0.0.0"
+    [sale] = body["everything_we_hold"]["customer_basis"]
+    assert (sale["sale_date"], sale["product_category"]) == ("2026-10-01", "sko")
+    events = body["everything_we_hold"]["consent_event"]
+    assert events[-1]["basis"] == "customer" and events[0]["ip"] == "127.0.0.0"
+    assert all(e["receipt"] for e in body["events"])
+    assert body["about"]["person"].startswith("E-postadressen din")

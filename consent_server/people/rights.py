@@ -2,7 +2,7 @@
 history, changing choices, erasure; and an admin's correction of an address."""
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from .. import ledger
 from ..consent import notices
 from ..errors import Conflict, NotFound
+from ..extensions import db
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
 from ..vocabulary import Action, Source
@@ -73,6 +74,20 @@ def own_page(session: Session, token: str) -> dict:
                     "details": json.loads(row["details"]) if row["details"] else None}
                    for row in rows],
     }
+
+
+def held(session: Session, subject: str) -> dict[str, list[dict]]:
+    """Every row of every table that holds something about this subject (a `subject` column),
+    every column of it, by table name (R-06): what the download gives the person."""
+    found = {}
+    for table in db.metadata.sorted_tables:
+        if "subject" not in table.c:
+            continue
+        rows = session.execute(select(table).where(table.c.subject == subject)
+                               .order_by(*table.primary_key.columns)).mappings().all()
+        found[table.name] = [{key: value.isoformat() if isinstance(value, datetime | date)
+                              else value for key, value in row.items()} for row in rows]
+    return found
 
 
 def change(session: Session, token: str, choices: dict, now: datetime) -> dict:

@@ -6,6 +6,7 @@ pages' CSP allows no inline script). No cookies, no CSRF token: the signed link 
 """
 from flask import Blueprint, current_app, json, render_template, request
 from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
 
 from ..consent import purposes
 from ..errors import DomainError
@@ -25,6 +26,16 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store",
            "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}  # the token in the URL goes nowhere else
+# What each table of the download holds, said to the person (R-06).
+HELD = {"person": _l("Your e-mail address, language, sign-up (time and IP address prefix) and "
+                     "withdrawals."),
+        "customer_basis": _l("The purchases we registered for marketing to existing customers: "
+                             "product category and date."),
+        "consent_event": _l("Every change of your choices: time, what you chose, the privacy "
+                            "notice shown, how, the IP address prefix and browser, and its hash "
+                            "in the consent log."),
+        "consent_state": _l("Your choices as they are now.")}
+HELD_OTHER = _l("Other records about you.")
 AUTOSUBMIT = ("document.addEventListener('DOMContentLoaded',function(){"
               "var f=document.querySelector('form[data-autosubmit]');if(f){f.submit();}});\n")
 
@@ -150,8 +161,15 @@ def history(token: str):
     events = [{**item, "recorded_at": item["recorded_at"].isoformat(),
                "receipt": receipts.issue_here({**item, "subject": page["subject"]})}
               for item in page["events"]]
+    # R-06: beside the history, every field held about the person, table by table, each
+    # table introduced in the person's language.
+    records = rights.held(db.session, page["subject"])
+    with force_locale(page["language"]):
+        about = {name: str(HELD.get(name, HELD_OTHER)) for name in records}
     body = json.dumps({**{key: page[key] for key in ("email", "subject", "choices", "pending",
-                                                     "erased")}, "events": events}, indent=2)
+                                                     "erased", "restricted")},
+                       "events": events, "everything_we_hold": records, "about": about},
+                      indent=2)
     return current_app.response_class(body, mimetype="application/json", headers={
         **HEADERS, "Content-Disposition": 'attachment; filename="my-consents.json"'})
 
