@@ -26,6 +26,8 @@ class Config:
     WITNESSES = ""  # the log's witnesses' keys (<name>+<hex id>+<base64>), comma separated
     MAX_AGE_DAYS = 365
     RETENTION_DAYS = None  # default: MAX_AGE_DAYS + 3 years
+    PERSON_RETENTION_DAYS = 30  # an address is cleared this long after its last purpose ended
+    CUSTOMER_BASIS_MONTHS = 24  # the existing-customer basis lapses this long after the last sale
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For in front of us
     PUBLIC_MAX_BODY = 16 * 1024
     RATELIMIT_PUBLIC = "60/minute"  # public writes per client network (an IPv4 address, IPv6 /64)

@@ -222,6 +222,8 @@ class Person(db.Model):
     # {purpose: time} of every withdrawal (canonical JSON): withdrawn, not "no consent"; and an
     # objection to marketing that no customer relationship overrides (M-07).
     withdrawn: Mapped[str] = mapped_column(Text, default="{}")
+    # Since when the person has restricted processing (Art. 18, R-04): kept, used for nothing.
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CustomerBasis(db.Model):

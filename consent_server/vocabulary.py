@@ -60,6 +60,7 @@ class Reason(StrEnum):
     ERASED = "erased"
     EXPIRED = "expired"
     INVALID = "invalid"
+    RESTRICTED = "restricted"  # the person restricted processing (Art. 18, R-04)
 
 
 class Role(StrEnum):

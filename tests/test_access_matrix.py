@@ -57,8 +57,13 @@ RULES = {
     "subscriptions_web.own_page": PUBLIC,
     "subscriptions_web.change": PUBLIC,
     "subscriptions_web.history": PUBLIC,
+    "subscriptions_web.restrict": PUBLIC,
+    "subscriptions_web.erase_page": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
     "widget.settings_script": PUBLIC,
+    "look.static": PUBLIC,  # people's pages' stylesheet, theme and logo
+    "look.theme": PUBLIC,
+    "look.logo": PUBLIC,
     # The staff console: signed-in sessions, not API keys (test_the_console_matrix).
     "console.static": CONSOLE_OPEN,
     "console.sign_in": CONSOLE_OPEN,

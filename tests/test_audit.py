@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from consent_server import ledger
 from consent_server.consent import devices
@@ -77,6 +77,10 @@ def test_the_printable_page(app, client, auditor_key, lang, heading, record_devi
         expected = "stemmer ikke med hendelsen" if lang == "nb" else "does not match the event"
         assert expected in page
         assert "EXENTRI" in page  # the notice text itself
+        with app.app_context():  # every hash whole, as printed proof needs (not cut short)
+            for event in db.session.execute(select(ConsentEvent)).scalars():
+                assert f'<code class="hash">{event.hash}</code>' in page
+                assert f'<code class="hash">{event.text_hash}</code>' in page
 
 
 def test_stats_per_day_and_purpose_in_sql(app, client, auditor_key, record_device):

@@ -37,7 +37,8 @@ def auth_smtp(start_smtp):
 def message(app, to="kari@example.no", language="en"):
     with app.test_request_context():
         return mail.build("confirm", to, language, controller="EXENTRI AS",
-                          purposes=["Newsletter"], url="https://consent.example/x", hours=48,
+                          purposes=[{"name": "Newsletter", "meaning": "Our newsletter."}],
+                          url="https://consent.example/x", hours=48,
                           privacy_url="https://consent.example/privacy/en")
 
 

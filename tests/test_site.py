@@ -27,7 +27,7 @@ def test_config_lists_each_purposes_cookies_in_the_language(client):
     body = client.get("/api/v1/config?lang=nb").json
     by_key = {p["key"]: p["cookies"] for p in body["purposes"]}
     assert [c["name"] for c in by_key["analytics"]] == ["_ga", "_ga_*"]
-    assert by_key["marketing"][0] == {"name": "_gcl_au", "provider": "Google Ads",
+    assert by_key["marketing"][0] == {"name": "_gcl_au", "provider": "Google Ireland Limited",
                                       "lifetime": "3 måneder",
                                       "description": "Måler hvordan annonsene våre virker."}
 

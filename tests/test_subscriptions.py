@@ -36,7 +36,7 @@ def test_sign_up_is_pending_and_mails_a_confirmation_in_norwegian(client, app, s
     message = smtp.messages[0]
     assert message["To"] == "Kari.Nordmann@example.no"  # REQ M-05
     assert smtp.envelopes[0].rcpt_tos == ["Kari.Nordmann@example.no"]
-    assert message["Subject"] == "Bekreft abonnementet ditt"
+    assert message["Subject"] == "Bekreft påmeldingen din"
     assert message.get_content_type() == "multipart/alternative"
     text, html = text_part(message), html_part(message)
     assert "Nyhetsbrev" in text and "Nyhetsbrev" in html
@@ -53,7 +53,7 @@ def test_the_confirmation_mail_in_english_carries_no_advertising(client, smtp, s
     assert message["Subject"] == "Confirm your subscription"
     text = text_part(message)
     assert "Newsletter" in text and "Marketing" in text
-    assert "15 years or older" in text  # REQ C-10
+    assert "you are at least 15" in text  # REQ C-10
     assert "Privacy notice" in text
     assert "http" not in text.replace("https://consent.example/", "")  # no other links
 

@@ -294,8 +294,8 @@ def test_the_bokmal_words(client):
     texts = config["texts"]
     assert texts["body"].endswith("Du kan når som helst endre valget ditt eller trekke tilbake "
                                   "samtykket under «Endre samtykke».")
-    assert texts["gpc"].endswith("ikke ønsker markedsføring, så den er slått av med mindre du "
-                                 "selv slår den på under «Innstillinger».")
+    assert texts["gpc"].endswith("ikke ønsker markedsføring. Markedsføring er derfor slått av, "
+                                 "med mindre du selv slår den på under «Innstillinger».")
     assert texts["accept_gpc"] == "Godta alle unntatt markedsføring"
     # Any held-back iframe (a video, a map, a post), whatever its purpose.
     assert texts["placeholder"] == "Dette innholdet vises først når du har gitt samtykke til det."

@@ -70,8 +70,13 @@ def restore(file):
 @with_appcontext
 def publish_policy(material, force):
     """Publish the privacy notice as rendered now, if its text changed (or with --force)."""
-    published = notices.publish(db.session, current_app.extensions["consent_site"],
-                               current_app.config["LANGUAGES"], utcnow(), material, force)
+    try:
+        published = notices.publish(db.session, current_app.extensions["consent_site"],
+                                   current_app.config["LANGUAGES"], utcnow(), material, force)
+    except notices.NewRecipients as error:  # N-04, N-06: everyone must be asked again
+        raise click.ClickException(
+            f"new recipient(s): {', '.join(error.entities)}. A new recipient is a material "
+            "change: publish with --material, so that everyone is asked again.") from None
     if published is None:
         click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
         return

@@ -5,21 +5,16 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.orm import Session
 from werkzeug.http import dump_cookie
 
-from . import notices, purposes
+from . import disclosures, notices, purposes
 from .site import Site
 
 # The first layer's texts travel with widget.js (W-12: the banner shows after one request).
 FIRST_LAYER = {
     "title": _l("We use cookies"),
-    # C-03: who asks (the controller, from the site file), what for, and that it can be undone;
-    # C-02: the third parties of device marketing by name, and the way to withdraw (C-08).
-    "body": _l("%(controller)s uses cookies that are strictly necessary for the website to "
-               "work. With your consent we also use cookies for statistics and for ads from "
-               "Google and Meta and measuring them. You can change your choice or withdraw "
-               "your consent at any time under “Change consent”."),
     "accept_all": _l("Accept all"),
     # W-09: under Global Privacy Control the button says what it does.
     "accept_gpc": _l("Accept all but marketing"),
@@ -28,7 +23,8 @@ FIRST_LAYER = {
     "change": _l("Change consent"),
     "privacy_link": _l("Privacy notice"),
     "gpc": _l("Your browser sends a Global Privacy Control signal that you do not want "
-              "marketing, so it is off unless you turn it on yourself under “Settings”."),
+              "marketing. Marketing is therefore off, unless you turn it on yourself under "
+              "“Settings”."),
     # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
     "placeholder": _l("This content is shown only once you consent to it."),
 }
@@ -43,12 +39,33 @@ SETTINGS_LAYER = {
 }
 
 
-def banner_texts(controller: str, first_layer_only: bool = False) -> dict[str, str]:
-    """The banner texts in the current request's language, naming the site's controller."""
+def banner_texts(site: Site, first_layer_only: bool = False) -> dict[str, str]:
+    """The banner texts in the current request's language, naming the site's controller and
+    the providers of statistics and marketing from the site file (C-03, N-06)."""
     chosen = FIRST_LAYER if first_layer_only else {**FIRST_LAYER, **SETTINGS_LAYER}
     texts = {key: str(value) for key, value in chosen.items()}
-    texts["body"] %= {"controller": controller}
-    return texts
+    # C-03: who asks (the controller), what for and who receives it, and that it can be
+    # undone (C-08).
+    body = ngettext("%(controller)s uses cookies that are strictly necessary for the website "
+                    "to work. If you consent, we also use cookies for statistics "
+                    "(%(analytics)s) and marketing: %(marketing)s shows you ads from us and "
+                    "measures how well they work. You can change your choice or withdraw your "
+                    "consent at any time under “Change consent”.",
+                    "%(controller)s uses cookies that are strictly necessary for the website "
+                    "to work. If you consent, we also use cookies for statistics "
+                    "(%(analytics)s) and marketing: %(marketing)s show you ads from us and "
+                    "measure how well they work. You can change your choice or withdraw your "
+                    "consent at any time under “Change consent”.",
+                    max(1, len(site.providers_for("marketing"))), controller=site.controller,
+                    analytics=disclosures.names(site, "analytics"),
+                    marketing=disclosures.names(site, "marketing"))
+    return {"title": texts.pop("title"), "body": body, **texts}
+
+
+def description(purpose: purposes.Purpose, site: Site) -> str:
+    """A purpose's description naming its providers from the site file."""
+    return purposes.describe(purpose, disclosures.names(site, purpose.key),
+                             max(1, len(site.providers_for(purpose.key))))
 
 
 def config(session: Session, site: Site, app_config, lang: str) -> dict:
@@ -61,9 +78,9 @@ def config(session: Session, site: Site, app_config, lang: str) -> dict:
         "language": lang,
         "languages": list(app_config["LANGUAGES"]),
         "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
-                      "description": str(p.description),
+                      "description": description(p, site),
                       "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
-        "texts": banner_texts(site.controller),
+        "texts": banner_texts(site),
         "privacy_url": site.privacy_url(lang) or
         f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
         "cookie": {"name": app_config["COOKIE_NAME"],
@@ -82,7 +99,7 @@ def first_layer(full: dict, site: Site, app_config) -> dict:
             "purposes": [{"key": p["key"], "required": p["required"],
                           "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
                          for p in full["purposes"]],
-            "texts": banner_texts(site.controller, first_layer_only=True),
+            "texts": banner_texts(site, first_layer_only=True),
             "origins": list(app_config["ALLOWED_ORIGINS"])}
 
 

@@ -10,6 +10,7 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, insert, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from .. import database
 from ..errors import Invalid
 from ..models import PolicyText, PolicyVersion
-from . import purposes
+from . import disclosures, purposes
 from .site import Site
 
 TITLE = _l("Privacy notice")
@@ -76,6 +77,12 @@ COOKIES_LEAD = _l("These are the cookies the website uses, by purpose. Only the 
                   "necessary ones are set without your consent. You can change your consent at "
                   "any time.")
 COOKIE_COLUMNS = (_l("Name"), _l("Provider"), _l("Lifetime"), _l("Description"))
+# The sections the server writes (disclosures.py), after the seed section they belong to.
+WRITTEN = {3: lambda site, lang, cfg: [disclosures.legal_basis()],
+           4: lambda site, lang, cfg: [disclosures.recipients(site, lang),
+                                       disclosures.transfers(site, lang)],
+           5: lambda site, lang, cfg: [disclosures.retention(cfg)],
+           6: lambda site, lang, cfg: [disclosures.objection()]}
 
 
 @dataclass
@@ -98,14 +105,20 @@ class Document:
     cookies: list[dict]  # per purpose: {key, name, cookies: [{name, provider, lifetime, ...}]}
 
 
-def document(site: Site, language: str) -> Document:
-    """The whole notice in one language: the seed's sections with the site's additions."""
+def document(site: Site, language: str, cfg=None) -> Document:
+    """The whole notice in one language: the seed's sections, the sections written from the
+    site file and the settings, and the site's additions."""
+    cfg = cfg if cfg is not None else current_app.config
     with force_locale(language):
         sections = []
         for number, (heading, lead, items, lines) in enumerate(SEED, start=1):
             sections.append(Section(str(heading), str(lead) if lead else None,
                                     [str(i) for i in items], [str(x) for x in lines],
                                     number=number))
+            for heading, lead, items, paragraphs in (WRITTEN[number](site, language, cfg)
+                                                     if number in WRITTEN else []):
+                sections.append(Section(heading, lead, items=items, paragraphs=paragraphs,
+                                        addition=True))
             for extra in site.additions_after(number):
                 sections.append(Section(extra.heading[language],
                                         items=[i[language] for i in extra.items],
@@ -150,6 +163,25 @@ class Published:
     hashes: dict[str, str]
 
 
+class NewRecipients(Invalid):
+    """A provider the published notice does not name yet: a material change (N-04, N-06)."""
+
+    def __init__(self, entities: list[str]):
+        self.entities = entities
+        super().__init__("A new recipient is a material change: publish it as material.",
+                         {"material": [f"New recipient: {name}." for name in entities]})
+
+
+def new_recipients(session: Session, site: Site) -> list[str]:
+    """The providers' legal entities that the latest published notice does not name."""
+    latest = current(session)
+    if latest is None:
+        return []
+    shown = session.execute(select(PolicyText.text)
+                            .where(PolicyText.version_id == latest.id)).scalars().all()
+    return [p.entity for p in site.providers if not any(p.entity in text for text in shown)]
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -169,13 +201,17 @@ def publish(session: Session, site: Site, languages, now: datetime, material: bo
             force: bool = False) -> Published | None:
     """Record a new version when the text changed (or force); None when nothing changed.
 
-    The first version is always material: nobody has consented to anything before it.
+    The first version is always material: nobody has consented to anything before it. A new
+    recipient must be published as material (NewRecipients otherwise).
     """
     texts = render(site, languages)
     hashes = {lang: sha256(text) for lang, text in texts.items()}
     latest = current(session)
     if latest is not None and not force and _hashes_of(session, latest) == hashes:
         return None
+    added = new_recipients(session, site)
+    if added and not material:
+        raise NewRecipients(added)
     material = material or latest is None
     with database.writing(session) as conn:
         count = conn.execute(select(func.count()).select_from(PolicyVersion)).scalar_one()

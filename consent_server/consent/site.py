@@ -1,4 +1,6 @@
-"""The site file (TOML): the cookie declaration per purpose and the notice's additions."""
+"""The site file (TOML): the cookie declaration per purpose, the notice's additions, and the
+look of people's pages (the controller's logo and accent colour)."""
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +10,8 @@ from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
 LANGUAGES = ("nb", "en")
+LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
+              ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 class SiteFileError(Exception):
@@ -31,12 +35,42 @@ class Addition:
     paragraphs: tuple[dict[str, str], ...]
 
 
+TRANSFERS = ("none", "dpf", "scc")  # outside the EEA: none, EU-US Data Privacy Framework, SCCs
+ROLES = ("hosting", "mail", "newsletter")  # what a provider does beside a device purpose
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A recipient (Art. 13(1)(e)-(f)): who, where, on what transfer basis, for what."""
+    name: str  # short, as the banner says it
+    entity: str  # the legal entity, as the notice says it
+    country: dict[str, str]
+    transfer: str  # one of TRANSFERS
+    transfer_to: dict[str, str] | None  # the country outside the EEA, when there is a transfer
+    purposes: tuple[str, ...]  # device purposes and/or ROLES
+    joint_controller: dict[str, str] | None = None  # the essence of the arrangement (Art. 26)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """People's pages' look: an accent colour (#rrggbb) and a logo file, both optional."""
+    accent: str | None = None
+    logo: Path | None = None  # read from the site file's folder, served by us (no third party)
+
+
 @dataclass(frozen=True)
 class Site:
     controller: str
     cookies: tuple[Cookie, ...]
     additions: tuple[Addition, ...]
     privacy: dict[str, str] | None = None  # the site's own notice, per language
+    theme: Theme = Theme()
+    providers: tuple[Provider, ...] = ()
+    contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
+
+    def providers_for(self, purpose: str) -> list[Provider]:
+        """The providers that receive data for a purpose or role, in the site file's order."""
+        return [p for p in self.providers if purpose in p.purposes]
 
     def privacy_url(self, language: str) -> str | None:
         """The site's own privacy notice in one language, when the site file names it."""
@@ -75,9 +109,18 @@ def load(path: str | Path | None = None) -> Site:
         if privacy is not None:
             privacy = _urls(privacy.get("url") if isinstance(privacy, dict) else None,
                             "privacy.url")
+        theme = _theme(data.get("theme", {}), path.parent)
+        providers = tuple(_provider(p, f"providers[{i}]")
+                          for i, p in enumerate(data.get("providers", [])))
+        _cookies_name_providers(cookies, providers, controller)
+        contact = data.get("contact")
+        if contact is not None and (not isinstance(contact, str) or "@" not in contact
+                                    or any(c in contact for c in " <>,\r\n")):
+            raise SiteFileError('contact must be the controller\'s e-mail address, e.g. '
+                                'contact = "post@example.no"')
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy)
+    return Site(controller, cookies, additions, privacy, theme, providers, contact)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -128,3 +171,52 @@ def _addition(entry, where: str) -> Addition:
     if not items and not paragraphs:
         raise SiteFileError(f"{where} needs items or paragraphs")
     return Addition(section, _text(entry.get("heading"), f"{where}.heading"), items, paragraphs)
+
+
+def _theme(entry, folder: Path) -> Theme:
+    """[theme] accent = "#0b57d0", logo = "logo.svg" (a file beside the site file)."""
+    if not isinstance(entry, dict):
+        raise SiteFileError("theme must be a table: [theme]")
+    accent, logo = entry.get("accent"), entry.get("logo")
+    if accent is not None and not (isinstance(accent, str)
+                                   and re.fullmatch(r"#[0-9a-fA-F]{6}", accent)):
+        raise SiteFileError('theme.accent must be a colour as #rrggbb, e.g. "#0b57d0"')
+    if logo is not None:
+        if not isinstance(logo, str) or Path(logo).suffix.lower() not in LOGO_TYPES:
+            raise SiteFileError("theme.logo must name an image file ("
+                                + ", ".join(LOGO_TYPES) + ")")
+        logo = folder / logo
+        if not logo.is_file():
+            raise SiteFileError(f"theme.logo: no such file {logo}")
+    return Theme(accent.lower() if accent else None, logo)
+
+
+def _provider(entry, where: str) -> Provider:
+    if not isinstance(entry, dict):
+        raise SiteFileError(f"{where} must be a table")
+    transfer = entry.get("transfer")
+    if transfer not in TRANSFERS:
+        raise SiteFileError(f"{where}.transfer must be one of: {', '.join(TRANSFERS)}")
+    uses = entry.get("purposes")
+    known = [p.key for p in purposes.DEVICE if not p.required] + list(ROLES)
+    if not isinstance(uses, list) or not uses or any(u not in known for u in uses):
+        raise SiteFileError(f"{where}.purposes must list some of: {', '.join(known)}")
+    transfer_to = (_text(entry.get("transfer_to"), f"{where}.transfer_to")
+                   if transfer != "none" else None)
+    joint = entry.get("joint_controller")
+    return Provider(_string(entry, "name", where), _string(entry, "entity", where),
+                    _text(entry.get("country"), f"{where}.country"), transfer, transfer_to,
+                    tuple(uses), _text(joint, f"{where}.joint_controller") if joint else None)
+
+
+def _cookies_name_providers(cookies, providers, controller: str) -> None:
+    """With a provider list, each optional purpose's cookie names its provider's legal entity
+    (or the controller): the notice and the banner then name every recipient from that one list
+    (N-06). Strictly necessary cookies are the site's own."""
+    if not providers:
+        return
+    entities = {p.entity for p in providers} | {controller}
+    for index, cookie in enumerate(cookies):
+        if not purposes.BY_KEY[cookie.purpose].required and cookie.provider not in entities:
+            raise SiteFileError(f"cookies[{index}].provider {cookie.provider!r} is not the "
+                                "entity of a [[providers]] entry (or the controller)")

@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -150,7 +151,8 @@ def customers():
         else:
             access_log.record(db.session, current_user.id, access_log.CUSTOMERS, utcnow(),
                               rows=count)
-            flash(_("%(count)s existing customers are recorded.", count=count), "info")
+            flash(ngettext("%(num)s existing customer is recorded.",
+                           "%(num)s existing customers are recorded.", count), "info")
             return redirect(url_for("console.customers"))
     elif request.method == "POST":
         status = 422

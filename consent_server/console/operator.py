@@ -234,9 +234,14 @@ def publish_notice():
         flash(_("The notice text changed since the page was shown; check the new diff."),
               "error")
         return redirect(url_for("console.notices"))
-    published = notices.publish(db.session, current_app.extensions["consent_site"],
-                               current_app.config["LANGUAGES"], utcnow(), form.material.data,
-                               force=True)
+    try:
+        published = notices.publish(db.session, current_app.extensions["consent_site"],
+                                   current_app.config["LANGUAGES"], utcnow(),
+                                   form.material.data, force=True)
+    except notices.NewRecipients as error:  # a new recipient is material (N-06)
+        flash(_("A new recipient is a material change: %(names)s. Publish it as material.",
+                names=", ".join(error.entities)), "error")
+        return redirect(url_for("console.notices"))
     access_log.record(db.session, current_user.id, access_log.NOTICE_PUBLISHED, utcnow(),
                       f"version {published.version}, material {published.material}")
     flash(_("Notice version %(version)s is published.", version=published.version), "info")

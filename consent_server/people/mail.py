@@ -1,5 +1,6 @@
 """E-mail to people: multipart (text and HTML) from templates in the catalog's languages, sent
 over SMTP (CONSENT_SMTP_*), or written to an outbox folder as .eml files when no SMTP host is set.
+The HTML part's styles are inlined (css-inline): mail programs drop <style> blocks.
 """
 import logging
 import os
@@ -9,13 +10,16 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+import css_inline
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from .. import metrics
+from ..consent.colours import palette
 
 log = logging.getLogger(__name__)
+INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
 class MailError(Exception):
@@ -40,9 +44,16 @@ def build(kind: str, to: str, language: str, **context) -> EmailMessage:
         message["Message-ID"] = make_msgid(domain=cfg["MAIL_FROM"].rpartition("@")[2]
                                            .strip(">") or None)
         message["Auto-Submitted"] = "auto-generated"
-        context = {"language": language, **context}
+        site = current_app.extensions["consent_site"]
+        if site.contact:  # a reply reaches the controller, not a no-reply box
+            message["Reply-To"] = site.contact
+        light = palette(site.theme.accent)["light"]
+        context = {"language": language, "controller": site.controller, "contact": site.contact,
+                   "theme": {"accent": light["--accent"], "accent_fg": light["--accent-fg"],
+                             "link": light["--link"]}, **context}
         message.set_content(render_template(f"mail/{kind}.txt", **context))
-        message.add_alternative(render_template(f"mail/{kind}.html", **context), subtype="html")
+        html = INLINER.inline(render_template(f"mail/{kind}.html", **context))
+        message.add_alternative(html, subtype="html")
         message["Content-Language"] = language  # after the content: set_content drops Content-*
     return message
 

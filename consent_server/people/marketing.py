@@ -130,6 +130,8 @@ def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple
         return DENIED, Reason.NO_CONSENT
     if person.email is None:
         return DENIED, Reason.ERASED
+    if person.restricted_at is not None:  # Art. 18: kept, used for nothing, until lifted
+        return DENIED, Reason.RESTRICTED
     granted = f'"{purpose}":true'
     if state is not None and state.action != Action.ERASE and granted in state.choices:
         if state.policy_version not in valid_versions:
@@ -148,7 +150,8 @@ def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple
 HASHES = Table("check_address_hashes", MetaData(), Column("h", String(64), primary_key=True),
                prefixes=["TEMPORARY"])
 LOOKUP = (PERSON.c.subject, PERSON.c.address_hash, PERSON.c.email, PERSON.c.pending,
-          PERSON.c.withdrawn, STATE.c.action, STATE.c.choices, STATE.c.policy_version)
+          PERSON.c.withdrawn, PERSON.c.restricted_at, STATE.c.action, STATE.c.choices,
+          STATE.c.policy_version)
 
 
 def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None):
@@ -284,7 +287,8 @@ def audience(session: Session, purpose: str, category: str | None = None):
     query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
                     consented.label("consented"))
              .select_from(PERSON.outerjoin(STATE, STATE.c.subject == PERSON.c.subject))
-             .where(PERSON.c.email.is_not(None), allowed).order_by(PERSON.c.subject))
+             .where(PERSON.c.email.is_not(None), PERSON.c.restricted_at.is_(None), allowed)
+             .order_by(PERSON.c.subject))
     # A connection of its own: the stream outlives the request's session (server-side cursor on
     # PostgreSQL, in a transaction that nothing else ends).
     with session.get_bind().connect() as conn:

@@ -2,7 +2,7 @@
 history, changing choices, erasure; and an admin's correction of an address."""
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from .. import database, ledger
 from ..consent import notices
 from ..errors import Conflict, NotFound
+from ..extensions import db
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
 from ..vocabulary import Action, Source
@@ -34,7 +35,7 @@ from .subscriptions import grant, notice_of, withdraw
 log = logging.getLogger(__name__)
 # What a person's own page and download show of each event (never IP, user agent or digests).
 SHOWN = ("recorded_at", "action", "source", "policy_version", "language", "text_hash",
-         "event_id", "seq", "hash")
+         "event_id", "seq", "hash", "basis")
 
 
 def request_access(session: Session, email: str, now: datetime) -> None:
@@ -79,16 +80,33 @@ def own_page(session: Session, token: str) -> dict:
                            .order_by(EVENTS.c.seq)).mappings().all()
     return {
         "email": person.email, "language": person.language, "erased": person.email is None,
+        "restricted": person.restricted_at is not None,
         "subject": person.subject,
         "choices": choices_of(state), "pending": json.loads(person.pending or "{}"),
-        "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"])}
+        "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"]),
+                    "details": json.loads(row["details"]) if row["details"] else None}
                    for row in rows],
     }
 
 
+def held(session: Session, subject: str) -> dict[str, list[dict]]:
+    """Every row of every table that holds something about this subject (a `subject` column),
+    every column of it, by table name (R-06): what the download gives the person."""
+    found = {}
+    for table in db.metadata.sorted_tables:
+        if "subject" not in table.c:
+            continue
+        rows = session.execute(select(table).where(table.c.subject == subject)
+                               .order_by(*table.primary_key.columns)).mappings().all()
+        found[table.name] = [{key: value.isoformat() if isinstance(value, datetime | date)
+                              else value for key, value in row.items()} for row in rows]
+    return found
+
+
 def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     """The person's page changes their choices: withdrawals at once; a new purpose is a grant
-    (the link proves the address, so no second confirmation)."""
+    (the link proves the address, so no second confirmation). Source `preferences`: the person's
+    own page, told apart from the controller's `api`."""
     person, _ = links.person_of(session, links.ACCESS, token)
     if person.email is None:
         raise links.LinkInvalid("This address has been erased.")
@@ -96,23 +114,44 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     off = tuple(key for key in KEYS if before[key] and not choices.get(key))
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:
-        withdraw(session, person.subject, off, Source.API, now)
+        withdraw(session, person.subject, off, Source.PREFERENCES, now)
     if on:
         version = notices.current(session).version
         text_hash = notices.text_hash(session, version, person.language)
         with ledger.locked(session) as writer:
             grant(writer, by_subject(writer.conn, person.subject), on, version,
-                  person.language, text_hash, Source.API, None, now)
+                  person.language, text_hash, Source.PREFERENCES, None, now)
+    return own_page(session, token)
+
+
+def restrict(session: Session, token: str, on: bool, now: datetime) -> dict:
+    """The person restricts processing (Art. 18, R-04) or lifts it: the data is kept, and while
+    restricted the check and the audience deny every purpose (reason `restricted`). Recorded as
+    an event with the choices unchanged, so the history shows when."""
+    person, _ = links.person_of(session, links.ACCESS, token)
+    if person.email is None:
+        raise links.LinkInvalid("This address has been erased.")
+    if (person.restricted_at is not None) != on:
+        with ledger.locked(session) as writer:
+            state = writer.state(person.subject)
+            version, language, text_hash = notice_of(session, state, person)
+            writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
+                                .values(restricted_at=now if on else None))
+            writer.append(event(person.subject, action=Action.UPDATE,
+                                choices=choices_of(state), policy_version=version,
+                                language=language, text_hash=text_hash,
+                                source=Source.PREFERENCES, details={"restricted": on}), now=now)
     return own_page(session, token)
 
 
 def erase(session: Session, token: str, now: datetime) -> None:
     """Erase the person behind an access link (see erase_subject)."""
     person, _ = links.person_of(session, links.ACCESS, token)
-    erase_subject(session, person.subject, now)
+    erase_subject(session, person.subject, now, Source.PREFERENCES)
 
 
-def erase_subject(session: Session, subject: str, now: datetime) -> None:
+def erase_subject(session: Session, subject: str, now: datetime,
+                  source: Source = Source.API) -> None:
     """Erase one person: the address and personal fields go; the keyed hash stays in ledger and
     state, so the address stays suppressed and the proof stays valid (R-02)."""
     with ledger.locked(session) as writer:
@@ -126,7 +165,7 @@ def erase_subject(session: Session, subject: str, now: datetime) -> None:
         writer.erase_personal_fields(subject)
         writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=Source.API), now=now)
+                            source=source), now=now)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(

@@ -96,7 +96,8 @@ def deliver(session: Session, subject: str, now: datetime) -> bool:
     site = current_app.extensions["consent_site"]
     pending = json.loads(person.pending or "{}")
     with force_locale(person.language):
-        names = [str(purposes.BY_KEY[key].name) for key in KEYS if pending.get(key)]
+        names = [{"name": str(purposes.BY_KEY[key].name), "meaning": str(purposes.BY_EMAIL[key])}
+                 for key in KEYS if pending.get(key)]
     message = mail.build("confirm", person.email, person.language,
                          controller=site.controller, purposes=names,
                          url=links.confirm_url(person.subject, person.confirm_nonce),

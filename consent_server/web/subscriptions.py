@@ -6,6 +6,7 @@ pages' CSP allows no inline script). No cookies, no CSRF token: the signed link 
 """
 from flask import Blueprint, current_app, json, render_template, request
 from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
 
 from ..consent import purposes
 from ..errors import DomainError
@@ -15,6 +16,7 @@ from ..ledger import receipts
 from ..models import utcnow
 from ..people import links, rights, subscriptions
 from ..people.persons import KEYS
+from . import history as history_text
 
 bp = Blueprint("subscriptions_web", __name__, template_folder="templates")
 limits.limit_public_writes(bp)  # its POSTs are public writes too
@@ -24,24 +26,40 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store",
            "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}  # the token in the URL goes nowhere else
+# What each table of the download holds, said to the person (R-06).
+HELD = {"person": _l("Your e-mail address, language, sign-up (time and IP address prefix) and "
+                     "withdrawals."),
+        "customer_basis": _l("The purchases we registered for marketing to existing customers: "
+                             "product category and date."),
+        "consent_event": _l("Every change of your choices: time, what you chose, the privacy "
+                            "notice shown, how, the IP address prefix and browser, and its hash "
+                            "in the consent log."),
+        "consent_state": _l("Your choices as they are now.")}
+HELD_OTHER = _l("Other records about you.")
 AUTOSUBMIT = ("document.addEventListener('DOMContentLoaded',function(){"
               "var f=document.querySelector('form[data-autosubmit]');if(f){f.submit();}});\n")
 
 
 def _page(template: str, language: str, status: int = 200, **context):
+    site = current_app.extensions["consent_site"]
     with force_locale(language):
         names = {key: str(purposes.BY_KEY[key].name) for key in KEYS}
+        if "page" in context:  # the own page: its history in the person's words
+            context["history"] = history_text.describe(context["page"]["events"], names,
+                                                       site.controller)
         html = render_template(template, language=language, names=names,
-                               privacy_url=f"/privacy/{language}", **context)
+                               privacy_url=f"/privacy/{language}", controller=site.controller,
+                               has_logo=site.theme.logo is not None, **context)
     return html, status, {**HEADERS, "Content-Language": language}
 
 
-def _error(error: DomainError, language: str | None = None):
-    """A bad, expired or used link: a page in the reader's language, never a stack trace."""
+def _error(error: DomainError, language: str | None = None, access: bool = False):
+    """A bad, expired or used link: a page in the reader's language, never a stack trace; an
+    expired link to the own page advises a new link, not a new sign-up."""
     lang = language or str(get_locale())
     kind = {404: "invalid", 410: "expired" if isinstance(error, links.LinkExpired)
             else "used"}.get(error.status, "invalid")
-    return _page("people/link_problem.html", lang, error.status, kind=kind)
+    return _page("people/link_problem.html", lang, error.status, kind=kind, access=access)
 
 
 @bp.get("/subscriptions/autosubmit.js")
@@ -107,7 +125,7 @@ def own_page(token: str):
     try:
         page = rights.own_page(db.session, token)
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     return _page("people/person.html", page["language"], page=page, token=token, saved=False)
 
 
@@ -118,7 +136,17 @@ def change(token: str):
     try:
         page = rights.change(db.session, token, choices, utcnow())
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
+@bp.post("/subscriptions/me/<token>/restrict")
+def restrict(token: str):
+    """Restrict processing (Art. 18) or lift the restriction, from the person's own page."""
+    try:
+        page = rights.restrict(db.session, token, request.form.get("restrict") == "1", utcnow())
+    except DomainError as error:
+        return _error(error, access=True)
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
 
 
@@ -129,22 +157,46 @@ def history(token: str):
     try:
         page = rights.own_page(db.session, token)
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     events = [{**item, "recorded_at": item["recorded_at"].isoformat(),
                "receipt": receipts.issue_here({**item, "subject": page["subject"]})}
               for item in page["events"]]
+    # R-06: beside the history, every field held about the person, table by table, each
+    # table introduced in the person's language.
+    records = rights.held(db.session, page["subject"])
+    with force_locale(page["language"]):
+        about = {name: str(HELD.get(name, HELD_OTHER)) for name in records}
     body = json.dumps({**{key: page[key] for key in ("email", "subject", "choices", "pending",
-                                                     "erased")}, "events": events}, indent=2)
+                                                     "erased", "restricted")},
+                       "events": events, "everything_we_hold": records, "about": about},
+                      indent=2)
     return current_app.response_class(body, mimetype="application/json", headers={
         **HEADERS, "Content-Disposition": 'attachment; filename="my-consents.json"'})
 
 
-@bp.post("/subscriptions/me/<token>/erase")
-def erase(token: str):
-    """Erase the person's address and personal data (R-02)."""
+@bp.get("/subscriptions/me/<token>/erase")
+def erase_page(token: str):
+    """Erasure asks once more: what is deleted, what is kept, and one button (R-07)."""
     try:
         page = rights.own_page(db.session, token)
+    except DomainError as error:
+        return _error(error, access=True)
+    if page["erased"]:
+        return _page("people/erased.html", page["language"])
+    return _page("people/erase.html", page["language"], token=token)
+
+
+@bp.post("/subscriptions/me/<token>/erase")
+def erase(token: str):
+    """Erase the person's address and personal data (R-02), once the person has said yes on the
+    page that says what goes and what stays (R-07); without that answer, that page again."""
+    try:
+        page = rights.own_page(db.session, token)
+        if request.form.get("confirmed") != "1":
+            if page["erased"]:
+                return _page("people/erased.html", page["language"])
+            return _page("people/erase.html", page["language"], token=token)
         rights.erase(db.session, token, utcnow())
     except DomainError as error:
-        return _error(error)
+        return _error(error, access=True)
     return _page("people/erased.html", page["language"])

@@ -319,7 +319,7 @@ def test_settings_save_exactly_what_is_switched_on(page, site, server):
     expect(marketing).not_to_be_checked()
     expect(dialog.get_by_role("switch")).to_have_count(3)  # REQ C-06: one per purpose, no more
     assert "legitimate" not in dialog.inner_text().lower()
-    for name in ("_ga_*", "Google Analytics", "_fbp", "Meta"):
+    for name in ("_ga_*", "Google Ireland Limited", "_fbp", "Meta Platforms Ireland Limited"):
         expect(dialog.get_by_text(name, exact=False).first).to_be_visible()
     analytics.check()
     button(page, "Save settings").click()

@@ -27,7 +27,7 @@ def test_with_javascript_the_page_confirms_itself_under_its_csp(confirmation_url
             if "Content Security Policy" in message.text else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(confirmation_url)
-    page.wait_for_selector("text=Takk, abonnementet ditt er bekreftet")
+    page.wait_for_selector("text=Takk! Påmeldingen din er bekreftet.")
     page.close()
     assert errors == []
     assert check(client, api_key(), "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
@@ -43,6 +43,6 @@ def test_without_javascript_the_page_waits_for_its_one_button(confirmation_url, 
     assert page.locator("button").count() == 1
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "pending")]
     page.click("button")
-    page.wait_for_selector("text=Takk, abonnementet ditt er bekreftet")
+    page.wait_for_selector("text=Takk! Påmeldingen din er bekreftet.")
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
     context.close()

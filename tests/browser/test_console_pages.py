@@ -151,7 +151,7 @@ def test_auditor_opens_a_subjects_history_and_a_chart(context, server, axe, sign
     page = context.new_page()
     sign_in(page, "auditor")
     page.get_by_role("navigation").get_by_role("link", name="Historikk for en registrert").click()
-    page.get_by_label("Samtykke-id eller e-postadresse").fill(server.consent_id)
+    page.get_by_label("Samtykke-ID eller e-postadresse").fill(server.consent_id)
     page.get_by_role("button", name="Slå opp").click()
     rows = page.locator(".proof table tbody tr")
     expect(rows).to_have_count(2)
@@ -172,17 +172,17 @@ def test_admin_creates_and_revokes_a_key(context, server, sign_in, axe):
     page.get_by_role("navigation").get_by_role("link", name="API-nøkler").click()
     page.get_by_label("Navn (hvem eller hva som bruker nøkkelen)").fill("revisjonsskript")
     page.get_by_label("Rolle").select_option("auditor")
-    page.get_by_role("button", name="Lag nøkkelen").click()
+    page.get_by_role("button", name="Opprett nøkkelen").click()
     secret = page.locator("#new-secret").inner_text()
     assert secret.startswith("cs_")
     api = server.app.test_client()
     auth = {"Authorization": f"Bearer {secret}"}
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200
-    page.get_by_role("button", name="Trekk tilbake revisjonsskript").click()
+    page.get_by_role("button", name="Tilbakekall revisjonsskript").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("revisjonsskript")  # asks first
     assert axe(page) == []
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 200
-    page.get_by_role("button", name="Trekk tilbake revisjonsskript").click()
+    page.get_by_role("button", name="Tilbakekall revisjonsskript").click()
     expect(page.get_by_role("status")).to_contain_text("revisjonsskript")
     assert secret not in page.content()
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 401
