@@ -143,10 +143,10 @@ def test_the_check_takes_csv_and_keeps_every_column(client, smtp, api_key, confi
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows == [
-        {"name": "Kari", "email": "kari@example.no", "segment": "a", "status": "allowed",
-         "reason": "consent"},
-        {"name": "Ola", "email": "ola@example.no", "segment": "b", "status": "denied",
-         "reason": "no_consent"}]
+        {"name": "Kari", "email": "kari@example.no", "segment": "a", "consent_status": "allowed",
+         "consent_reason": "consent"},
+        {"name": "Ola", "email": "ola@example.no", "segment": "b", "consent_status": "denied",
+         "consent_reason": "no_consent"}]
     no_column = client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
                              data=b"name\r\nKari\r\n", content_type="text/csv")
     assert no_column.status_code == 422 and no_column.mimetype == "application/problem+json"
@@ -317,7 +317,7 @@ def test_the_fast_normalisation_agrees_with_the_reference():
         assert got == expected, address
 
 
-def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
+def test_the_cli_check_reads_a_csv_and_writes_it_back_with_consent_status_and_reason(
         app, client, smtp, tmp_path, confirmed):
     """REQ M-01: `flask consent check --purpose P FILE.csv`, with a progress bar."""
     confirmed(client, smtp, "kari@example.no")
@@ -331,9 +331,11 @@ def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
     assert result.exit_code == 0, result.output
     assert "1 of 3 allowed for newsletter" in result.output
     assert list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))) == [
-        {"email": "kari@example.no", "name": "Kari", "status": "allowed", "reason": "consent"},
-        {"email": "ola@example.no", "name": "Ola", "status": "denied", "reason": "no_consent"},
-        {"email": "nope", "name": "X", "status": "denied", "reason": "invalid"}]
+        {"email": "kari@example.no", "name": "Kari", "consent_status": "allowed",
+         "consent_reason": "consent"},
+        {"email": "ola@example.no", "name": "Ola", "consent_status": "denied",
+         "consent_reason": "no_consent"},
+        {"email": "nope", "name": "X", "consent_status": "denied", "consent_reason": "invalid"}]
     bad = runner.invoke(args=["consent", "check", "--purpose", "analytics", str(given)])
     assert bad.exit_code != 0 and "Unknown purpose" in bad.output
     (tmp_path / "no_email.csv").write_text("name\nKari\n", encoding="utf-8")

@@ -1,5 +1,4 @@
 """`flask consent` commands for people's mail and the marketing team's pre-send check."""
-import csv
 import sys
 
 import click
@@ -26,32 +25,29 @@ def send_pending():
 @click.command("check")
 @click.option("--purpose", required=True, help="newsletter or marketing")
 @click.option("--product-category", default=None, help="For the customer basis (marketing).")
-@click.option("--out", type=click.File("w", encoding="utf-8"), default="-",
+@click.option("--column", default=None,
+              help="The address column, when not found by its name (email, e-post, ...).")
+@click.option("--out", type=click.File("wb"), default="-",
               help="Where to write the result CSV (default: standard output).")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.File("rb"))
 @with_appcontext
-def check(purpose, product_category, out, file):
-    """Check a CSV with an `email` column: the same CSV comes back with status and reason."""
-    reader = csv.DictReader(file)
-    header = list(reader.fieldnames or [])
-    if "email" not in header:
-        raise click.ClickException("the CSV needs an `email` column")
-    rows = list(reader)
+def check(purpose, product_category, column, out, file):
+    """Check a CSV as a newsletter tool or a spreadsheet exported it: the same file comes back
+    with consent_status and consent_reason; the counts per reason go to standard error."""
     try:
-        marketing.limit(len(rows), int(current_app.config["CHECK_MAX_ADDRESSES"]))
-        with click.progressbar(length=len(rows), label="checking", file=sys.stderr) as bar:
-            results = marketing.check(db.session, purpose, [r["email"] for r in rows],
-                                      product_category, progress=bar.update)
+        table = marketing.read_csv(file.read(), int(current_app.config["CHECK_MAX_ADDRESSES"]),
+                                   column)
+        with click.progressbar(length=len(table.rows), label="checking",
+                               file=sys.stderr) as bar:
+            results = marketing.check(db.session, purpose, table.addresses(), product_category,
+                                      progress=bar.update)
     except DomainError as error:
         raise click.ClickException(error.detail) from None
-    columns = header + [c for c in ("status", "reason") if c not in header]
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    allowed = 0
-    for row, (status, reason) in zip(rows, results, strict=True):
-        writer.writerow({**row, "status": status, "reason": reason})
-        allowed += status == "allowed"
-    click.echo(f"{allowed} of {len(rows)} allowed for {purpose}", err=True)
+    out.write(marketing.check_csv(table, results))
+    counts = marketing.summary(results)
+    click.echo(f"{counts['allowed']} of {counts['checked']} allowed for {purpose}", err=True)
+    for reason, count in counts["reasons"].items():
+        click.echo(f"  {reason}: {count}", err=True)
 
 
 COMMANDS = [send_pending, check]

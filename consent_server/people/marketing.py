@@ -1,6 +1,4 @@
 """The marketing team's services: the pre-send check, existing customers, the audience."""
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
@@ -21,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from .. import ledger
+from .. import csvfiles, ledger
 from ..consent import notices
 from ..errors import Invalid, NotFound, TooLarge
 from ..ledger import history
@@ -43,7 +41,7 @@ from .persons import (
     valid_address,
 )
 
-RESULT_COLUMNS = ("status", "reason")
+RESULT_COLUMNS = ("consent_status", "consent_reason")  # never a tool's own `status`
 AUDIENCE_COLUMNS = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
                     "list_unsubscribe_post")
 CUSTOMER_COLUMNS = ("email", "sale_date", "product_category", "opt_out_offered", "language")
@@ -63,52 +61,57 @@ def limit(count: int, most: int) -> None:
                       "Split the list and send the parts one by one.")
 
 
-def read_csv(text: str, most: int) -> tuple[list[str], list[dict]]:
-    """A CSV's header and rows (for the API's CSV bodies and the console's uploads); Invalid
-    without an `email` column, TooMany beyond `most` rows."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = list(reader.fieldnames or [])
-        if "email" not in header:
-            raise Invalid("The CSV needs an `email` column.", {"email": ["Missing column."]})
-        rows = []
-        for row in reader:
-            rows.append(row)
-            limit(len(rows), most)
-    except csv.Error as error:
-        raise Invalid(f"The CSV could not be read: {error}.") from None
-    return header, rows
+def read_csv(data: bytes, most: int, column: str | None = None) -> csvfiles.Table:
+    """A CSV file to check, as a marketing tool or a spreadsheet wrote it (csvfiles.read): the
+    address column found by name or named by `column`; Invalid when `consent_status` or
+    `consent_reason` is already a column (the answer adds them)."""
+    return csvfiles.read(data, most, column, reserved=RESULT_COLUMNS)
 
 
-def check_csv(header: list[str], rows: list[dict], results) -> str:
-    """The checked CSV: the input's columns kept, `status` and `reason` added."""
-    out = io.StringIO()
-    columns = header + [c for c in RESULT_COLUMNS if c not in header]
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row, (status, reason) in zip(rows, results, strict=True):
-        writer.writerow({**row, "status": status, "reason": reason})
-    return out.getvalue()
+def check_csv(table: csvfiles.Table, results) -> bytes:
+    """The checked file: every input column kept, in order, `consent_status` and
+    `consent_reason` added; the input's delimiter; every cell safe for a spreadsheet."""
+    return csvfiles.answer(table, list(RESULT_COLUMNS), results)
 
 
-def customers_from_csv(rows: list[dict]) -> list[dict]:
-    """A customers CSV's rows as CustomersSchema's items (empty cells left out)."""
-    return [{key: value for key, value in row.items()
-             if key in CUSTOMER_COLUMNS and value not in (None, "")} for row in rows]
+def summary(results) -> dict:
+    """The counts of a check: {checked, allowed, denied, reasons: {reason: count}}, the
+    reasons in the vocabulary's order."""
+    counts = {reason: 0 for reason in REASONS}
+    allowed = 0
+    for status, reason in results:
+        counts[reason] += 1
+        allowed += status == ALLOWED
+    return {"checked": len(results), "allowed": allowed, "denied": len(results) - allowed,
+            "reasons": {reason: n for reason, n in counts.items() if n}}
+
+
+def summary_header(counts: dict) -> str:
+    """The counts as a Structured Field dictionary (RFC 8941) for a CSV answer's
+    `Consent-Check-Summary` header: `checked=4, allowed=1, denied=3, no_consent=2, invalid=1`."""
+    parts = {"checked": counts["checked"], "allowed": counts["allowed"],
+             "denied": counts["denied"], **counts["reasons"]}
+    return ", ".join(f"{name}={value}" for name, value in parts.items())
+
+
+def customers_from_csv(table: csvfiles.Table) -> list[dict]:
+    """A customers file's rows as CustomersSchema's items: the address from its column (found
+    by name), the other columns by name in any case; empty cells left out."""
+    columns = {name: table.column(name) for name in CUSTOMER_COLUMNS if name != "email"}
+    out = []
+    for index, address in enumerate(table.addresses()):
+        row = {"email": address}
+        for name, cells in columns.items():
+            if cells is not None and cells[index].strip():
+                row[name] = cells[index].strip()
+        out.append(row)
+    return out
 
 
 def audience_csv(rows: Iterable[dict]) -> Iterator[str]:
-    """The audience as CSV text, a header and then a line per address as it comes."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, AUDIENCE_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
-    if out.getvalue():
-        yield out.getvalue()
+    """The audience as CSV text, a header and then a line per address as it comes, every cell
+    safe for a spreadsheet."""
+    return csvfiles.dicts_text(list(AUDIENCE_COLUMNS), rows)
 
 
 def _purpose(purpose: str) -> str:
