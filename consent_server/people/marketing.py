@@ -31,8 +31,7 @@ from .persons import (
     CUSTOMER,
     KEYS,
     PERSON,
-    address_hash,
-    by_hash,
+    by_address,
     choices_of,
     event,
     find_or_add,
@@ -188,7 +187,7 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
           progress=None) -> list[tuple[str, str]]:
     """(status, reason) per address, in the order given: may it get this purpose now?"""
     purpose = _purpose(purpose)
-    hashed: list[str | None] = []
+    hashed: list[tuple[str, str | None] | None] = []
     keyed = hasher()
     for email in emails:
         try:
@@ -197,20 +196,32 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
             hashed.append(None)
         if progress is not None:
             progress(1)
-    found = _lookup(session, {h for h in hashed if h}, purpose, category)
+    wanted = {h for pair in hashed if pair for h in pair if h}
+    found = _lookup(session, wanted, purpose, category)
     valid = set(notices.valid_versions(session))
     marketing = purpose == Purpose.MARKETING  # only then has the look-up a customer column
+
+    def one(row):
+        if row is None:
+            return DENIED, Reason.NO_CONSENT
+        state = row if row.action is not None else None
+        return decide(purpose, row, state, marketing and bool(row.customer), valid)
+
     out = []
-    for h in hashed:
-        if h is None:
+    for pair in hashed:
+        if pair is None:
             out.append((DENIED, Reason.INVALID))
             continue
-        row = found.get(h)
-        if row is None:
-            out.append((DENIED, Reason.NO_CONSENT))
-            continue
-        state = row if row.action is not None else None
-        out.append(decide(purpose, row, state, marketing and bool(row.customer), valid))
+        new, old = pair
+        answer = one(found.get(new))
+        if old is not None and old in found:
+            # A person known by the hash from before migration 0008 (erased before it, or
+            # sharing the folded address with another): the stricter answer stands, so that no
+            # erased or withdrawn address became mailable by the change.
+            earlier = one(found[old])
+            if earlier[0] == DENIED and (answer[0] == ALLOWED or found.get(new) is None):
+                answer = earlier
+        out.append(answer)
     return out
 
 
@@ -302,7 +313,7 @@ def look_up(session: Session, address: str) -> dict:
     history (None when the ledger has none). Invalid for a malformed address."""
     address = valid_address(address)
     statuses = {purpose: check(session, purpose, [address])[0] for purpose in KEYS}
-    person = by_hash(session, address_hash(address))
+    person = by_address(session, address)
     found = None
     if person is not None:
         try:

@@ -21,6 +21,7 @@ from .persons import (
     KEYS,
     PERSON,
     address_hash,
+    by_address,
     by_hash,
     by_subject,
     choices_of,
@@ -44,7 +45,7 @@ def request_access(session: Session, email: str) -> None:
         address = normalise(email)
     except InvalidAddress:
         return
-    person = by_hash(session, address_hash(address))
+    person = by_address(session, address)
     if person is None or not person.email:
         return
     site = current_app.extensions["consent_site"]
@@ -127,7 +128,7 @@ def rectify(session: Session, email: str, new_email: str, now: datetime) -> dict
     """An admin corrects a person's address (R-04): same subject, so its history stays."""
     old, new = valid_address(email), valid_address(new_email, "new_email")
     with ledger.locked(session) as writer:
-        person = by_hash(writer.conn, address_hash(old))
+        person = by_address(writer.conn, old)
         if person is None or person.email is None:
             raise NotFound("No person with this address.")
         taken = by_hash(writer.conn, address_hash(new))
