@@ -48,6 +48,7 @@ class Config:
     MAIL_FROM = "Exentri <no-reply@localhost>"
     MAIL_OUTBOX = None  # default: instance/outbox
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
+    CUSTOMER_BASIS_MONTHS = 24  # the existing-customer basis lapses this long after a sale (M-07)
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

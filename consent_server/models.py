@@ -195,8 +195,8 @@ class Person(db.Model):
 
 
 class CustomerBasis(db.Model):
-    """An existing customer relationship (markedsføringsloven § 15 (2)): the address was
-    collected at a sale of a product category, with the opt-out offered."""
+    """An existing customer relationship (markedsføringsloven § 15 third paragraph): the
+    address was collected at a sale of a product category, with the opt-out offered."""
 
     __tablename__ = "customer_basis"
 

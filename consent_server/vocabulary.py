@@ -60,6 +60,9 @@ class Reason(StrEnum):
     ERASED = "erased"
     EXPIRED = "expired"
     INVALID = "invalid"
+    OBJECTED = "objected"  # an objection to marketing (every unsubscribe from it): absolute
+    CUSTOMER_LAPSED = "customer_lapsed"  # the last sale is CUSTOMER_BASIS_MONTHS old
+    CUSTOMER_NEEDS_CATEGORY = "customer_needs_category"  # a customer, but no category asked
 
 
 class Role(StrEnum):

@@ -46,6 +46,7 @@ RULES = {
     "subscriptions_web.change": PUBLIC,
     "subscriptions_web.history": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
+    "subscriptions_web.object_to_marketing": PUBLIC,
     "widget.settings_script": PUBLIC,
     # The staff console: signed-in sessions, not API keys (test_the_console_matrix).
     "console.static": CONSOLE_OPEN,

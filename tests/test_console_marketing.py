@@ -165,7 +165,7 @@ def test_existing_customers_from_a_csv(app, marketer, access_log, upload):
     assert "1 " in marketer.get("/console/marketing/customers").get_data(as_text=True)
     assert access_log(app, "customers") == [(None, 1)]
     check = upload("/console/marketing/check", "email\r\nkunde@example.no\r\n",
-                   purpose="marketing")
+                   purpose="marketing", product_category="sko")
     assert "allowed,customer" in check.get_data(as_text=True)
     bad = good + "ny@example.no,2026-11-03,sko,false\r\nfeil,ikke-en-dato,sko,true\r\n"
     resp = upload("/console/marketing/customers", bad)

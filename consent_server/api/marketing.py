@@ -61,7 +61,9 @@ class CustomersArgsSchema(Schema):
 class CustomerSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     sale_date = fields.Date(required=True)
-    product_category = fields.String(load_default="", validate=validate.Length(max=64))
+    # The basis covers the company's own products like those bought (M-07): the category is
+    # what a check or an audience of marketing names.
+    product_category = fields.String(required=True, validate=validate.Length(min=1, max=64))
     opt_out_offered = fields.Boolean(required=True)
     language = fields.String(validate=language)
 

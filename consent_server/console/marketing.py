@@ -30,7 +30,9 @@ REASONS = {Reason.CONSENT: _l("consent given"), Reason.CUSTOMER: _l("existing cu
            Reason.NO_CONSENT: _l("no consent"), Reason.WITHDRAWN: _l("consent withdrawn"),
            Reason.PENDING: _l("awaiting confirmation"), Reason.ERASED: _l("erased"),
            Reason.EXPIRED: _l("consent given to an outdated notice"),
-           Reason.INVALID: _l("not a valid address")}
+           Reason.INVALID: _l("not a valid address"), Reason.OBJECTED: _l("objected to marketing"),
+           Reason.CUSTOMER_LAPSED: _l("customer, but the last sale is too long ago"),
+           Reason.CUSTOMER_NEEDS_CATEGORY: _l("customer: name the product category")}
 STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
 
 
@@ -189,7 +191,8 @@ def customers():
             return redirect(url_for("console.customers"))
     elif request.method == "POST":
         status = 422
-    return render_template("console/customers.html", form=form, problems=problems), status
+    return render_template("console/customers.html", form=form, problems=problems,
+                           months=current_app.config["CUSTOMER_BASIS_MONTHS"]), status
 
 
 def _row_problems(errors) -> list[tuple[int, str, str]]:

@@ -1,7 +1,9 @@
 """The marketing team's services: the pre-send check, existing customers, the audience."""
+import calendar
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import (
     Column,
     MetaData,
@@ -23,7 +25,7 @@ from .. import csvfiles, ledger
 from ..consent import notices
 from ..errors import Invalid, NotFound, TooLarge
 from ..ledger import history
-from ..models import STATE
+from ..models import STATE, utcnow
 from ..vocabulary import Action, Basis, Purpose, Reason, Source
 from .addresses import InvalidAddress
 from .links import unsubscribe_url
@@ -119,8 +121,11 @@ def _purpose(purpose: str) -> str:
     return purpose
 
 
-def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple[str, str]:
-    """(status, reason) of one address for one purpose (M-01, M-07).
+def decide(purpose: str, person, state, customer: bool, valid_versions, *,
+           lapsed: bool = False, named: bool = True) -> tuple[str, str]:
+    """(status, reason) of one address for one purpose (M-01, M-07, R-03). `customer`: a
+    customer basis within CUSTOMER_BASIS_MONTHS (of the category asked for, if any); `lapsed`:
+    only an older one; `named`: the check names a product category.
 
     The choices, the pending sign-up and the withdrawals are canonical JSON (sorted keys, no
     spaces), so a purpose's entry is a plain substring: no parsing per address.
@@ -135,13 +140,28 @@ def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple
             return DENIED, Reason.EXPIRED
         return ALLOWED, Reason.CONSENT
     withdrawn = f'"{purpose}":' in (person.withdrawn or "")
-    if purpose == Purpose.MARKETING and customer and not withdrawn:
-        return ALLOWED, Reason.CUSTOMER
+    marketing = purpose == Purpose.MARKETING
+    if marketing and customer and not withdrawn:
+        return (ALLOWED, Reason.CUSTOMER) if named else (DENIED, Reason.CUSTOMER_NEEDS_CATEGORY)
     if granted in (person.pending or ""):
         return DENIED, Reason.PENDING
-    if withdrawn:
-        return DENIED, Reason.WITHDRAWN
+    if withdrawn:  # from marketing, every withdrawal is an objection, which no sale undoes
+        return DENIED, Reason.OBJECTED if marketing else Reason.WITHDRAWN
+    if marketing and lapsed:
+        return DENIED, Reason.CUSTOMER_LAPSED
     return DENIED, Reason.NO_CONSENT
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the month's last day when it is short)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def customer_cutoff(today: date | None = None) -> date:
+    """The earliest sale that still gives a customer basis today (CUSTOMER_BASIS_MONTHS)."""
+    today = today or utcnow().date()
+    return months_before(today, int(current_app.config["CUSTOMER_BASIS_MONTHS"]))
 
 
 HASHES = Table("check_address_hashes", MetaData(), Column("h", String(64), primary_key=True),
@@ -150,9 +170,10 @@ LOOKUP = (PERSON.c.subject, PERSON.c.address_hash, PERSON.c.email, PERSON.c.pend
           PERSON.c.withdrawn, STATE.c.action, STATE.c.choices, STATE.c.policy_version)
 
 
-def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None):
-    """The person, state and customer basis of every address hash in one set-based query:
-    `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
+def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None,
+            cutoff: date):
+    """The person, state and customer basis (current, and lapsed) of every address hash in one
+    set-based query: `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
     if not hashes:
         return {}
     conn = session.connection()
@@ -164,8 +185,10 @@ def _lookup(session: Session, hashes: set[str], purpose: str, category: str | No
         temp.create(conn)
         conn.execute(insert(temp), [{"h": h} for h in hashes])
         matches = PERSON.c.address_hash.in_(select(temp.c.h))
-    customer = _customer_clause(category) if purpose == "marketing" else None
-    columns = (*LOOKUP, customer.label("customer")) if customer is not None else LOOKUP
+    columns = LOOKUP
+    if purpose == Purpose.MARKETING:
+        columns = (*LOOKUP, _customer_clause(category, cutoff).label("customer"),
+                   _customer_clause(category).label("lapsed"))
     query = (select(*columns).select_from(PERSON.outerjoin(STATE, STATE.c.subject ==
                                                            PERSON.c.subject)).where(matches))
     try:
@@ -175,17 +198,22 @@ def _lookup(session: Session, hashes: set[str], purpose: str, category: str | No
             temp.drop(conn)
 
 
-def _customer_clause(category: str | None):
-    """Whether a person has a customer basis (of the category, when one is named)."""
+def _customer_clause(category: str | None, cutoff: date | None = None):
+    """Whether a person has a customer basis (of the category, when one is named; from a sale
+    on or after `cutoff`, when one is given)."""
     where = CUSTOMER.c.subject == PERSON.c.subject
     if category:
         where = and_(where, CUSTOMER.c.product_category == category)
+    if cutoff is not None:
+        where = and_(where, CUSTOMER.c.sale_date >= cutoff)
     return exists().where(where)
 
 
 def check(session: Session, purpose: str, emails: list, category: str | None = None,
-          progress=None) -> list[tuple[str, str]]:
-    """(status, reason) per address, in the order given: may it get this purpose now?"""
+          progress=None, today: date | None = None) -> list[tuple[str, str]]:
+    """(status, reason) per address, in the order given: may it get this purpose now? For
+    marketing, a customer basis counts only for the product category named (none named:
+    `customer_needs_category`) and only CUSTOMER_BASIS_MONTHS after the sale."""
     purpose = _purpose(purpose)
     hashed: list[tuple[str, str | None] | None] = []
     keyed = hasher()
@@ -197,7 +225,7 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
         if progress is not None:
             progress(1)
     wanted = {h for pair in hashed if pair for h in pair if h}
-    found = _lookup(session, wanted, purpose, category)
+    found = _lookup(session, wanted, purpose, category, customer_cutoff(today))
     valid = set(notices.valid_versions(session))
     marketing = purpose == Purpose.MARKETING  # only then has the look-up a customer column
 
@@ -205,7 +233,10 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
         if row is None:
             return DENIED, Reason.NO_CONSENT
         state = row if row.action is not None else None
-        return decide(purpose, row, state, marketing and bool(row.customer), valid)
+        if not marketing:
+            return decide(purpose, row, state, False, valid)
+        return decide(purpose, row, state, bool(row.customer), valid, lapsed=bool(row.lapsed),
+                      named=bool(category))
 
     out = []
     for pair in hashed:
@@ -236,12 +267,16 @@ def record_customers(session: Session, customers: list[dict], language: str, now
         except InvalidAddress as error:
             errors[str(index)] = {"email": [str(error)]}
             continue
+        if not (row.get("product_category") or "").strip():
+            errors[str(index)] = {"product_category": [
+                "The basis covers products like those bought: name the product category."]}
+            continue
         if row["opt_out_offered"] is not True:
             errors[str(index)] = {"opt_out_offered": [
                 "The basis needs a free and simple opt-out offered at the sale."]}
             continue
-        rows.append({**row, "email": address, "product_category": row.get("product_category")
-                     or ""})
+        rows.append({**row, "email": address,
+                     "product_category": row["product_category"].strip()})
     if errors:
         raise Invalid("Some customers are not valid; nothing was recorded.",
                       {"customers": errors})
@@ -280,17 +315,19 @@ def customer_details(row: dict) -> dict:
             "opt_out_offered": True}
 
 
-def audience(session: Session, purpose: str, category: str | None = None):
+def audience(session: Session, purpose: str, category: str | None = None,
+             today: date | None = None):
     """Every address that may receive the purpose now, with its language and unsubscribe
-    headers (M-03, M-06); streamed from a server-side cursor, memory flat."""
+    headers (M-03, M-06); streamed from a server-side cursor, memory flat. Customers are in a
+    marketing audience only when it names their product category (M-07)."""
     purpose = _purpose(purpose)
     valid = notices.valid_versions(session)
     consented = and_(STATE.c.action != Action.ERASE,
                      STATE.c.choices.like(f'%"{purpose}":true%'),  # canonical JSON
                      STATE.c.policy_version.in_(valid))
     allowed = consented
-    if purpose == Purpose.MARKETING:
-        allowed = or_(consented, and_(_customer_clause(category),
+    if purpose == Purpose.MARKETING and category:
+        allowed = or_(consented, and_(_customer_clause(category, customer_cutoff(today)),
                                       not_(PERSON.c.withdrawn.like('%"marketing"%'))))
     query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
                     consented.label("consented"))

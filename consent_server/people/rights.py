@@ -13,9 +13,10 @@ from ..consent import notices
 from ..errors import Conflict, NotFound
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
-from ..vocabulary import Action, Source
+from ..vocabulary import Action, Basis, Purpose, Source
 from . import links, mail
 from .addresses import InvalidAddress, normalise
+from .marketing import customer_cutoff
 from .persons import (
     CUSTOMER,
     KEYS,
@@ -65,13 +66,40 @@ def own_page(session: Session, token: str) -> dict:
     state = ledger.state(session, person.subject)
     rows = session.execute(select(EVENTS).where(EVENTS.c.subject == person.subject)
                            .order_by(EVENTS.c.seq)).mappings().all()
+    choices = choices_of(state)
+    sales = _sales(session, person)
+    objected = Purpose.MARKETING in withdrawn_of(person)
+    basis = {key: Basis.CONSENT if choices[key] else None for key in KEYS}
+    if not choices[Purpose.MARKETING] and not objected and any(s["current"] for s in sales):
+        basis[Purpose.MARKETING] = Basis.CUSTOMER
     return {
         "email": person.email, "language": person.language, "erased": person.email is None,
-        "subject": person.subject,
-        "choices": choices_of(state), "pending": json.loads(person.pending or "{}"),
+        "subject": person.subject, "basis": basis, "sales": sales, "objected": objected,
+        "receiving": {key: basis[key] is not None for key in KEYS},
+        "choices": choices, "pending": json.loads(person.pending or "{}"),
         "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"])}
                    for row in rows],
     }
+
+
+def _sales(session: Session, person) -> list[dict]:
+    """The person's customer relationships (M-07): each product category's last sale, and
+    whether it still gives a basis (CUSTOMER_BASIS_MONTHS)."""
+    cutoff = customer_cutoff()
+    rows = session.execute(select(CUSTOMER.c.product_category, CUSTOMER.c.sale_date).where(
+        CUSTOMER.c.subject == person.subject).order_by(CUSTOMER.c.sale_date.desc())).all()
+    return [{"product_category": row.product_category, "sale_date": row.sale_date,
+             "current": row.sale_date >= cutoff} for row in rows]
+
+
+def object_to_marketing(session: Session, token: str, now: datetime) -> dict:
+    """The person objects to direct marketing (GDPR Art. 21(2)-(3), R-03): every purpose
+    withdrawn at once, whatever its basis, and no later sale brings the customer basis back."""
+    person, _ = links.person_of(session, links.ACCESS, token)
+    if person.email is None:
+        raise links.LinkInvalid("This address has been erased.")
+    withdraw(session, person.subject, KEYS, Source.API, now)
+    return own_page(session, token)
 
 
 def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
@@ -80,7 +108,9 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     person, _ = links.person_of(session, links.ACCESS, token)
     if person.email is None:
         raise links.LinkInvalid("This address has been erased.")
-    before = choices_of(ledger.state(session, person.subject))
+    # What the page showed ticked: consent, or for marketing a current customer basis, whose
+    # unticking is an objection (M-07, R-03).
+    before = own_page(session, token)["receiving"]
     off = tuple(key for key in KEYS if before[key] and not choices.get(key))
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:

@@ -122,6 +122,16 @@ def change(token: str):
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
 
 
+@bp.post("/subscriptions/me/<token>/object")
+def object_to_marketing(token: str):
+    """The person objects to all direct marketing (GDPR Art. 21(3), R-03)."""
+    try:
+        page = rights.object_to_marketing(db.session, token, utcnow())
+    except DomainError as error:
+        return _error(error)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
 @bp.get("/subscriptions/me/<token>/history.json")
 def history(token: str):
     """The person's history as JSON (access and portability, R-01), each event with its signed
