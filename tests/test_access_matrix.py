@@ -37,7 +37,6 @@ RULES = {
     "subscriptions.create": PUBLIC,
     "subscriptions.access": PUBLIC,  # always 202: it tells nobody whether an address is known
     # People's pages: the signed link in the path is the capability (M-04, M-08).
-    "subscriptions_web.autosubmit": PUBLIC,
     "subscriptions_web.confirm_page": PUBLIC,
     "subscriptions_web.confirm": PUBLIC,
     "subscriptions_web.unsubscribe_page": PUBLIC,
