@@ -49,6 +49,7 @@ class Config:
     MAIL_OUTBOX = None  # default: instance/outbox
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     CUSTOMER_BASIS_MONTHS = 24  # the existing-customer basis lapses this long after a sale (M-07)
+    PERSON_RETENTION_DAYS = 30  # an address is cleared this long after its last purpose ended
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

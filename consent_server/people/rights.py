@@ -130,9 +130,11 @@ def erase(session: Session, token: str, now: datetime) -> None:
     erase_subject(session, person.subject, now)
 
 
-def erase_subject(session: Session, subject: str, now: datetime) -> None:
+def erase_subject(session: Session, subject: str, now: datetime,
+                  source: Source = Source.API) -> None:
     """Erase one person: the address and personal fields go; the keyed hash stays in ledger and
-    state, so the address stays suppressed and the proof stays valid (R-02)."""
+    state, so the address stays suppressed and the proof stays valid (R-02). Source `system`
+    when retention clears it (R-05)."""
     with ledger.locked(session) as writer:
         person = by_subject(writer.conn, subject)
         state = writer.state(subject)
@@ -144,7 +146,7 @@ def erase_subject(session: Session, subject: str, now: datetime) -> None:
         writer.erase_personal_fields(subject)
         writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=Source.API), now=now)
+                            source=source), now=now)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
