@@ -50,6 +50,7 @@ class Config:
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     CUSTOMER_BASIS_MONTHS = 24  # the existing-customer basis lapses this long after a sale (M-07)
     PERSON_RETENTION_DAYS = 30  # an address is cleared this long after its last purpose ended
+    WEBHOOK_LOOPBACK_HTTP = False  # tests only: http:// webhook endpoints on loopback addresses
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

@@ -25,6 +25,8 @@ from consent_server.models import (
     PolicyVersion,
     SignInThrottle,
     StaffUser,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 
@@ -89,8 +91,9 @@ def empty_and_close(app):
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser):
+            for model in (WebhookDelivery, WebhookEndpoint, CustomerBasis, Person,
+                          ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion,
+                          AccessLogEntry, SignInThrottle, StaffUser):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

@@ -1,5 +1,6 @@
 """`flask consent` commands for people's mail and the marketing team's pre-send check."""
 import sys
+import time
 
 import click
 from flask import current_app
@@ -8,7 +9,7 @@ from flask.cli import with_appcontext
 from ..errors import DomainError
 from ..extensions import db
 from ..models import utcnow
-from ..people import marketing, subscriptions
+from ..people import marketing, subscriptions, webhooks
 
 
 @click.command("send-pending")
@@ -50,4 +51,58 @@ def check(purpose, product_category, column, out, file):
         click.echo(f"  {reason}: {count}", err=True)
 
 
-COMMANDS = [send_pending, check]
+@click.command("add-webhook")
+@click.option("--url", required=True, help="The endpoint (https).")
+@click.option("--event", "events", multiple=True, required=True,
+              type=click.Choice(webhooks.EVENT_TYPES), help="An event type it wants (repeat).")
+@with_appcontext
+def add_webhook(url, events):
+    """Register a marketing tool's webhook endpoint; prints its signing secret once."""
+    try:
+        endpoint_id, secret = webhooks.add_endpoint(db.session, url, list(events), utcnow())
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"endpoint {endpoint_id}; its secret (shown once, for verifying signatures):")
+    click.echo(secret)
+
+
+@click.command("disable-webhook")
+@click.argument("endpoint_id", type=int)
+@with_appcontext
+def disable_webhook(endpoint_id):
+    """Stop sending to a webhook endpoint."""
+    try:
+        webhooks.disable_endpoint(db.session, endpoint_id, utcnow())
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"endpoint {endpoint_id} disabled")
+
+
+@click.command("list-webhooks")
+@with_appcontext
+def list_webhooks():
+    """Every webhook endpoint, its event types, what waits, its last deliveries and failures."""
+    for endpoint in webhooks.endpoints(db.session):
+        state = "disabled" if endpoint["disabled_at"] else "active"
+        click.echo(f"{endpoint['id']} {state} {endpoint['url']} {' '.join(endpoint['events'])}"
+                   f" waiting={endpoint['waiting']}")
+        for sent in endpoint["recent"]:
+            result = "delivered" if sent["delivered_at"] else f"failed ({sent['error']})"
+            click.echo(f"  {sent['msg_id']} {sent['type']} attempts={sent['attempts']} {result}")
+
+
+@click.command("deliver-webhooks")
+@click.option("--loop", is_flag=True, help="Keep sending (else one pass, for cron).")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+@with_appcontext
+def deliver_webhooks(loop, interval):
+    """Send the webhook messages that are due (at least once, with back-off)."""
+    while True:
+        sent, failed = webhooks.deliver(db.session, utcnow())
+        click.echo(f"delivered {sent}, failed {failed}")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+COMMANDS = [send_pending, check, add_webhook, disable_webhook, list_webhooks, deliver_webhooks]

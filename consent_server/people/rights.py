@@ -14,7 +14,7 @@ from ..errors import Conflict, NotFound
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
 from ..vocabulary import Action, Basis, Purpose, Source
-from . import links, mail
+from . import links, mail, webhooks
 from .addresses import InvalidAddress, normalise
 from .marketing import customer_cutoff
 from .persons import (
@@ -144,9 +144,10 @@ def erase_subject(session: Session, subject: str, now: datetime,
             return
         version, language, text_hash = notice_of(session, state, person)
         writer.erase_personal_fields(subject)
-        writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
-                            policy_version=version, language=language, text_hash=text_hash,
-                            source=source), now=now)
+        erased = writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
+                                     policy_version=version, language=language,
+                                     text_hash=text_hash, source=source), now=now)
+        webhooks.enqueue(writer.conn, webhooks.ERASED, person.email, erased)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(

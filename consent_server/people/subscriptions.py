@@ -16,7 +16,7 @@ from ..errors import Invalid
 from ..http.network import truncate_ip
 from ..ledger.chain import canonical, timestamp
 from ..vocabulary import Action, Basis, Purpose, Source
-from . import links, mail
+from . import links, mail, webhooks
 from .persons import (
     KEYS,
     PERSON,
@@ -85,6 +85,7 @@ def grant(writer: ledger.Writer, person, wanted: dict, policy_version: str, lang
     writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject).values(
         pending=None, pending_policy_version=None, confirm_nonce=None, mail_due=False,
         language=language))
+    webhooks.enqueue(writer.conn, webhooks.GRANTED, person.email, granted)
     return granted
 
 
@@ -197,6 +198,8 @@ def withdraw(session: Session, subject: str, chosen, source: Source,
             subject, action=Action.UPDATE if any(after.values()) else Action.WITHDRAW,
             choices=after, policy_version=version, language=language, text_hash=text_hash,
             source=source, details=OBJECTION if Purpose.MARKETING in chosen else None), now=now)
+        webhooks.enqueue(writer.conn, webhooks.OBJECTED if Purpose.MARKETING in chosen
+                         else webhooks.WITHDRAWN, person.email, withdrawn)
         pending = {k: v for k, v in json.loads(person.pending or "{}").items() if k not in chosen}
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
             withdrawn=canonical(marks).decode(), pending=canonical(pending).decode() if pending

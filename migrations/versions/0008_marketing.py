@@ -1,4 +1,4 @@
-"""people: the keyed hash of a person's address taken over the case-folded address (M-05)
+"""people: the keyed hash over the case-folded address (M-05); webhook endpoints and outbox (L-09)
 
 Every person whose address is still held is re-keyed: `address_hash` becomes the HMAC of the
 address trimmed, NFC and case-folded whole (`subject` stays: it names the person in the ledger).
@@ -58,7 +58,38 @@ def _rekey(form) -> None:
 
 def upgrade():
     _rekey(_fold)
+    op.create_table(
+        "webhook_endpoint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("events", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoint")))
+    op.create_table(
+        "webhook_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("endpoint_id", sa.Integer(), nullable=False),
+        sa.Column("msg_id", sa.String(length=40), nullable=False),
+        sa.Column("event_type", sa.String(length=32), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(length=255), nullable=True),
+        sa.ForeignKeyConstraint(["endpoint_id"], ["webhook_endpoint.id"],
+                                name=op.f("fk_webhook_delivery_endpoint_id_webhook_endpoint")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_delivery")),
+        sa.UniqueConstraint("msg_id", name=op.f("uq_webhook_delivery_msg_id")))
+    with op.batch_alter_table("webhook_delivery") as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_delivery_endpoint_id"), ["endpoint_id"])
+        batch_op.create_index(batch_op.f("ix_webhook_delivery_next_at"), ["next_at"])
 
 
 def downgrade():
+    op.drop_table("webhook_delivery")
+    op.drop_table("webhook_endpoint")
     _rekey(lambda address: address)
