@@ -53,6 +53,7 @@ class Config:
     MAIL_OUTBOX = None  # default: instance/outbox
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
     METRICS_TOKEN = None  # /metrics answers `Authorization: Bearer <it>`; 404 while unset
+    WEBHOOK_LOOPBACK_HTTP = False  # tests only: http:// webhook endpoints on loopback addresses
     LANGUAGES = ("nb", "en")
     DEFAULT_LANGUAGE = "nb"
 

@@ -227,8 +227,8 @@ class Person(db.Model):
 
 
 class CustomerBasis(db.Model):
-    """An existing customer relationship (markedsføringsloven § 15 (2)): the address was
-    collected at a sale of a product category, with the opt-out offered."""
+    """An existing customer relationship (markedsføringsloven § 15 third paragraph): the
+    address was collected at a sale of a product category, with the opt-out offered."""
 
     __tablename__ = "customer_basis"
 
@@ -296,3 +296,36 @@ class SigningKeyRecord(db.Model):
     public_key: Mapped[str] = mapped_column(String(64))  # base64url of the raw 32 bytes
     signing_from: Mapped[datetime] = mapped_column(UTCDateTime)
     signing_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookEndpoint(db.Model):
+    """A marketing tool's endpoint an admin registered (L-09): its URL, the secret deliveries
+    are signed with (Standard Webhooks), the event types it wants."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(64))  # whsec_ + base64 of 24 random bytes
+    events: Mapped[str] = mapped_column(String(255))  # event types, space-separated
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookDelivery(db.Model):
+    """The outbox: one message for one endpoint, written in the transaction of its event and
+    sent (at least once, the same `msg_id` each time) by `deliver-webhooks`."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(255))

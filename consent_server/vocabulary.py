@@ -61,6 +61,9 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     INVALID = "invalid"
     RESTRICTED = "restricted"  # the person restricted processing (Art. 18, R-04)
+    OBJECTED = "objected"  # an objection to marketing (every unsubscribe from it): absolute
+    CUSTOMER_LAPSED = "customer_lapsed"  # the last sale is CUSTOMER_BASIS_MONTHS old
+    CUSTOMER_NEEDS_CATEGORY = "customer_needs_category"  # a customer, but no category asked
 
 
 class Role(StrEnum):

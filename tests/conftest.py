@@ -28,6 +28,8 @@ from consent_server.models import (
     StaffUser,
     TreeCosignature,
     TreeNode,
+    WebhookDelivery,
+    WebhookEndpoint,
     utcnow,
 )
 
@@ -92,9 +94,10 @@ def empty_and_close(app):
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for model in (CustomerBasis, Person, ConsentEvent, ConsentState, ApiKey, PolicyText,
-                          PolicyVersion, AccessLogEntry, SignInThrottle, StaffUser,
-                          SigningKeyRecord, TreeNode, TreeCosignature):
+            for model in (WebhookDelivery, WebhookEndpoint, CustomerBasis, Person,
+                          ConsentEvent, ConsentState, ApiKey, PolicyText, PolicyVersion,
+                          AccessLogEntry, SignInThrottle, StaffUser, SigningKeyRecord,
+                          TreeNode, TreeCosignature):
                 conn.execute(delete(model))
             conn.execute(update(ChainHead).values(seq=0, hash=GENESIS))
         db.engine.dispose()

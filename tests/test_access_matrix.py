@@ -49,7 +49,6 @@ RULES = {
     "subscriptions.create": PUBLIC,
     "subscriptions.access": PUBLIC,  # always 202: it tells nobody whether an address is known
     # People's pages: the signed link in the path is the capability (M-04, M-08).
-    "subscriptions_web.autosubmit": PUBLIC,
     "subscriptions_web.confirm_page": PUBLIC,
     "subscriptions_web.confirm": PUBLIC,
     "subscriptions_web.unsubscribe_page": PUBLIC,
@@ -60,6 +59,7 @@ RULES = {
     "subscriptions_web.restrict": PUBLIC,
     "subscriptions_web.erase_page": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
+    "subscriptions_web.object_to_marketing": PUBLIC,
     "widget.settings_script": PUBLIC,
     "look.static": PUBLIC,  # people's pages' stylesheet, theme and logo
     "look.theme": PUBLIC,

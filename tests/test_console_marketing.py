@@ -41,10 +41,11 @@ def test_marketing_pages_need_a_signed_in_marketer_or_admin(app, url, assert_onl
     assert_only_for(app, url, allowed=["admin"], refused=["auditor"])
 
 
-def test_the_csv_comes_back_with_status_and_reason(app, client, smtp, marketer, access_log,
+def test_the_csv_comes_back_with_consent_status_and_reason(app, client, smtp, marketer, access_log,
                                                    confirmed, sign_up, upload):
-    """REQ M-01: the upload is the API's check; every input column kept, status and reason
-    added, in the order given; the check is logged with its row count, no address."""
+    """REQ M-01, M-09: the upload is the API's check; every input column kept, consent_status
+    and consent_reason added, in the order given, the counts in a header; the check is logged
+    with its row count, no address."""
     confirmed(client, smtp, "kari@example.no")
     sign_up(client, "ola@example.no")
     text = ("name,email\r\nKari,kari@example.no\r\nOla,ola@example.no\r\n"
@@ -53,14 +54,17 @@ def test_the_csv_comes_back_with_status_and_reason(app, client, smtp, marketer, 
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     assert 'filename="checked-newsletter.csv"' in resp.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
-    assert [(r["name"], r["email"], r["status"], r["reason"]) for r in rows] == [
+    assert resp.headers["Consent-Check-Summary"] == (
+        "checked=4, allowed=1, denied=3, consent=1, no_consent=1, pending=1, invalid=1")
+    assert [(r["name"], r["email"], r["consent_status"], r["consent_reason"])
+            for r in rows] == [
         ("Kari", "kari@example.no", "allowed", "consent"),
         ("Ola", "ola@example.no", "denied", "pending"),
         ("Per", "per@example.no", "denied", "no_consent"),
         ("X", "not an address", "denied", "invalid")]
     marketing_rows = list(csv.DictReader(io.StringIO(upload(
         "/console/marketing/check", text, purpose="marketing").get_data(as_text=True))))
-    assert marketing_rows[0]["status"] == "denied"
+    assert marketing_rows[0]["consent_status"] == "denied"
     assert access_log(app, "check") == [("purpose newsletter", 4), ("purpose marketing", 4)]
     with app.app_context():
         logged = " ".join(str(e.detail) for e in db.session.execute(
@@ -69,7 +73,12 @@ def test_the_csv_comes_back_with_status_and_reason(app, client, smtp, marketer, 
 
 
 @pytest.mark.parametrize("text, status, message", [
-    ("name\r\nKari\r\n", 422, "Filen må ha en kolonne som heter email."),
+    ("name\r\nKari\r\n", 422, "Ingen kolonne inneholder adressene. Overskrifter funnet "
+     "(kommaseparert, utf-8): “name”."),
+    ("navn;telefon;status\r\nKari;+4790000000;x\r\n", 422, "Overskrifter funnet "
+     "(semikolonseparert, utf-8): “navn”, “telefon”, “status”."),
+    ("E-post;consent_status\r\nk@example.no;x\r\n", 422,
+     "Filen har allerede en kolonne som heter “consent_status”"),
     ("email\r\n" + "a@example.no\r\n" * 3, 413, "Filen har flere enn 2 rader; del den opp."),
 ])
 def test_a_bad_file_is_refused_with_a_reason(app, marketer, text, status, message, access_log,
@@ -81,11 +90,14 @@ def test_a_bad_file_is_refused_with_a_reason(app, marketer, text, status, messag
     assert access_log(app, "check") == []
 
 
-def test_a_file_that_is_not_utf8_or_missing_is_refused(marketer, csrf_token, upload):
+def test_a_file_that_is_not_csv_or_missing_is_refused(marketer, csrf_token, upload):
+    """REQ M-09: a workbook is refused as a workbook, not as "no email column"."""
     bad = {"csrf_token": csrf_token(marketer, "/console/marketing/check"), "purpose": "newsletter",
-           "file": (io.BytesIO("email\r\nå@example.no\r\n".encode("utf-16")), "l.csv")}
-    assert marketer.post("/console/marketing/check", data=bad,
-                         content_type="multipart/form-data").status_code == 422
+           "file": (io.BytesIO(b"PK\x03\x04\x14\x00\x06\x00xl/workbook.xml"), "l.xlsx")}
+    refused = marketer.post("/console/marketing/check", data=bad,
+                            content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert "Dette er ikke CSV-tekst, men" in refused.get_data(as_text=True)
     none = {"csrf_token": csrf_token(marketer, "/console/marketing/check"), "purpose": "newsletter"}
     assert marketer.post("/console/marketing/check", data=none).status_code == 422
     unknown = upload("/console/marketing/check", "email\r\na@example.no\r\n",
@@ -153,7 +165,7 @@ def test_existing_customers_from_a_csv(app, marketer, access_log, upload):
     assert "1 " in marketer.get("/console/marketing/customers").get_data(as_text=True)
     assert access_log(app, "customers") == [(None, 1)]
     check = upload("/console/marketing/check", "email\r\nkunde@example.no\r\n",
-                   purpose="marketing")
+                   purpose="marketing", product_category="sko")
     assert "allowed,customer" in check.get_data(as_text=True)
     bad = good + "ny@example.no,2026-11-03,sko,false\r\nfeil,ikke-en-dato,sko,true\r\n"
     resp = upload("/console/marketing/customers", bad)

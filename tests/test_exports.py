@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from consent_server import csvfiles
 from consent_server.extensions import db
 from consent_server.ledger import chain, exports
 from consent_server.models import ConsentEvent, utcnow
@@ -47,7 +48,7 @@ def parse(fmt, body: str) -> list[dict]:
     rows = list(csv.DictReader(io.StringIO(body, newline="")))
     out = []
     for row in rows:
-        event = {k: (v if v != "" else None) for k, v in row.items()}
+        event = {k: (csvfiles.unsafe(v) if v != "" else None) for k, v in row.items()}
         for key in ("seq", "v"):
             event[key] = int(event[key])
         event["gpc"] = event["gpc"] == "true"

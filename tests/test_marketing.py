@@ -81,7 +81,7 @@ def test_a_get_of_the_unsubscribe_link_changes_nothing_and_a_second_post_is_harm
 
 def test_unsubscribe_from_everything_stops_all_marketing_at_once(client, smtp, api_key, audience,
                                                                  check, confirmed):
-    """REQ R-03: one request withdraws every purpose."""
+    """REQ R-03: one request withdraws every purpose; from marketing it is an objection."""
     key = api_key()
     confirmed(client, smtp, "kari@example.no",
               purposes={"newsletter": True, "marketing": True})
@@ -89,7 +89,7 @@ def test_unsubscribe_from_everything_stops_all_marketing_at_once(client, smtp, a
     done = client.post(path, data={"everything": "1"})
     assert done.status_code == 200
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
-    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "withdrawn")]
+    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "objected")]
 
 
 def test_forged_unsubscribe_links_are_refused(client, smtp, api_key, audience, check, confirmed,
@@ -143,10 +143,10 @@ def test_the_check_takes_csv_and_keeps_every_column(client, smtp, api_key, confi
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows == [
-        {"name": "Kari", "email": "kari@example.no", "segment": "a", "status": "allowed",
-         "reason": "consent"},
-        {"name": "Ola", "email": "ola@example.no", "segment": "b", "status": "denied",
-         "reason": "no_consent"}]
+        {"name": "Kari", "email": "kari@example.no", "segment": "a", "consent_status": "allowed",
+         "consent_reason": "consent"},
+        {"name": "Ola", "email": "ola@example.no", "segment": "b", "consent_status": "denied",
+         "consent_reason": "no_consent"}]
     no_column = client.post("/api/v1/marketing/check?purpose=newsletter", headers=key,
                              data=b"name\r\nKari\r\n", content_type="text/csv")
     assert no_column.status_code == 422 and no_column.mimetype == "application/problem+json"
@@ -212,20 +212,21 @@ def test_marketing_routes_need_a_marketing_or_admin_key(client, api_key, method,
 
 def test_an_existing_customer_may_get_marketing_but_not_the_newsletter(client, app, api_key,
                                                                        audience, check):
-    """REQ M-07: the customer basis (markedsføringsloven § 15 (2)) covers marketing only, of
-    the same product category when the call names one."""
+    """REQ M-07: the customer basis (markedsføringsloven § 15 third paragraph) covers
+    marketing only, of the product category the call names (none named: not at all)."""
     key = api_key()
     response = client.post("/api/v1/marketing/customers", headers=key,
                             json={"customers": [CUSTOMER]})
     assert response.status_code == 201 and response.get_json() == {"recorded": 1}
     address = [CUSTOMER["email"]]
-    assert check(client, key, "marketing", address) == [("allowed", "customer")]
+    assert check(client, key, "marketing", address) == [("denied", "customer_needs_category")]
     assert check(client, key, "marketing", address, product_category="sko") == [
         ("allowed", "customer")]
     assert check(client, key, "marketing", address, product_category="bøker") == [
         ("denied", "no_consent")]
     assert check(client, key, "newsletter", address) == [("denied", "no_consent")]
-    [entry] = audience(client, key, purpose="marketing")
+    assert audience(client, key, purpose="marketing") == []
+    [entry] = audience(client, key, purpose="marketing", product_category="sko")
     assert entry["email"] == CUSTOMER["email"] and entry["basis"] == "customer"
     assert audience(client, key, purpose="marketing", product_category="bøker") == []
     assert audience(client, key, purpose="newsletter") == []
@@ -237,28 +238,32 @@ def test_an_existing_customer_may_get_marketing_but_not_the_newsletter(client, a
 
 def test_a_customer_who_unsubscribed_is_never_allowed_again_on_that_basis(client, api_key,
                                                                           audience, check):
-    """REQ M-07: never after an unsubscribe, even when the sale is recorded again."""
+    """REQ M-07, R-03: never after an unsubscribe (an objection), even when a later sale is
+    recorded."""
     key = api_key()
     client.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
-    path = audience(client, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
-        "https://consent.example")
+    path = audience(client, key, purpose="marketing", product_category="sko")[0][
+        "unsubscribe_url"].removeprefix("https://consent.example")
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    assert check(client, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
+    sko = {"product_category": "sko"}
+    assert check(client, key, "marketing", [CUSTOMER["email"]], **sko) == [
+        ("denied", "objected")]
     client.post("/api/v1/marketing/customers", headers=key,
                  json={"customers": [{**CUSTOMER, "sale_date": "2026-11-20"}]})
-    assert check(client, key, "marketing", [CUSTOMER["email"]]) == [("denied", "withdrawn")]
-    assert audience(client, key, purpose="marketing") == []
+    assert check(client, key, "marketing", [CUSTOMER["email"]], **sko) == [
+        ("denied", "objected")]
+    assert audience(client, key, purpose="marketing", **sko) == []
 
 
 def test_customers_take_csv_and_refuse_rows_without_an_opt_out(client, api_key, check):
     key = api_key()
     body = ("email,sale_date,product_category,opt_out_offered\r\n"
-            "a@example.no,2026-10-01,sko,true\r\nb@example.no,2026-10-02,,true\r\n")
+            "a@example.no,2026-10-01,sko,true\r\nb@example.no,2026-10-02,sko,true\r\n")
     response = client.post("/api/v1/marketing/customers", headers=key, data=body.encode(),
                             content_type="text/csv")
     assert response.status_code == 201 and response.get_json() == {"recorded": 2}
-    assert check(client, key, "marketing", ["a@example.no", "b@example.no"]) == [
-        ("allowed", "customer"), ("allowed", "customer")]
+    assert check(client, key, "marketing", ["a@example.no", "b@example.no"],
+                 product_category="sko") == [("allowed", "customer"), ("allowed", "customer")]
     bad = client.post("/api/v1/marketing/customers", headers=key, json={"customers": [
         {**CUSTOMER, "email": "c@example.no"}, {**CUSTOMER, "opt_out_offered": False},
         {**CUSTOMER, "email": "nope"}]})
@@ -317,7 +322,7 @@ def test_the_fast_normalisation_agrees_with_the_reference():
         assert got == expected, address
 
 
-def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
+def test_the_cli_check_reads_a_csv_and_writes_it_back_with_consent_status_and_reason(
         app, client, smtp, tmp_path, confirmed):
     """REQ M-01: `flask consent check --purpose P FILE.csv`, with a progress bar."""
     confirmed(client, smtp, "kari@example.no")
@@ -331,9 +336,11 @@ def test_the_cli_check_reads_a_csv_and_writes_it_back_with_status_and_reason(
     assert result.exit_code == 0, result.output
     assert "1 of 3 allowed for newsletter" in result.output
     assert list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))) == [
-        {"email": "kari@example.no", "name": "Kari", "status": "allowed", "reason": "consent"},
-        {"email": "ola@example.no", "name": "Ola", "status": "denied", "reason": "no_consent"},
-        {"email": "nope", "name": "X", "status": "denied", "reason": "invalid"}]
+        {"email": "kari@example.no", "name": "Kari", "consent_status": "allowed",
+         "consent_reason": "consent"},
+        {"email": "ola@example.no", "name": "Ola", "consent_status": "denied",
+         "consent_reason": "no_consent"},
+        {"email": "nope", "name": "X", "consent_status": "denied", "consent_reason": "invalid"}]
     bad = runner.invoke(args=["consent", "check", "--purpose", "analytics", str(given)])
     assert bad.exit_code != 0 and "Unknown purpose" in bad.output
     (tmp_path / "no_email.csv").write_text("name\nKari\n", encoding="utf-8")
@@ -365,8 +372,8 @@ def test_the_ledger_keeps_each_basis_and_its_details_and_verifies(client, app, s
     key = api_key()
     confirmed(client, smtp, "kari@example.no")
     client.post("/api/v1/marketing/customers", headers=key, json={"customers": [CUSTOMER]})
-    path = audience(client, key, purpose="marketing")[0]["unsubscribe_url"].removeprefix(
-        "https://consent.example")
+    path = audience(client, key, purpose="marketing", product_category="sko")[0][
+        "unsubscribe_url"].removeprefix("https://consent.example")
     client.post(path, data={"List-Unsubscribe": "One-Click"})
     with app.app_context():
         events = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)
@@ -379,6 +386,7 @@ def test_the_ledger_keeps_each_basis_and_its_details_and_verifies(client, app, s
                                                 "product_category": "sko",
                                                 "opt_out_offered": True}
         assert (unsubscribe.source, unsubscribe.action) == ("unsubscribe", "withdraw")
+        assert json.loads(unsubscribe.details) == {"objection": "marketing"}  # REQ R-03
         assert all("@" not in (e.details or "") for e in events)
         result = ledger.verify(db.session)
         assert result.ok and result.state_ok, result.as_dict()

@@ -147,7 +147,7 @@ def test_the_own_page_changes_each_purpose(client, smtp, api_key, access_link, c
     assert check(client, key, "marketing", ["kari@example.no"]) == [("allowed", "consent")]
     assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "withdrawn")]
     client.post(path, data={})
-    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "withdrawn")]
+    assert check(client, key, "marketing", ["kari@example.no"]) == [("denied", "objected")]
 
 
 def test_erasure_clears_the_address_and_keeps_the_suppression_and_the_proof(

@@ -18,6 +18,7 @@ from .schemas import StrictSchema, language
 blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing",
                 description="Marketing API")
 CSV = "text/csv"
+SUMMARY = "Consent-Check-Summary"  # a CSV check's counts (RFC 8941 dictionary)
 
 
 class AddressList(fields.Field):
@@ -39,19 +40,31 @@ class CheckSchema(StrictSchema):
 
 
 class CheckArgsSchema(Schema):
-    """A CSV check's query: ?purpose=&product_category=."""
+    """A CSV check's query: ?purpose=&product_category=&column=."""
 
     class Meta:
         unknown = EXCLUDE
 
     purpose = fields.String(required=True)
     product_category = fields.String(validate=validate.Length(max=64))
+    column = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class CustomersArgsSchema(Schema):
+    """A customers CSV's query: ?column= (the address column, when not found by its name)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    column = fields.String(validate=validate.Length(min=1, max=200))
 
 
 class CustomerSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     sale_date = fields.Date(required=True)
-    product_category = fields.String(load_default="", validate=validate.Length(max=64))
+    # The basis covers the company's own products like those bought (M-07): the category is
+    # what a check or an audience of marketing names.
+    product_category = fields.String(required=True, validate=validate.Length(min=1, max=64))
     opt_out_offered = fields.Boolean(required=True)
     language = fields.String(validate=language)
 
@@ -97,13 +110,10 @@ def _json():
     return data
 
 
-def _csv_rows() -> tuple[list[str], list[dict]]:
-    """A CSV body's header and rows; Invalid without an `email` column."""
-    try:
-        text = request.get_data().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Invalid("The CSV body is not UTF-8.") from None
-    return marketing.read_csv(text, _most())
+def _csv_table(column: str | None):
+    """A CSV body as read by csvfiles: any usual encoding and delimiter; Invalid naming the
+    problem."""
+    return marketing.read_csv(request.get_data(), _most(), column)
 
 
 @blp.route("/check", methods=["POST"])
@@ -113,15 +123,18 @@ def _csv_rows() -> tuple[list[str], list[dict]]:
 def check():
     """May these addresses get this purpose now? Per address allowed or denied, and why.
 
-    JSON `{purpose, emails}` gives JSON; a CSV with an `email` column (`?purpose=`) gives the
-    same CSV back with `status` and `reason` added. At most 100,000 addresses a call.
+    JSON `{purpose, emails}` gives JSON with a `summary` of counts; a CSV (`?purpose=`, the
+    address column found by its usual names or named by `?column=`) gives the same file back
+    with `consent_status` and `consent_reason` added and the counts in the
+    `Consent-Check-Summary` header. At most 100,000 addresses a call.
     """
     if request.mimetype == CSV:
         args = _load(CheckArgsSchema(), request.args)
-        header, rows = _csv_rows()
-        results = marketing.check(db.session, args["purpose"], [r["email"] for r in rows],
+        table = _csv_table(args.get("column"))
+        results = marketing.check(db.session, args["purpose"], table.addresses(),
                                   args.get("product_category"))
-        return Response(marketing.check_csv(header, rows, results), mimetype=CSV)
+        return Response(marketing.check_csv(table, results), mimetype=CSV, headers={
+            SUMMARY: marketing.summary_header(marketing.summary(results))})
     data = _json()
     if isinstance(data, dict) and isinstance(data.get("emails"), list):
         marketing.limit(len(data["emails"]), _most())
@@ -133,7 +146,7 @@ def check():
         (allowed if status == "allowed" else denied).append(email)
         listed.append({"email": email, "status": status, "reason": reason})
     return {"purpose": body["purpose"], "checked": len(emails), "allowed": allowed,
-            "denied": denied, "results": listed}
+            "denied": denied, "results": listed, "summary": marketing.summary(results)}
 
 
 @blp.route("/customers", methods=["POST"])
@@ -148,8 +161,8 @@ def customers():
     product category and the opt-out was offered. JSON `{customers: [...]}` or a CSV with the
     columns email, sale_date, product_category, opt_out_offered."""
     if request.mimetype == CSV:
-        _header, rows = _csv_rows()
-        data = {"customers": marketing.customers_from_csv(rows)}
+        table = _csv_table(_load(CustomersArgsSchema(), request.args).get("column"))
+        data = {"customers": marketing.customers_from_csv(table)}
     else:
         data = _json()
         if isinstance(data, dict) and isinstance(data.get("customers"), list):

@@ -13,6 +13,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger import bundles, exports, note, signing, transparency, treestore
 from ..models import utcnow
+from ..people import retention
 from ..people.persons import subject_key
 from ..staff import access_log
 from .keys import with_keys
@@ -166,13 +167,21 @@ def rebuild_tree():
 @with_keys
 def purge_expired():
     """End consents older than CONSENT_MAX_AGE_DAYS with an expire event; erase the personal
-    fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05)."""
-    days, keep = current_app.config["MAX_AGE_DAYS"], current_app.config["RETENTION_DAYS"]
+    fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05); clear the
+    addresses of people whose last purpose ended (or whose sign-up link expired unconfirmed)
+    more than CONSENT_PERSON_RETENTION_DAYS ago (R-05)."""
+    config = current_app.config
+    days, keep = config["MAX_AGE_DAYS"], config["RETENTION_DAYS"]
     now = utcnow()
     erased = devices.erase_ended(db.session, keep, days, now)  # first: expiry restarts clocks
     count = devices.purge_expired(db.session, days, now)
+    people = retention.purge(db.session, now, int(config["PERSON_RETENTION_DAYS"]),
+                             int(config["CONFIRM_MAX_AGE_HOURS"]),
+                             int(config["CUSTOMER_BASIS_MONTHS"]))
     click.echo(f"expired {count} consents older than {days} days")
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
+    click.echo(f"cleared {people} addresses whose last purpose ended over "
+               f"{config['PERSON_RETENTION_DAYS']} days ago")
 
 
 @click.command("rotate-signing-key")

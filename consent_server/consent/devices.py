@@ -18,8 +18,13 @@ DEVICE = SubjectType.DEVICE
 
 
 def new_consent_id() -> str:
-    """128 random bits, URL-safe (22 characters); never derived from the device."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe (22 characters); never derived from the device. Never one
+    that starts with `-` (1 in 64 would): a spreadsheet takes such a cell for a formula, and
+    the audit CSV would have to change it (csvfiles.safe). Drawn again instead, which leaves
+    127.98 bits."""
+    while (consent_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return consent_id
 
 
 def _answer(event, max_age_days: int) -> dict:

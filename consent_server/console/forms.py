@@ -115,12 +115,17 @@ def person_purposes():
     return [SelectChoice(key, purposes.BY_KEY[key].name) for key in purposes.PERSON_KEYS]
 
 
+ADDRESS_COLUMN = _l("Address column (optional; found by its name, e.g. email or e-post)")
+CSV_FILES = ".csv,.txt,text/csv,text/plain"
+
+
 class CheckForm(FlaskForm):
-    file = FileField(_l("CSV file with a column named email"), validators=[FileRequired()],
-                     render_kw={"accept": ".csv,text/csv"})
+    file = FileField(_l("CSV file exported from the newsletter tool or a spreadsheet"),
+                     validators=[FileRequired()], render_kw={"accept": CSV_FILES})
     purpose = SelectField(_l("Purpose"), choices=person_purposes)
     product_category = StringField(_l("Product category (for existing customers, optional)"),
                                    validators=[Optional(), Length(max=64)])
+    column = StringField(ADDRESS_COLUMN, validators=[Optional(), Length(max=200)])
 
 
 class AudienceForm(FlaskForm):
@@ -136,4 +141,5 @@ class LookupForm(FlaskForm):
 
 class CustomersForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired()],
-                     render_kw={"accept": ".csv,text/csv"})
+                     render_kw={"accept": CSV_FILES})
+    column = StringField(ADDRESS_COLUMN, validators=[Optional(), Length(max=200)])

@@ -16,6 +16,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from .. import csvfiles
 from ..api.marketing import CustomersSchema
 from ..errors import DomainError
 from ..extensions import db
@@ -30,26 +31,59 @@ REASONS = {Reason.CONSENT: _l("consent given"), Reason.CUSTOMER: _l("existing cu
            Reason.NO_CONSENT: _l("no consent"), Reason.WITHDRAWN: _l("consent withdrawn"),
            Reason.PENDING: _l("awaiting confirmation"), Reason.ERASED: _l("erased"),
            Reason.EXPIRED: _l("consent given to an outdated notice"),
-           Reason.INVALID: _l("not a valid address")}
+           Reason.INVALID: _l("not a valid address"), Reason.OBJECTED: _l("objected to marketing"),
+           Reason.CUSTOMER_LAPSED: _l("customer, but the last sale is too long ago"),
+           Reason.CUSTOMER_NEEDS_CATEGORY: _l("customer: name the product category")}
 STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
 
 
-def _upload(field) -> tuple[list[str], list[dict]]:
-    """The header and rows of an uploaded CSV; DomainError when it is not one we can read."""
-    try:
-        text = field.data.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DomainError(_("The file is not UTF-8 text."), status=422) from None
-    return marketing.read_csv(text, int(current_app.config["CHECK_MAX_ADDRESSES"]))
+# What csvfiles.Unreadable's problems say in the console's language, with their particulars.
+PROBLEMS = {
+    "empty": _l("The file is empty."),
+    "not_csv": _l("This is not CSV text but %(what)s: save or export it as CSV."),
+    "encoding": _l("The file's characters could not be read: save it as \"CSV UTF-8\"."),
+    "no_header": _l("The file has no header row: the first line must name the columns."),
+    "no_address": _l("No column holds the addresses. Headers found (%(delimiter)s, "
+                     "%(encoding)s): %(headers)s. Name the address column in the field below."),
+    "no_such_column": _l("The file has no column named “%(column)s”. Headers found "
+                         "(%(delimiter)s, %(encoding)s): %(headers)s."),
+    "several": _l("Several columns could hold the addresses (%(columns)s): name the one to "
+                  "check in the field below."),
+    "reserved": _l("The file already has a column named %(columns)s, which the answer adds: "
+                   "rename it."),
+    "too_long": _l("Line %(line)s has %(cells)s cells, but the header has %(width)s "
+                   "(%(delimiter)s)."),
+    "bad_csv": _l("Line %(line)s is not valid CSV (%(delimiter)s)."),
+}
+DELIMITERS = {"comma": _l("comma-separated"), "semicolon": _l("semicolon-separated"),
+              "tab": _l("tab-separated")}
+KINDS = {"workbook": _l("an Excel workbook or a Numbers document"),
+         "old_workbook": _l("an old Excel workbook (.xls)"), "pdf": _l("a PDF")}
+SUMMARY = "Consent-Check-Summary"
 
 
-def _upload_error(form, field, error: DomainError) -> int:
+def _upload(form):
+    """The uploaded file as read by csvfiles (any usual encoding and delimiter)."""
+    return marketing.read_csv(form.file.data.read(), int(current_app.config["CHECK_MAX_ADDRESSES"]),
+                              form.column.data or None)
+
+
+def _upload_error(form, error: DomainError) -> int:
+    """The refusal on the form's fields, said in the console's language; the status."""
     most = "{:,}".format(int(current_app.config["CHECK_MAX_ADDRESSES"])).replace(",", " ")
-    messages = {413: _("The file has more than %(most)s rows; split it.", most=most)}
-    if error.errors and "email" in error.errors:
-        field.errors = [_("The file needs a column named email.")]
+    if isinstance(error, csvfiles.Unreadable):
+        facts = dict(error.facts)
+        if "delimiter" in facts:
+            facts["delimiter"] = DELIMITERS[facts["delimiter"]]
+        if "what" in facts:
+            facts["what"] = KINDS[facts["what"]]
+        message = PROBLEMS[error.problem] % facts
+        target = form.column if "column" in (error.errors or {}) else form.file
+        target.errors = [message]
+    elif error.status == 413:
+        form.file.errors = [_("The file has more than %(most)s rows; split it.", most=most)]
     else:
-        field.errors = [messages.get(error.status, _("The file is not a CSV we can read."))]
+        form.file.errors = [_("The file is not a CSV we can read.")]
     return error.status if error.status in (413, 422) else 422
 
 
@@ -61,20 +95,23 @@ def check():
     status = 200
     if form.validate_on_submit():
         try:
-            header, rows = _upload(form.file)
-            results = marketing.check(db.session, form.purpose.data, [r["email"] for r in rows],
+            table = _upload(form)
+            results = marketing.check(db.session, form.purpose.data, table.addresses(),
                                       form.product_category.data or None)
         except DomainError as error:
-            status = _upload_error(form, form.file, error)
+            status = _upload_error(form, error)
         else:
             access_log.record(db.session, current_user.id, access_log.CHECK, utcnow(),
-                              f"purpose {form.purpose.data}", len(rows))
-            return Response(marketing.check_csv(header, rows, results), mimetype="text/csv",
-                            headers={"Content-Disposition":
-                                     f'attachment; filename="checked-{form.purpose.data}.csv"'})
+                              f"purpose {form.purpose.data}", len(table.rows))
+            counts = marketing.summary(results)
+            return Response(marketing.check_csv(table, results), mimetype="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="checked-{form.purpose.data}.csv"',
+                SUMMARY: marketing.summary_header(counts)})
     elif request.method == "POST":
         status = 422
-    return render_template("console/check.html", form=form,
+    labels = {"checked": _("addresses checked"), "allowed": _("allowed"),
+              "denied": _("not allowed"), **{reason: str(text) for reason, text in REASONS.items()}}
+    return render_template("console/check.html", form=form, labels=labels,
                            most=int(current_app.config["CHECK_MAX_ADDRESSES"])), status
 
 
@@ -137,8 +174,8 @@ def customers():
     problems, status = [], 200
     if form.validate_on_submit():
         try:
-            _header, rows = _upload(form.file)
-            body = CustomersSchema().load({"customers": marketing.customers_from_csv(rows)})
+            table = _upload(form)
+            body = CustomersSchema().load({"customers": marketing.customers_from_csv(table)})
             count = marketing.record_customers(db.session, body["customers"],
                                                current_app.config["DEFAULT_LANGUAGE"], utcnow())
         except ValidationError as error:
@@ -147,7 +184,7 @@ def customers():
             if error.errors and "customers" in error.errors:
                 problems, status = _row_problems(error.errors["customers"]), 422
             else:
-                status = _upload_error(form, form.file, error)
+                status = _upload_error(form, error)
         else:
             access_log.record(db.session, current_user.id, access_log.CUSTOMERS, utcnow(),
                               rows=count)
@@ -156,7 +193,8 @@ def customers():
             return redirect(url_for("console.customers"))
     elif request.method == "POST":
         status = 422
-    return render_template("console/customers.html", form=form, problems=problems), status
+    return render_template("console/customers.html", form=form, problems=problems,
+                           months=current_app.config["CUSTOMER_BASIS_MONTHS"]), status
 
 
 def _row_problems(errors) -> list[tuple[int, str, str]]:

@@ -7,6 +7,7 @@ export's and a verify's time. The values are the same; tests compare both paths.
 """
 from sqlalchemy import String, case, func, literal_column, type_coerce
 
+from .. import csvfiles
 from ..models import EVENTS
 
 NAMES = [c.name for c in EVENTS.columns]  # every column, whatever other changes add
@@ -30,15 +31,29 @@ def hashed_time(column, dialect: str):
                literal_column("'.'"), fraction, literal_column("'Z'"))
 
 
+QUOTE = literal_column("''''")  # SQL for a text of one `'`
+
+
+def spreadsheet_safe(column):
+    """SQL for a text column as csvfiles.safe writes it: a `'` before a first character a
+    spreadsheet would take for a formula (and before a `'`), so a CSV that the database writes
+    (PostgreSQL's COPY) is as safe as one written in Python."""
+    risky = [literal_column("'" + c.replace("'", "''") + "'") for c in csvfiles.RISKY]
+    return case((func.substr(column, 1, 1).in_(risky), QUOTE.op("||")(column)), else_=column)
+
+
 def columns(dialect: str, text_booleans: bool = False) -> list:
     """Every event column, the time as hashed, untyped (no per-row processing); booleans as
-    'true' / 'false' when text_booleans (CSV), else as the driver's 0/1 or bool."""
+    'true' / 'false' and text cells spreadsheet-safe when text_booleans (CSV), else as the
+    driver gives them."""
     out = []
     for column in EVENTS.columns:
         if column.name == "recorded_at":
             out.append(type_coerce(hashed_time(column, dialect), String()).label(column.name))
         elif column.type.python_type is bool and text_booleans:
             out.append(case((column.is_(True), "true"), else_="false").label(column.name))
+        elif column.type.python_type is str and text_booleans:
+            out.append(type_coerce(spreadsheet_safe(column), String()).label(column.name))
         else:
             out.append(column)
     return out

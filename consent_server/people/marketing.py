@@ -1,9 +1,9 @@
 """The marketing team's services: the pre-send check, existing customers, the audience."""
-import csv
-import io
+import calendar
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import (
     Column,
     MetaData,
@@ -21,12 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from .. import ledger
+from .. import csvfiles, ledger
 from ..consent import notices
 from ..errors import Invalid, NotFound, TooLarge
 from ..ledger import history
-from ..models import STATE
-from ..text import MESSAGE, bad_text
+from ..models import STATE, utcnow
 from ..vocabulary import Action, Basis, Purpose, Reason, Source
 from .addresses import InvalidAddress
 from .links import unsubscribe_url
@@ -34,8 +33,7 @@ from .persons import (
     CUSTOMER,
     KEYS,
     PERSON,
-    address_hash,
-    by_hash,
+    by_address,
     choices_of,
     event,
     find_or_add,
@@ -44,7 +42,7 @@ from .persons import (
     valid_address,
 )
 
-RESULT_COLUMNS = ("status", "reason")
+RESULT_COLUMNS = ("consent_status", "consent_reason")  # never a tool's own `status`
 AUDIENCE_COLUMNS = ("email", "language", "basis", "unsubscribe_url", "list_unsubscribe",
                     "list_unsubscribe_post")
 CUSTOMER_COLUMNS = ("email", "sale_date", "product_category", "opt_out_offered", "language")
@@ -64,54 +62,57 @@ def limit(count: int, most: int) -> None:
                       "Split the list and send the parts one by one.")
 
 
-def read_csv(text: str, most: int) -> tuple[list[str], list[dict]]:
-    """A CSV's header and rows (for the API's CSV bodies and the console's uploads); Invalid
-    without an `email` column, TooMany beyond `most` rows."""
-    if bad_text(text):  # S-04: a cell with a NUL (no UTF-8 carries a lone surrogate)
-        raise Invalid(MESSAGE)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = list(reader.fieldnames or [])
-        if "email" not in header:
-            raise Invalid("The CSV needs an `email` column.", {"email": ["Missing column."]})
-        rows = []
-        for row in reader:
-            rows.append(row)
-            limit(len(rows), most)
-    except csv.Error as error:
-        raise Invalid(f"The CSV could not be read: {error}.") from None
-    return header, rows
+def read_csv(data: bytes, most: int, column: str | None = None) -> csvfiles.Table:
+    """A CSV file to check, as a marketing tool or a spreadsheet wrote it (csvfiles.read): the
+    address column found by name or named by `column`; Invalid when `consent_status` or
+    `consent_reason` is already a column (the answer adds them)."""
+    return csvfiles.read(data, most, column, reserved=RESULT_COLUMNS)
 
 
-def check_csv(header: list[str], rows: list[dict], results) -> str:
-    """The checked CSV: the input's columns kept, `status` and `reason` added."""
-    out = io.StringIO()
-    columns = header + [c for c in RESULT_COLUMNS if c not in header]
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row, (status, reason) in zip(rows, results, strict=True):
-        writer.writerow({**row, "status": status, "reason": reason})
-    return out.getvalue()
+def check_csv(table: csvfiles.Table, results) -> bytes:
+    """The checked file: every input column kept, in order, `consent_status` and
+    `consent_reason` added; the input's delimiter; every cell safe for a spreadsheet."""
+    return csvfiles.answer(table, list(RESULT_COLUMNS), results)
 
 
-def customers_from_csv(rows: list[dict]) -> list[dict]:
-    """A customers CSV's rows as CustomersSchema's items (empty cells left out)."""
-    return [{key: value for key, value in row.items()
-             if key in CUSTOMER_COLUMNS and value not in (None, "")} for row in rows]
+def summary(results) -> dict:
+    """The counts of a check: {checked, allowed, denied, reasons: {reason: count}}, the
+    reasons in the vocabulary's order."""
+    counts = {reason: 0 for reason in REASONS}
+    allowed = 0
+    for status, reason in results:
+        counts[reason] += 1
+        allowed += status == ALLOWED
+    return {"checked": len(results), "allowed": allowed, "denied": len(results) - allowed,
+            "reasons": {reason: n for reason, n in counts.items() if n}}
+
+
+def summary_header(counts: dict) -> str:
+    """The counts as a Structured Field dictionary (RFC 8941) for a CSV answer's
+    `Consent-Check-Summary` header: `checked=4, allowed=1, denied=3, no_consent=2, invalid=1`."""
+    parts = {"checked": counts["checked"], "allowed": counts["allowed"],
+             "denied": counts["denied"], **counts["reasons"]}
+    return ", ".join(f"{name}={value}" for name, value in parts.items())
+
+
+def customers_from_csv(table: csvfiles.Table) -> list[dict]:
+    """A customers file's rows as CustomersSchema's items: the address from its column (found
+    by name), the other columns by name in any case; empty cells left out."""
+    columns = {name: table.column(name) for name in CUSTOMER_COLUMNS if name != "email"}
+    out = []
+    for index, address in enumerate(table.addresses()):
+        row = {"email": address}
+        for name, cells in columns.items():
+            if cells is not None and cells[index].strip():
+                row[name] = cells[index].strip()
+        out.append(row)
+    return out
 
 
 def audience_csv(rows: Iterable[dict]) -> Iterator[str]:
-    """The audience as CSV text, a header and then a line per address as it comes."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, AUDIENCE_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
-    if out.getvalue():
-        yield out.getvalue()
+    """The audience as CSV text, a header and then a line per address as it comes, every cell
+    safe for a spreadsheet."""
+    return csvfiles.dicts_text(list(AUDIENCE_COLUMNS), rows)
 
 
 def _purpose(purpose: str) -> str:
@@ -120,8 +121,11 @@ def _purpose(purpose: str) -> str:
     return purpose
 
 
-def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple[str, str]:
-    """(status, reason) of one address for one purpose (M-01, M-07).
+def decide(purpose: str, person, state, customer: bool, valid_versions, *,
+           lapsed: bool = False, named: bool = True) -> tuple[str, str]:
+    """(status, reason) of one address for one purpose (M-01, M-07, R-03). `customer`: a
+    customer basis within CUSTOMER_BASIS_MONTHS (of the category asked for, if any); `lapsed`:
+    only an older one; `named`: the check names a product category.
 
     The choices, the pending sign-up and the withdrawals are canonical JSON (sorted keys, no
     spaces), so a purpose's entry is a plain substring: no parsing per address.
@@ -138,13 +142,28 @@ def decide(purpose: str, person, state, customer: bool, valid_versions) -> tuple
             return DENIED, Reason.EXPIRED
         return ALLOWED, Reason.CONSENT
     withdrawn = f'"{purpose}":' in (person.withdrawn or "")
-    if purpose == Purpose.MARKETING and customer and not withdrawn:
-        return ALLOWED, Reason.CUSTOMER
+    marketing = purpose == Purpose.MARKETING
+    if marketing and customer and not withdrawn:
+        return (ALLOWED, Reason.CUSTOMER) if named else (DENIED, Reason.CUSTOMER_NEEDS_CATEGORY)
     if granted in (person.pending or ""):
         return DENIED, Reason.PENDING
-    if withdrawn:
-        return DENIED, Reason.WITHDRAWN
+    if withdrawn:  # from marketing, every withdrawal is an objection, which no sale undoes
+        return DENIED, Reason.OBJECTED if marketing else Reason.WITHDRAWN
+    if marketing and lapsed:
+        return DENIED, Reason.CUSTOMER_LAPSED
     return DENIED, Reason.NO_CONSENT
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the month's last day when it is short)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def customer_cutoff(today: date | None = None) -> date:
+    """The earliest sale that still gives a customer basis today (CUSTOMER_BASIS_MONTHS)."""
+    today = today or utcnow().date()
+    return months_before(today, int(current_app.config["CUSTOMER_BASIS_MONTHS"]))
 
 
 HASHES = Table("check_address_hashes", MetaData(), Column("h", String(64), primary_key=True),
@@ -154,9 +173,10 @@ LOOKUP = (PERSON.c.subject, PERSON.c.address_hash, PERSON.c.email, PERSON.c.pend
           STATE.c.policy_version)
 
 
-def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None):
-    """The person, state and customer basis of every address hash in one set-based query:
-    `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
+def _lookup(session: Session, hashes: set[str], purpose: str, category: str | None,
+            cutoff: date):
+    """The person, state and customer basis (current, and lapsed) of every address hash in one
+    set-based query: `= ANY(array)` on PostgreSQL, a join with a temporary table on SQLite."""
     if not hashes:
         return {}
     conn = session.connection()
@@ -168,8 +188,10 @@ def _lookup(session: Session, hashes: set[str], purpose: str, category: str | No
         temp.create(conn)
         conn.execute(insert(temp), [{"h": h} for h in hashes])
         matches = PERSON.c.address_hash.in_(select(temp.c.h))
-    customer = _customer_clause(category) if purpose == "marketing" else None
-    columns = (*LOOKUP, customer.label("customer")) if customer is not None else LOOKUP
+    columns = LOOKUP
+    if purpose == Purpose.MARKETING:
+        columns = (*LOOKUP, _customer_clause(category, cutoff).label("customer"),
+                   _customer_clause(category).label("lapsed"))
     query = (select(*columns).select_from(PERSON.outerjoin(STATE, STATE.c.subject ==
                                                            PERSON.c.subject)).where(matches))
     try:
@@ -179,19 +201,24 @@ def _lookup(session: Session, hashes: set[str], purpose: str, category: str | No
             temp.drop(conn)
 
 
-def _customer_clause(category: str | None):
-    """Whether a person has a customer basis (of the category, when one is named)."""
+def _customer_clause(category: str | None, cutoff: date | None = None):
+    """Whether a person has a customer basis (of the category, when one is named; from a sale
+    on or after `cutoff`, when one is given)."""
     where = CUSTOMER.c.subject == PERSON.c.subject
     if category:
         where = and_(where, CUSTOMER.c.product_category == category)
+    if cutoff is not None:
+        where = and_(where, CUSTOMER.c.sale_date >= cutoff)
     return exists().where(where)
 
 
 def check(session: Session, purpose: str, emails: list, category: str | None = None,
-          progress=None) -> list[tuple[str, str]]:
-    """(status, reason) per address, in the order given: may it get this purpose now?"""
+          progress=None, today: date | None = None) -> list[tuple[str, str]]:
+    """(status, reason) per address, in the order given: may it get this purpose now? For
+    marketing, a customer basis counts only for the product category named (none named:
+    `customer_needs_category`) and only CUSTOMER_BASIS_MONTHS after the sale."""
     purpose = _purpose(purpose)
-    hashed: list[str | None] = []
+    hashed: list[tuple[str, str | None] | None] = []
     keyed = hasher()
     for email in emails:
         try:
@@ -200,20 +227,35 @@ def check(session: Session, purpose: str, emails: list, category: str | None = N
             hashed.append(None)
         if progress is not None:
             progress(1)
-    found = _lookup(session, {h for h in hashed if h}, purpose, category)
+    wanted = {h for pair in hashed if pair for h in pair if h}
+    found = _lookup(session, wanted, purpose, category, customer_cutoff(today))
     valid = set(notices.valid_versions(session))
     marketing = purpose == Purpose.MARKETING  # only then has the look-up a customer column
+
+    def one(row):
+        if row is None:
+            return DENIED, Reason.NO_CONSENT
+        state = row if row.action is not None else None
+        if not marketing:
+            return decide(purpose, row, state, False, valid)
+        return decide(purpose, row, state, bool(row.customer), valid, lapsed=bool(row.lapsed),
+                      named=bool(category))
+
     out = []
-    for h in hashed:
-        if h is None:
+    for pair in hashed:
+        if pair is None:
             out.append((DENIED, Reason.INVALID))
             continue
-        row = found.get(h)
-        if row is None:
-            out.append((DENIED, Reason.NO_CONSENT))
-            continue
-        state = row if row.action is not None else None
-        out.append(decide(purpose, row, state, marketing and bool(row.customer), valid))
+        new, old = pair
+        answer = one(found.get(new))
+        if old is not None and old in found:
+            # A person known by the hash from before migration 0008 (erased before it, or
+            # sharing the folded address with another): the stricter answer stands, so that no
+            # erased or withdrawn address became mailable by the change.
+            earlier = one(found[old])
+            if earlier[0] == DENIED and (answer[0] == ALLOWED or found.get(new) is None):
+                answer = earlier
+        out.append(answer)
     return out
 
 
@@ -228,12 +270,16 @@ def record_customers(session: Session, customers: list[dict], language: str, now
         except InvalidAddress as error:
             errors[str(index)] = {"email": [str(error)]}
             continue
+        if not (row.get("product_category") or "").strip():
+            errors[str(index)] = {"product_category": [
+                "The basis covers products like those bought: name the product category."]}
+            continue
         if row["opt_out_offered"] is not True:
             errors[str(index)] = {"opt_out_offered": [
                 "The basis needs a free and simple opt-out offered at the sale."]}
             continue
-        rows.append({**row, "email": address, "product_category": row.get("product_category")
-                     or ""})
+        rows.append({**row, "email": address,
+                     "product_category": row["product_category"].strip()})
     if errors:
         raise Invalid("Some customers are not valid; nothing was recorded.",
                       {"customers": errors})
@@ -272,17 +318,19 @@ def customer_details(row: dict) -> dict:
             "opt_out_offered": True}
 
 
-def audience(session: Session, purpose: str, category: str | None = None):
+def audience(session: Session, purpose: str, category: str | None = None,
+             today: date | None = None):
     """Every address that may receive the purpose now, with its language and unsubscribe
-    headers (M-03, M-06); streamed from a server-side cursor, memory flat."""
+    headers (M-03, M-06); streamed from a server-side cursor, memory flat. Customers are in a
+    marketing audience only when it names their product category (M-07)."""
     purpose = _purpose(purpose)
     valid = notices.valid_versions(session)
     consented = and_(STATE.c.action != Action.ERASE,
                      STATE.c.choices.like(f'%"{purpose}":true%'),  # canonical JSON
                      STATE.c.policy_version.in_(valid))
     allowed = consented
-    if purpose == Purpose.MARKETING:
-        allowed = or_(consented, and_(_customer_clause(category),
+    if purpose == Purpose.MARKETING and category:
+        allowed = or_(consented, and_(_customer_clause(category, customer_cutoff(today)),
                                       not_(PERSON.c.withdrawn.like('%"marketing"%'))))
     query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
                     consented.label("consented"))
@@ -306,7 +354,7 @@ def look_up(session: Session, address: str) -> dict:
     history (None when the ledger has none). Invalid for a malformed address."""
     address = valid_address(address)
     statuses = {purpose: check(session, purpose, [address])[0] for purpose in KEYS}
-    person = by_hash(session, address_hash(address))
+    person = by_address(session, address)
     found = None
     if person is not None:
         try:

@@ -18,7 +18,7 @@ from ..consent import purposes
 from ..errors import Invalid
 from ..models import CustomerBasis, Person
 from ..vocabulary import Action, SubjectType
-from .addresses import InvalidAddress, normalise, subject_hash
+from .addresses import InvalidAddress, fold, normalise, subject_hash
 
 PERSON = Person.__table__
 CUSTOMER = CustomerBasis.__table__
@@ -26,14 +26,24 @@ KEYS = purposes.PERSON_KEYS  # marketing, newsletter
 
 
 def address_hash(address: str) -> str:
-    """The keyed hash (CONSENT_EMAIL_HASH_KEY) of an address; InvalidAddress when it is none."""
+    """The keyed hash (CONSENT_EMAIL_HASH_KEY) of an address, case-folded (M-05);
+    InvalidAddress when it is none."""
     return subject_hash(current_app.config["EMAIL_HASH_KEY"], address)
 
 
 def hasher():
-    """address_hash for addresses already normalised, the key looked up once (for a batch)."""
+    """(address_hash, its form before migration 0008) for addresses already normalised, the
+    key looked up once (for a batch); the old form is None where it is the same."""
     key = current_app.config["EMAIL_HASH_KEY"].encode()
-    return lambda address: hmac.digest(key, address.encode(), hashlib.sha256).hex()
+
+    def both(address: str) -> tuple[str, str | None]:
+        folded = fold(address)
+        new = hmac.digest(key, folded.encode(), hashlib.sha256).hex()
+        if folded == address:
+            return new, None
+        return new, hmac.digest(key, address.encode(), hashlib.sha256).hex()
+
+    return both
 
 
 def no_choices() -> dict[str, bool]:
@@ -72,18 +82,29 @@ def by_subject(conn, subject: str):
     return conn.execute(select(PERSON).where(PERSON.c.subject == subject)).first()
 
 
+def by_address(conn, address: str):
+    """The person row an address is known by, or None: by its case-folded keyed hash, else by
+    the hash it had before migration 0008 (a person erased before it: still suppressed)."""
+    new, old = hasher()(address)
+    person = by_hash(conn, new)
+    if person is None and old is not None:
+        person = by_hash(conn, old)
+    return person
+
+
 def find_or_add(conn, address: str, language: str, consent_id: str | None, now: datetime):
     """The person row of a normalised address, added when new; an erased one gets its address
-    back. Run under the chain lock (conn is the writer's), which serialises writers of people."""
+    back (and one known by its hash from before migration 0008 the case-folded one). Run under
+    the chain lock (conn is the writer's), which serialises writers of people."""
     hashed = address_hash(address)
-    person = by_hash(conn, hashed)
+    person = by_address(conn, address)
     if person is None:
         conn.execute(insert(PERSON).values(
             subject=hashed, address_hash=hashed, email=address, language=language,
             consent_id=consent_id, created_at=now, mail_due=False, withdrawn="{}"))
-    elif person.email != address:
+    elif person.email != address or person.address_hash != hashed:
         conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
-                     .values(email=address))
+                     .values(email=address, address_hash=hashed))
     return by_hash(conn, hashed)
 
 
@@ -102,10 +123,9 @@ def subject_key(session, value: str) -> str:
     its first subject, R-04), else the address's keyed hash."""
     if "@" not in value:
         return value
-    hashed = address_hash(valid_address(value, "subject"))
-    person = session.execute(select(PERSON.c.subject)
-                             .where(PERSON.c.address_hash == hashed)).scalar_one_or_none()
-    return person or hashed
+    address = valid_address(value, "subject")
+    person = by_address(session, address)
+    return person.subject if person is not None else address_hash(address)
 
 
 def withdrawn_of(person) -> dict[str, str]:

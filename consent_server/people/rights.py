@@ -14,14 +14,16 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
-from ..vocabulary import Action, Source
-from . import links, mail
+from ..vocabulary import Action, Basis, Purpose, Source
+from . import links, mail, webhooks
 from .addresses import InvalidAddress, normalise
+from .marketing import customer_cutoff
 from .persons import (
     CUSTOMER,
     KEYS,
     PERSON,
     address_hash,
+    by_address,
     by_hash,
     by_subject,
     choices_of,
@@ -46,7 +48,7 @@ def request_access(session: Session, email: str, now: datetime) -> None:
         address = normalise(email)
     except InvalidAddress:
         return
-    person = by_hash(session, address_hash(address))
+    person = by_address(session, address)
     if person is None or not person.email:
         return
     resend = timedelta(minutes=float(current_app.config["CONFIRM_RESEND_MINUTES"]))
@@ -78,11 +80,18 @@ def own_page(session: Session, token: str) -> dict:
     state = ledger.state(session, person.subject)
     rows = session.execute(select(EVENTS).where(EVENTS.c.subject == person.subject)
                            .order_by(EVENTS.c.seq)).mappings().all()
+    choices = choices_of(state)
+    sales = _sales(session, person)
+    objected = Purpose.MARKETING in withdrawn_of(person)
+    basis = {key: Basis.CONSENT if choices[key] else None for key in KEYS}
+    if not choices[Purpose.MARKETING] and not objected and any(s["current"] for s in sales):
+        basis[Purpose.MARKETING] = Basis.CUSTOMER
     return {
         "email": person.email, "language": person.language, "erased": person.email is None,
         "restricted": person.restricted_at is not None,
-        "subject": person.subject,
-        "choices": choices_of(state), "pending": json.loads(person.pending or "{}"),
+        "subject": person.subject, "basis": basis, "sales": sales, "objected": objected,
+        "receiving": {key: basis[key] is not None for key in KEYS},
+        "choices": choices, "pending": json.loads(person.pending or "{}"),
         "events": [{**{key: row[key] for key in SHOWN}, "choices": json.loads(row["choices"]),
                     "details": json.loads(row["details"]) if row["details"] else None}
                    for row in rows],
@@ -103,6 +112,26 @@ def held(session: Session, subject: str) -> dict[str, list[dict]]:
     return found
 
 
+def _sales(session: Session, person) -> list[dict]:
+    """The person's customer relationships (M-07): each product category's last sale, and
+    whether it still gives a basis (CUSTOMER_BASIS_MONTHS)."""
+    cutoff = customer_cutoff()
+    rows = session.execute(select(CUSTOMER.c.product_category, CUSTOMER.c.sale_date).where(
+        CUSTOMER.c.subject == person.subject).order_by(CUSTOMER.c.sale_date.desc())).all()
+    return [{"product_category": row.product_category, "sale_date": row.sale_date,
+             "current": row.sale_date >= cutoff} for row in rows]
+
+
+def object_to_marketing(session: Session, token: str, now: datetime) -> dict:
+    """The person objects to direct marketing (GDPR Art. 21(2)-(3), R-03): every purpose
+    withdrawn at once, whatever its basis, and no later sale brings the customer basis back."""
+    person, _ = links.person_of(session, links.ACCESS, token)
+    if person.email is None:
+        raise links.LinkInvalid("This address has been erased.")
+    withdraw(session, person.subject, KEYS, Source.API, now)
+    return own_page(session, token)
+
+
 def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     """The person's page changes their choices: withdrawals at once; a new purpose is a grant
     (the link proves the address, so no second confirmation). Source `preferences`: the person's
@@ -110,7 +139,9 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     person, _ = links.person_of(session, links.ACCESS, token)
     if person.email is None:
         raise links.LinkInvalid("This address has been erased.")
-    before = choices_of(ledger.state(session, person.subject))
+    # What the page showed ticked: consent, or for marketing a current customer basis, whose
+    # unticking is an objection (M-07, R-03).
+    before = own_page(session, token)["receiving"]
     off = tuple(key for key in KEYS if before[key] and not choices.get(key))
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:
@@ -153,7 +184,8 @@ def erase(session: Session, token: str, now: datetime) -> None:
 def erase_subject(session: Session, subject: str, now: datetime,
                   source: Source = Source.API) -> None:
     """Erase one person: the address and personal fields go; the keyed hash stays in ledger and
-    state, so the address stays suppressed and the proof stays valid (R-02)."""
+    state, so the address stays suppressed and the proof stays valid (R-02). Source `system`
+    when retention clears it (R-05)."""
     with ledger.locked(session) as writer:
         person = by_subject(writer.conn, subject)
         state = writer.state(subject)
@@ -163,9 +195,10 @@ def erase_subject(session: Session, subject: str, now: datetime,
             return
         version, language, text_hash = notice_of(session, state, person)
         writer.erase_personal_fields(subject)
-        writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
-                            policy_version=version, language=language, text_hash=text_hash,
-                            source=source), now=now)
+        erased = writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
+                                     policy_version=version, language=language,
+                                     text_hash=text_hash, source=source), now=now)
+        webhooks.enqueue(writer.conn, webhooks.ERASED, person.email, erased)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
@@ -179,7 +212,7 @@ def rectify(session: Session, email: str, new_email: str, now: datetime) -> dict
     """An admin corrects a person's address (R-04): same subject, so its history stays."""
     old, new = valid_address(email), valid_address(new_email, "new_email")
     with ledger.locked(session) as writer:
-        person = by_hash(writer.conn, address_hash(old))
+        person = by_address(writer.conn, old)
         if person is None or person.email is None:
             raise NotFound("No person with this address.")
         taken = by_hash(writer.conn, address_hash(new))

@@ -15,8 +15,8 @@ from ..consent import notices, purposes
 from ..errors import Invalid
 from ..http.network import truncate_ip
 from ..ledger.chain import canonical, timestamp
-from ..vocabulary import Action, Basis, Source
-from . import links, mail
+from ..vocabulary import Action, Basis, Purpose, Source
+from . import links, mail, webhooks
 from .persons import (
     KEYS,
     PERSON,
@@ -85,6 +85,7 @@ def grant(writer: ledger.Writer, person, wanted: dict, policy_version: str, lang
     writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject).values(
         pending=None, pending_policy_version=None, confirm_nonce=None, mail_due=False,
         language=language))
+    webhooks.enqueue(writer.conn, webhooks.GRANTED, person.email, granted)
     return granted
 
 
@@ -173,10 +174,15 @@ def unsubscribe(session: Session, token: str, everything: bool, now: datetime) -
                                         now)}
 
 
+OBJECTION = {"objection": "marketing"}  # an event's details: GDPR Art. 21(3), absolute
+
+
 def withdraw(session: Session, subject: str, chosen, source: Source,
              now: datetime) -> dict | None:
-    """Withdraw purposes of a person and note the objection (which no customer relationship
-    overrides); returns the event appended, or None when all was withdrawn already."""
+    """Withdraw purposes of a person and note the withdrawal; from marketing it is an
+    objection (R-03: link, one-click or own page), which no customer relationship, not even a
+    later sale, overrides (M-07); only a new consent does. Returns the event appended, or None
+    when all was withdrawn already."""
     with ledger.locked(session) as writer:
         person = by_subject(writer.conn, subject)
         state = writer.state(subject)
@@ -192,7 +198,9 @@ def withdraw(session: Session, subject: str, chosen, source: Source,
         withdrawn = writer.append(event(
             subject, action=Action.UPDATE if any(after.values()) else Action.WITHDRAW,
             choices=after, policy_version=version, language=language, text_hash=text_hash,
-            source=source), now=now)
+            source=source, details=OBJECTION if Purpose.MARKETING in chosen else None), now=now)
+        webhooks.enqueue(writer.conn, webhooks.OBJECTED if Purpose.MARKETING in chosen
+                         else webhooks.WITHDRAWN, person.email, withdrawn)
         pending = {k: v for k, v in json.loads(person.pending or "{}").items() if k not in chosen}
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
             withdrawn=canonical(marks).decode(), pending=canonical(pending).decode() if pending

@@ -36,8 +36,6 @@ HELD = {"person": _l("Your e-mail address, language, sign-up (time and IP addres
                             "in the consent log."),
         "consent_state": _l("Your choices as they are now.")}
 HELD_OTHER = _l("Other records about you.")
-AUTOSUBMIT = ("document.addEventListener('DOMContentLoaded',function(){"
-              "var f=document.querySelector('form[data-autosubmit]');if(f){f.submit();}});\n")
 
 
 def _page(template: str, language: str, status: int = 200, **context):
@@ -62,17 +60,10 @@ def _error(error: DomainError, language: str | None = None, access: bool = False
     return _page("people/link_problem.html", lang, error.status, kind=kind, access=access)
 
 
-@bp.get("/subscriptions/autosubmit.js")
-def autosubmit():
-    """The confirmation page's script: press its button once it has loaded."""
-    return AUTOSUBMIT, 200, {"Content-Type": "application/javascript; charset=utf-8",
-                             "Cache-Control": "public, max-age=3600",
-                             "X-Content-Type-Options": "nosniff"}
-
-
 @bp.get("/subscriptions/confirm/<token>")
 def confirm_page(token: str):
-    """The confirmation page: one button; records nothing."""
+    """The confirmation page: one button, and no script: link scanners that run a page's
+    scripts (Safe Links, Barracuda, Proofpoint) confirm nothing; the person's click does (M-08)."""
     try:
         shown = subscriptions.confirm_page(db.session, token)
     except DomainError as error:
@@ -147,6 +138,16 @@ def restrict(token: str):
         page = rights.restrict(db.session, token, request.form.get("restrict") == "1", utcnow())
     except DomainError as error:
         return _error(error, access=True)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
+@bp.post("/subscriptions/me/<token>/object")
+def object_to_marketing(token: str):
+    """The person objects to all direct marketing (GDPR Art. 21(3), R-03)."""
+    try:
+        page = rights.object_to_marketing(db.session, token, utcnow())
+    except DomainError as error:
+        return _error(error)
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
 
 

@@ -188,35 +188,48 @@ def test_admin_creates_and_revokes_a_key(context, server, sign_in, axe):
     assert api.get("/api/v1/audit/verify", headers=auth).status_code == 401
 
 
-CHECK_CSV = "name,email\nKunde,kunde@example.no\nUkjent,ukjent@example.no\nFeil,ikke en adresse\n"
+# As Norwegian Excel saves it: semicolons, UTF-8 with a BOM, CRLF, the column named E-post.
+CHECK_CSV = "\ufeffE-post;Navn\r\nkunde@example.no;Kunde\r\nukjent@example.no;Ukjent\r\n" \
+            "ikke en adresse;=Feil\r\n"
 
 
 @pytest.mark.parametrize("scripts", [True, False])
 def test_marketer_uploads_a_csv_and_gets_the_statuses_back(browser, server, tmp_path, scripts,
                                                            sign_in):
-    """REQ M-01: the marketer's file comes back with status and reason per row: through the
-    page's script (progress, then the download) or, without scripts, the plain form."""
+    """REQ M-01, M-09: a Norwegian Excel file comes back in its own form with consent_status
+    and consent_reason per row: through the page's script (progress, the download, then the
+    counts on the page) or, without scripts, the plain form."""
     ctx = browser.new_context(accept_downloads=True, java_script_enabled=scripts)
     try:
         page = ctx.new_page()
         sign_in(page, "marketing")
         page.get_by_role("navigation").get_by_role("link", name="Kontroll").click()
         source = tmp_path / "mottakere.csv"
-        source.write_text(CHECK_CSV, encoding="utf-8")
-        page.get_by_label("CSV-fil med en kolonne som heter email").set_input_files(str(source))
+        source.write_bytes(CHECK_CSV.encode("utf-8"))
+        page.get_by_label("CSV-fil eksportert fra nyhetsbrevverktøyet eller et regneark"
+                          ).set_input_files(str(source))
         page.get_by_label("Formål").select_option("marketing")
+        page.get_by_label("Produktkategori (for eksisterende kunder, valgfritt)").fill("sko")
         with page.expect_download() as info:
             page.get_by_role("button", name="Kontroller filen").click()
         download = info.value
         assert download.suggested_filename == "checked-marketing.csv"
-        lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
-        assert lines == ["name,email,status,reason", "Kunde,kunde@example.no,allowed,customer",
-                         "Ukjent,ukjent@example.no,denied,no_consent",
-                         "Feil,ikke en adresse,denied,invalid"]
+        lines = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert lines == ["E-post;Navn;consent_status;consent_reason",
+                         "kunde@example.no;Kunde;allowed;customer",
+                         "ukjent@example.no;Ukjent;denied;no_consent",
+                         "ikke en adresse;'=Feil;denied;invalid"]
         if scripts:
             expect(page.get_by_role("status")).to_have_text(
                 "Ferdig: den kontrollerte filen er lastet ned.")
             expect(page.locator("#check-result")).to_be_visible()
+            summary = page.locator("#check-summary")
+            expect(summary).to_be_visible()
+            expect(summary.locator("dt").first).to_have_text("adresser sjekket")
+            counts = {dd.get_attribute("data-key"): dd.text_content()
+                      for dd in summary.locator("dd").all()}
+            assert counts == {"checked": "3", "allowed": "1", "denied": "2", "customer": "1",
+                              "no_consent": "1", "invalid": "1"}
             DOCS.mkdir(exist_ok=True)
             page.screenshot(path=str(DOCS / "console-check.nb.png"), full_page=True)
     finally:

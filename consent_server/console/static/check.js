@@ -1,5 +1,5 @@
 /* The check page, where scripts run: the upload's progress, then the checked file offered
-   without leaving the page. Without it the form posts as usual and the browser downloads. */
+   without leaving the page, with its counts. Without it the form posts as usual and the browser downloads. */
 (function () {
   "use strict";
   var form = document.getElementById("check-form");
@@ -9,7 +9,30 @@
   var progress = document.getElementById("check-progress");
   var status = document.getElementById("check-status");
   var link = document.getElementById("check-result");
+  var summary = document.getElementById("check-summary");
   var busy = false;
+
+  /* The counts from the answer's Consent-Check-Summary header ("checked=4, allowed=1, ..."),
+     each under its label in the page's language. */
+  function show(header) {
+    var labels = JSON.parse(summary.dataset.labels);
+    var list = summary.querySelector("dl");
+    list.textContent = "";
+    (header || "").split(",").forEach(function (part) {
+      var pair = part.trim().split("=");
+      if (pair.length !== 2) {
+        return;
+      }
+      var term = document.createElement("dt");
+      var count = document.createElement("dd");
+      term.textContent = labels[pair[0]] || pair[0];
+      count.textContent = pair[1];
+      count.dataset.key = pair[0];
+      list.appendChild(term);
+      list.appendChild(count);
+    });
+    summary.hidden = !list.firstChild;
+  }
 
   function say(text, percent) {
     status.textContent = percent === undefined ? text : text + " " + percent + " %";
@@ -23,6 +46,7 @@
     event.preventDefault();
     busy = true;
     link.hidden = true;
+    summary.hidden = true;
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.responseType = "blob";
@@ -52,6 +76,7 @@
       link.download = name ? name[1] : "checked.csv";
       link.hidden = false;
       say(progress.dataset.done);
+      show(xhr.getResponseHeader("Consent-Check-Summary"));
       link.click();
     });
     xhr.addEventListener("error", function () {
