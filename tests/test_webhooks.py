@@ -84,7 +84,7 @@ def test_every_event_arrives_signed_though_the_receiver_was_down(
         {"email": "kunde@example.no", "sale_date": utcnow().date().isoformat(),
          "product_category": "sko", "opt_out_offered": True}]})
     client.post(access_link(client, smtp, "kunde@example.no") + "/object")
-    client.post(path + "/erase")
+    client.post(path + "/erase", data={"confirmed": "1"})
     down = runner.invoke(args=["consent", "deliver-webhooks"])
     assert "delivered 0, failed 3" in down.output, down.output
     listed = runner.invoke(args=["consent", "list-webhooks"]).output
