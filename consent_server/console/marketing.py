@@ -30,7 +30,8 @@ REASONS = {Reason.CONSENT: _l("consent given"), Reason.CUSTOMER: _l("existing cu
            Reason.NO_CONSENT: _l("no consent"), Reason.WITHDRAWN: _l("consent withdrawn"),
            Reason.PENDING: _l("awaiting confirmation"), Reason.ERASED: _l("erased"),
            Reason.EXPIRED: _l("consent given to an outdated notice"),
-           Reason.INVALID: _l("not a valid address")}
+           Reason.INVALID: _l("not a valid address"),
+           Reason.RESTRICTED: _l("processing restricted by the person")}
 STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
 
 
