@@ -224,6 +224,10 @@ class Person(db.Model):
     withdrawn: Mapped[str] = mapped_column(Text, default="{}")
     # Since when the person has restricted processing (Art. 18, R-04): kept, used for nothing.
     restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A new address the person asked for (Art. 16, R-04), until confirmed by the link mailed to
+    # it; the nonce makes that link single-use. Never in a URL.
+    new_email: Mapped[str | None] = mapped_column(String(320))
+    new_email_nonce: Mapped[str | None] = mapped_column(String(32))
 
 
 class CustomerBasis(db.Model):

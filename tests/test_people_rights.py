@@ -333,3 +333,34 @@ def test_the_download_holds_every_column_of_every_table_about_the_person(
     assert events[-1]["basis"] == "customer" and events[0]["ip"] == "127.0.0.0"
     assert all(e["receipt"] for e in body["events"])
     assert body["about"]["person"].startswith("E-postadressen din")
+
+
+def test_the_person_changes_their_address_confirmed_at_the_new_one(
+        client, smtp, api_key, check, access_link, confirmed, link, sign_up):
+    """REQ R-04: the own page sends a link to the new address; its GET changes nothing, its
+    button moves the subject (history and choices) to the new address, once."""
+    key = api_key()
+    confirmed(client, smtp, "kari@example.no")
+    confirmed(client, smtp, "ola@example.no")
+    path = access_link(client, smtp, "kari@example.no")
+    before = len(smtp.messages)
+    bad = client.post(path + "/address", data={"new_email": "not an address"})
+    assert bad.status_code == 200 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+    taken = client.post(path + "/address", data={"new_email": "ola@example.no"})
+    assert taken.status_code == 200 and len(smtp.messages) == before  # tells nothing, mails none
+    sent = client.post(path + "/address", data={"new_email": "kari.n@example.no"})
+    assert "Vi har sendt en lenke til kari.n@example.no" in sent.get_data(as_text=True)
+    message = smtp.messages[-1]
+    assert message["To"] == "kari.n@example.no"
+    assert message["Subject"] == "Bekreft den nye e-postadressen din"
+    confirm = link(message, "address")
+    assert "kari" not in confirm  # nothing personal in the URL
+    assert client.get(confirm).status_code == 200
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("allowed", "consent")]
+    done = client.post(confirm)
+    assert done.status_code == 200 and "kari.n@example.no" in done.get_data(as_text=True)
+    assert check(client, key, "newsletter", ["kari.n@example.no"]) == [("allowed", "consent")]
+    assert check(client, key, "newsletter", ["kari@example.no"]) == [("denied", "no_consent")]
+    assert client.post(confirm).status_code == 410  # once
+    rows = history_rows(client.get(path).get_data(as_text=True))
+    assert rows[-1][1:3] == ["E-postadressen din ble rettet.", "På denne siden"]

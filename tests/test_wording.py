@@ -4,6 +4,8 @@ import pytest
 from babel.messages.pofile import read_po
 
 from consent_server import catalogs
+from consent_server.console.marketing import REASONS
+from consent_server.vocabulary import Reason
 
 
 def catalog(lang):
@@ -69,3 +71,9 @@ def test_the_unsubscribe_page_heads_with_a_noun_and_the_button_acts(client, smtp
 def app_settings(mail_settings):
     """The app mails through the test SMTP server."""
     return mail_settings
+
+
+def test_every_check_reason_has_words_in_the_console():
+    """A reason added to the vocabulary (restricted, R-04) is said in words on the look-up page,
+    not left blank."""
+    assert set(REASONS) == set(Reason)

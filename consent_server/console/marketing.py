@@ -33,7 +33,8 @@ REASONS = {Reason.CONSENT: _l("consent given"), Reason.CUSTOMER: _l("existing cu
            Reason.EXPIRED: _l("consent given to an outdated notice"),
            Reason.INVALID: _l("not a valid address"), Reason.OBJECTED: _l("objected to marketing"),
            Reason.CUSTOMER_LAPSED: _l("customer, but the last sale is too long ago"),
-           Reason.CUSTOMER_NEEDS_CATEGORY: _l("customer: name the product category")}
+           Reason.CUSTOMER_NEEDS_CATEGORY: _l("customer: name the product category"),
+           Reason.RESTRICTED: _l("processing restricted by the person")}
 STATUSES = {"allowed": _l("allowed"), "denied": _l("not allowed")}
 
 

@@ -11,6 +11,7 @@ from ..errors import Gone, NotFound
 from .persons import by_subject
 
 CONFIRM, ACCESS, UNSUBSCRIBE = "consent.confirm", "consent.access", "consent.unsubscribe"
+NEW_ADDRESS = "consent.new-address"  # confirms a person's new address (single use, expiring)
 
 
 class Expired(Exception):
@@ -81,6 +82,11 @@ def unsubscribe_url(subject: str, purpose: str) -> str:
 def access_url(subject: str) -> str:
     """The link to the person's own page (expiring)."""
     return public_url(f"/subscriptions/me/{sign(ACCESS, {'s': subject})}")
+
+
+def new_address_url(subject: str, nonce: str) -> str:
+    """The link mailed to a person's new address, to confirm it."""
+    return public_url(f"/subscriptions/address/{sign(NEW_ADDRESS, {'s': subject, 'n': nonce})}")
 
 
 def person_of(session, kind: str, token: str, expired: str = "This link has expired. "

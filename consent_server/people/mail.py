@@ -29,7 +29,8 @@ class MailError(Exception):
 def subject_line(kind: str) -> str:
     """The subject of a kind of mail, in the current locale."""
     return {"confirm": _("Confirm your subscription"),
-            "access": _("Your subscriptions and consents")}[kind]
+            "access": _("Your subscriptions and consents"),
+            "new_address": _("Confirm your new e-mail address")}[kind]
 
 
 def build(kind: str, to: str, language: str, **context) -> EmailMessage:

@@ -2,6 +2,7 @@
 history, changing choices, erasure; and an admin's correction of an address."""
 import json
 import logging
+import secrets
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -202,13 +203,57 @@ def erase_subject(session: Session, subject: str, now: datetime,
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
         writer.conn.execute(update(PERSON).where(PERSON.c.subject == subject).values(
-            email=None, signup_ip=None, consent_id=None, pending=None,
+            email=None, signup_ip=None, consent_id=None, pending=None, new_email=None,
+            new_email_nonce=None,
             pending_policy_version=None, confirm_nonce=None, mail_due=False,
             withdrawn=canonical(marks).decode()))
         writer.conn.execute(delete(CUSTOMER).where(CUSTOMER.c.subject == subject))
 
 
-def rectify(session: Session, email: str, new_email: str, now: datetime) -> dict:
+def ask_new_address(session: Session, token: str, new_email: str) -> None:
+    """The person asks to change their address (Art. 16, R-04): a link to confirm it goes to
+    the new address; nothing changes until it is used. Invalid for a malformed address; an
+    address another person holds gets no mail (and the answer is the same: it tells nothing)."""
+    person, _ = links.person_of(session, links.ACCESS, token)
+    if person.email is None:
+        raise links.LinkInvalid("This address has been erased.")
+    new = valid_address(new_email, "new_email")
+    taken = by_hash(session, address_hash(new))
+    if taken is not None and taken.subject != person.subject:
+        return
+    nonce = secrets.token_urlsafe(16)
+    with database.writing(session) as conn:
+        conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
+                     .values(new_email=new, new_email_nonce=nonce))
+    site = current_app.extensions["consent_site"]
+    message = mail.build("new_address", new, person.language, controller=site.controller,
+                         url=links.new_address_url(person.subject, nonce),
+                         hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
+                         privacy_url=links.public_url(f"/privacy/{person.language}"))
+    try:
+        mail.send(message)
+    except mail.MailError as error:
+        log.warning("new-address mail not sent (%s)", error)
+
+
+def new_address(session: Session, token: str, now: datetime | None = None) -> dict:
+    """The new-address link: the person and the address it confirms; with `now`, the change is
+    made (same subject, so the history stays) and the link is used up."""
+    person, payload = links.person_of(session, links.NEW_ADDRESS, token)
+    if not person.new_email_nonce or not secrets.compare_digest(person.new_email_nonce,
+                                                                str(payload.get("n"))):
+        raise links.LinkUsed("This link has already been used.")
+    shown = {"email": person.new_email, "language": person.language}
+    if now is not None:
+        with database.writing(session) as conn:
+            conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
+                         .values(new_email=None, new_email_nonce=None))
+        rectify(session, person.email, person.new_email, now, Source.PREFERENCES)
+    return shown
+
+
+def rectify(session: Session, email: str, new_email: str, now: datetime,
+            source: Source = Source.API) -> dict:
     """An admin corrects a person's address (R-04): same subject, so its history stays."""
     old, new = valid_address(email), valid_address(new_email, "new_email")
     with ledger.locked(session) as writer:
@@ -224,5 +269,5 @@ def rectify(session: Session, email: str, new_email: str, now: datetime) -> dict
         version, language, text_hash = notice_of(session, state, person)
         writer.append(event(person.subject, action=Action.UPDATE, choices=choices_of(state),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=Source.API, details={"rectified": True}), now=now)
+                            source=source, details={"rectified": True}), now=now)
     return {"email": new, "subject": person.subject}

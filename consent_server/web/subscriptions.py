@@ -9,7 +9,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 from ..consent import purposes
-from ..errors import DomainError
+from ..errors import DomainError, Invalid
 from ..extensions import db
 from ..http import limits
 from ..ledger import receipts
@@ -129,6 +129,43 @@ def change(token: str):
     except DomainError as error:
         return _error(error, access=True)
     return _page("people/person.html", page["language"], page=page, token=token, saved=True)
+
+
+@bp.post("/subscriptions/me/<token>/address")
+def ask_new_address(token: str):
+    """Change the address (Art. 16): a link goes to the new address; nothing changes yet."""
+    new = request.form.get("new_email", "")
+    try:
+        rights.ask_new_address(db.session, token, new)
+        page = rights.own_page(db.session, token)
+    except Invalid:
+        page = rights.own_page(db.session, token)
+        return _page("people/person.html", page["language"], 200, page=page, token=token,
+                     saved=False, address_error=True)
+    except DomainError as error:
+        return _error(error, access=True)
+    return _page("people/person.html", page["language"], page=page, token=token, saved=False,
+                 address_sent=new.strip())
+
+
+@bp.get("/subscriptions/address/<token>")
+def new_address_page(token: str):
+    """The link mailed to a new address: one button; changes nothing by itself."""
+    try:
+        shown = rights.new_address(db.session, token)
+    except DomainError as error:
+        return _error(error)
+    return _page("people/new_address.html", shown["language"], email=shown["email"], done=False)
+
+
+@bp.post("/subscriptions/address/<token>")
+def new_address(token: str):
+    """Confirm the new address: the person keeps their history under it (R-04)."""
+    try:
+        shown = rights.new_address(db.session, token, utcnow())
+    except DomainError as error:
+        return _error(error)
+    return _page("people/new_address.html", shown["language"], email=shown["email"], done=True)
 
 
 @bp.post("/subscriptions/me/<token>/restrict")
