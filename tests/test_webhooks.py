@@ -138,3 +138,30 @@ def test_a_message_is_in_the_outbox_only_when_its_event_is(app, client, smtp, si
     assert client.post(link(smtp.messages[-1], "confirm")).status_code == 200
     with app.app_context():
         assert db.session.execute(select(WebhookDelivery)).first() is None
+
+
+def test_an_admin_registers_sees_and_disables_an_endpoint_in_the_console(app, signed_in,
+                                                                          csrf_token,
+                                                                          access_log):
+    """REQ L-09: the secret once, each endpoint's last deliveries and failures, disable."""
+    admin = signed_in(app, "admin@example.com", "admin")
+    url = "/console/admin/webhooks"
+    refused = admin.post(url, data={"csrf_token": csrf_token(admin, url),
+                                    "url": "http://tool.example/hook", "events": ["person.erased"]})
+    assert refused.status_code == 422 and "https-URL" in refused.get_data(as_text=True)
+    made = admin.post(url, data={"csrf_token": csrf_token(admin, url),
+                                 "url": "https://tool.example/hook",
+                                 "events": ["person.objected", "person.erased"]})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 201 and 'id="new-secret">whsec_' in html
+    assert "person.objected, person.erased" in html
+    with app.app_context():
+        [endpoint] = webhooks.endpoints(db.session)
+    assert "whsec_" not in admin.get(url).get_data(as_text=True)  # shown once
+    disabled = admin.post(f"{url}/{endpoint['id']}/disable",
+                          data={"csrf_token": csrf_token(admin, url)})
+    assert disabled.status_code == 302
+    assert "Deaktivert" in admin.get(url).get_data(as_text=True)
+    assert admin.post(f"{url}/999/disable",
+                      data={"csrf_token": csrf_token(admin, url)}).status_code == 404
+    assert access_log(app, "webhook_added") == [(f"endpoint {endpoint['id']}", None)]

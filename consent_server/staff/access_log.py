@@ -21,6 +21,7 @@ SUBJECT_LOOKUP = "subject_lookup"
 KEY_CREATED, KEY_REVOKED = "key_created", "key_revoked"
 USER_CREATED, USER_DISABLED = "user_created", "user_disabled"
 NOTICE_PUBLISHED = "notice_published"
+WEBHOOK_ADDED, WEBHOOK_DISABLED = "webhook_added", "webhook_disabled"
 CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"
 
 
