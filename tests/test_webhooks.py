@@ -13,6 +13,7 @@ from consent_server.errors import Invalid
 from consent_server.extensions import db
 from consent_server.models import WebhookDelivery, utcnow
 from consent_server.people import webhooks
+from consent_server.people.marketing import months_before
 
 
 @pytest.fixture
@@ -165,3 +166,31 @@ def test_an_admin_registers_sees_and_disables_an_endpoint_in_the_console(app, si
     assert admin.post(f"{url}/999/disable",
                       data={"csrf_token": csrf_token(admin, url)}).status_code == 404
     assert access_log(app, "webhook_added") == [(f"endpoint {endpoint['id']}", None)]
+
+
+def test_a_lapsed_customer_basis_is_recorded_once_and_sent_as_person_lapsed(
+        app, client, runner, api_key, check):
+    """REQ M-07, L-09: purge-expired ends the basis with a system `expire` event (basis
+    customer) and a person.lapsed message in its transaction; once; a new sale starts over."""
+    with app.app_context():
+        webhooks.add_endpoint(db.session, "https://tool.example/hook", ["person.lapsed"],
+                              utcnow())
+    key = api_key()
+    # lapsed 5 days ago: its address is kept for CONSENT_PERSON_RETENTION_DAYS yet
+    old = (months_before(utcnow().date(), 24) - timedelta(days=5)).isoformat()
+    client.post("/api/v1/marketing/customers", headers=key, json={"customers": [
+        {"email": "gammel@example.no", "sale_date": old, "product_category": "sko",
+         "opt_out_offered": True},
+        {"email": "fersk@example.no", "sale_date": utcnow().date().isoformat(),
+         "product_category": "sko", "opt_out_offered": True}]})
+    first = runner.invoke(args=["consent", "purge-expired"])
+    assert "ended 1 customer relationships past 24 months" in first.output, first.output
+    again = runner.invoke(args=["consent", "purge-expired"])
+    assert "ended 0 customer relationships" in again.output
+    with app.app_context():
+        [message] = db.session.execute(select(WebhookDelivery)).scalars().all()
+    assert message.event_type == "person.lapsed"
+    assert '"email":"gammel@example.no"' in message.payload
+    assert check(client, key, "marketing", ["gammel@example.no", "fersk@example.no"],
+                 product_category="sko") == [("denied", "customer_lapsed"),
+                                             ("allowed", "customer")]
