@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from consent_server import ledger
 from consent_server.errors import Invalid
 from consent_server.extensions import db
 from consent_server.models import WebhookDelivery, utcnow
@@ -189,6 +190,8 @@ def test_a_lapsed_customer_basis_is_recorded_once_and_sent_as_person_lapsed(
     assert "ended 0 customer relationships" in again.output
     with app.app_context():
         [message] = db.session.execute(select(WebhookDelivery)).scalars().all()
+        result = ledger.verify(db.session)
+        assert result.ok and result.state_ok, result.as_dict()
     assert message.event_type == "person.lapsed"
     assert '"email":"gammel@example.no"' in message.payload
     assert check(client, key, "marketing", ["gammel@example.no", "fersk@example.no"],
