@@ -85,6 +85,9 @@ RULES = {
     "console.api_keys": ("admin",),
     "console.create_key": ("admin",),
     "console.revoke_key": ("admin",),
+    "console.webhooks_page": ("admin",),
+    "console.add_webhook": ("admin",),
+    "console.disable_webhook": ("admin",),
     "console.staff_users": ("admin",),
     "console.create_user": ("admin",),
     "console.disable_user": ("admin",),
@@ -105,7 +108,8 @@ RULES = {
 # Values for path arguments, by name (a route with a new argument name needs one here).
 ARGUMENTS = {"consent_id": None, "lang": "en", "name": "analytics", "filename": "missing.txt",
              "subject": None, "token": "not-a-valid-token", "key_id": 999999,
-             "user_id": 999999, "level": 0, "index": "000"}
+             "user_id": 999999, "level": 0, "index": "000",
+             "endpoint_id": 999999}
 
 
 def _routes(app):

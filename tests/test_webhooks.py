@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from consent_server import ledger
 from consent_server.errors import Invalid
 from consent_server.extensions import db
 from consent_server.models import WebhookDelivery, utcnow
 from consent_server.people import webhooks
+from consent_server.people.marketing import months_before
 
 
 @pytest.fixture
@@ -138,3 +140,60 @@ def test_a_message_is_in_the_outbox_only_when_its_event_is(app, client, smtp, si
     assert client.post(link(smtp.messages[-1], "confirm")).status_code == 200
     with app.app_context():
         assert db.session.execute(select(WebhookDelivery)).first() is None
+
+
+def test_an_admin_registers_sees_and_disables_an_endpoint_in_the_console(app, signed_in,
+                                                                          csrf_token,
+                                                                          access_log):
+    """REQ L-09: the secret once, each endpoint's last deliveries and failures, disable."""
+    admin = signed_in(app, "admin@example.com", "admin")
+    url = "/console/admin/webhooks"
+    refused = admin.post(url, data={"csrf_token": csrf_token(admin, url),
+                                    "url": "http://tool.example/hook", "events": ["person.erased"]})
+    assert refused.status_code == 422 and "https-URL" in refused.get_data(as_text=True)
+    made = admin.post(url, data={"csrf_token": csrf_token(admin, url),
+                                 "url": "https://tool.example/hook",
+                                 "events": ["person.objected", "person.erased"]})
+    html = made.get_data(as_text=True)
+    assert made.status_code == 201 and 'id="new-secret">whsec_' in html
+    assert "person.objected, person.erased" in html
+    with app.app_context():
+        [endpoint] = webhooks.endpoints(db.session)
+    assert "whsec_" not in admin.get(url).get_data(as_text=True)  # shown once
+    disabled = admin.post(f"{url}/{endpoint['id']}/disable",
+                          data={"csrf_token": csrf_token(admin, url)})
+    assert disabled.status_code == 302
+    assert "Deaktivert" in admin.get(url).get_data(as_text=True)
+    assert admin.post(f"{url}/999/disable",
+                      data={"csrf_token": csrf_token(admin, url)}).status_code == 404
+    assert access_log(app, "webhook_added") == [(f"endpoint {endpoint['id']}", None)]
+
+
+def test_a_lapsed_customer_basis_is_recorded_once_and_sent_as_person_lapsed(
+        app, client, runner, api_key, check):
+    """REQ M-07, L-09: purge-expired ends the basis with a system `expire` event (basis
+    customer) and a person.lapsed message in its transaction; once; a new sale starts over."""
+    with app.app_context():
+        webhooks.add_endpoint(db.session, "https://tool.example/hook", ["person.lapsed"],
+                              utcnow())
+    key = api_key()
+    # lapsed 5 days ago: its address is kept for CONSENT_PERSON_RETENTION_DAYS yet
+    old = (months_before(utcnow().date(), 24) - timedelta(days=5)).isoformat()
+    client.post("/api/v1/marketing/customers", headers=key, json={"customers": [
+        {"email": "gammel@example.no", "sale_date": old, "product_category": "sko",
+         "opt_out_offered": True},
+        {"email": "fersk@example.no", "sale_date": utcnow().date().isoformat(),
+         "product_category": "sko", "opt_out_offered": True}]})
+    first = runner.invoke(args=["consent", "purge-expired"])
+    assert "ended 1 customer relationships past 24 months" in first.output, first.output
+    again = runner.invoke(args=["consent", "purge-expired"])
+    assert "ended 0 customer relationships" in again.output
+    with app.app_context():
+        [message] = db.session.execute(select(WebhookDelivery)).scalars().all()
+        result = ledger.verify(db.session)
+        assert result.ok and result.state_ok, result.as_dict()
+    assert message.event_type == "person.lapsed"
+    assert '"email":"gammel@example.no"' in message.payload
+    assert check(client, key, "marketing", ["gammel@example.no", "fersk@example.no"],
+                 product_category="sko") == [("denied", "customer_lapsed"),
+                                             ("allowed", "customer")]

@@ -169,17 +169,21 @@ def purge_expired():
     """End consents older than CONSENT_MAX_AGE_DAYS with an expire event; erase the personal
     fields of consents that ended more than CONSENT_RETENTION_DAYS ago (L-05); clear the
     addresses of people whose last purpose ended (or whose sign-up link expired unconfirmed)
-    more than CONSENT_PERSON_RETENTION_DAYS ago (R-05)."""
+    more than CONSENT_PERSON_RETENTION_DAYS ago (R-05), after recording each customer basis
+    that lapsed (M-07; a person.lapsed webhook)."""
     config = current_app.config
     days, keep = config["MAX_AGE_DAYS"], config["RETENTION_DAYS"]
     now = utcnow()
     erased = devices.erase_ended(db.session, keep, days, now)  # first: expiry restarts clocks
     count = devices.purge_expired(db.session, days, now)
+    lapsed = retention.lapse(db.session, now, int(config["CUSTOMER_BASIS_MONTHS"]))
     people = retention.purge(db.session, now, int(config["PERSON_RETENTION_DAYS"]),
                              int(config["CONFIRM_MAX_AGE_HOURS"]),
                              int(config["CUSTOMER_BASIS_MONTHS"]))
     click.echo(f"expired {count} consents older than {days} days")
     click.echo(f"erased the personal data of {erased} consents that ended over {keep} days ago")
+    click.echo(f"ended {lapsed} customer relationships past "
+               f"{config['CUSTOMER_BASIS_MONTHS']} months")
     click.echo(f"cleared {people} addresses whose last purpose ended over "
                f"{config['PERSON_RETENTION_DAYS']} days ago")
 

@@ -4,7 +4,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import csrf, login_manager
-from . import audit, auth, marketing, operator  # noqa: F401 (their routes join bp)
+from . import audit, auth, marketing, operator, webhooks  # noqa: F401 (their routes join bp)
 from .base import bp
 
 

@@ -12,12 +12,14 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..consent import purposes
 from ..ledger import exports
+from ..people import webhooks
 from ..staff.keys import ROLES
 from ..staff.users import MAX_PASSWORD, MIN_PASSWORD
 from ..vocabulary import Role
@@ -67,6 +69,14 @@ class KeyForm(FlaskForm):
     name = StringField(_l("Name (who or what uses the key)"),
                        validators=[DataRequired(), Length(max=100)])
     role = SelectField(_l("Role"), choices=role_choices)
+
+
+class WebhookForm(FlaskForm):
+    url = StringField(_l("Endpoint URL (https)"), validators=[DataRequired(), Length(max=2000)],
+                      render_kw={"inputmode": "url"})
+    events = SelectMultipleField(_l("Event types"), validators=[DataRequired()],
+                                 choices=[SelectChoice(k, k) for k in webhooks.EVENT_TYPES],
+                                 default=list(webhooks.EVENT_TYPES))
 
 
 class UserForm(FlaskForm):

@@ -25,6 +25,7 @@ PASSWORD_RESET, PASSWORD_SET = "password_reset", "password_set"
 SIGNING_KEY_ROTATED = "signing_key_rotated"
 CLI = "cli"  # the actor of a change made on the command line (`flask consent ...`)
 NOTICE_PUBLISHED = "notice_published"
+WEBHOOK_ADDED, WEBHOOK_DISABLED = "webhook_added", "webhook_disabled"
 CHECK, LOOKUP, CUSTOMERS = "check", "lookup", "customers"
 
 
