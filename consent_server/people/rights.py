@@ -122,6 +122,7 @@ def erase_subject(session: Session, subject: str, now: datetime) -> None:
             raise NotFound("No such person.")
         if person.email is None and state is not None and state.action == Action.ERASE:
             return
+        address = person.email
         version, language, text_hash = notice_of(session, state, person)
         writer.erase_personal_fields(subject)
         writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
@@ -134,6 +135,8 @@ def erase_subject(session: Session, subject: str, now: datetime) -> None:
             pending_policy_version=None, confirm_nonce=None, mail_due=False,
             withdrawn=canonical(marks).decode()))
         writer.conn.execute(delete(CUSTOMER).where(CUSTOMER.c.subject == subject))
+    if address:
+        mail.forget(address)  # after the commit: the outbox's mails to the address go too
 
 
 def rectify(session: Session, email: str, new_email: str, now: datetime) -> dict:
