@@ -9,6 +9,8 @@ still). Settings can be overridden with GUNICORN_CMD_ARGS or the variables below
 import multiprocessing
 import os
 
+from consent_server.http.limits import per_worker_problem
+
 bind = os.environ.get("CONSENT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 worker_class = "gthread"
@@ -34,3 +36,11 @@ loglevel = os.environ.get("CONSENT_LOG_LEVEL", "info")
 # No runtime control socket (gunicorn 25.1+): one fixed path per user would be shared by every
 # instance on the machine.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Refuse to start with per-process rate limits (memory://) and several workers, unless
+    CONSENT_RATELIMIT_PER_WORKER=1 says so (S-03): the limits would multiply by the workers."""
+    problem = per_worker_problem(server.cfg.workers, os.environ)
+    if problem:
+        raise SystemExit(problem)
