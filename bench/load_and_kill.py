@@ -309,7 +309,8 @@ def prepare(url, workdir):
            "CONSENT_EMAIL_HASH_KEY": secrets.token_hex(32),
            "CONSENT_SIGNING_KEY": signing_key(),
            "CONSENT_INSTANCE_PATH": str(workdir), "CONSENT_TRUSTED_PROXIES": "1",
-           "CONSENT_ACCESS_LOG": str(workdir / "access.log")}
+           "CONSENT_ACCESS_LOG": str(workdir / "access.log"),
+           "CONSENT_RATELIMIT_PER_WORKER": "1"}  # per-worker limits, knowingly (several workers)
     flask(env, "init-db")
     flask(env, "publish-policy")
     out = flask(env, "create-key", "--role", "auditor", "--name", "bench").stdout

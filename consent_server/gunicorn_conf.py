@@ -12,6 +12,8 @@ import os
 
 from prometheus_client import multiprocess
 
+from consent_server.http.limits import per_worker_problem
+
 bind = os.environ.get("CONSENT_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
 # gthread (the default) when clients reach gunicorn directly; sync behind nginx, which reads
@@ -42,15 +44,14 @@ loglevel = os.environ.get("CONSENT_LOG_LEVEL", "info")
 control_socket_disable = True
 
 
-def post_fork(server, worker):
-    """Tell the app, loaded next in this worker, how many threads share its database pool
-    (CONSENT_THREADS: consent_server.database.pool_options), whatever set `threads`."""
-    os.environ["CONSENT_THREADS"] = str(server.cfg.threads)
-
-
-# /metrics across workers (prometheus-client's multiprocess mode, when PROMETHEUS_MULTIPROC_DIR
-# is set before gunicorn starts): start from an empty folder, forget a dead worker's gauges.
 def on_starting(server):
+    """Refuse to start with per-process rate limits (memory://) and several workers, unless
+    CONSENT_RATELIMIT_PER_WORKER=1 says so (S-03): the limits would multiply by the workers.
+    And /metrics across workers (prometheus-client's multiprocess mode, when
+    PROMETHEUS_MULTIPROC_DIR is set before gunicorn starts): start from an empty folder."""
+    problem = per_worker_problem(server.cfg.workers, os.environ)
+    if problem:
+        raise SystemExit(problem)
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and os.path.isdir(folder):
         for name in os.listdir(folder):
@@ -58,6 +59,13 @@ def on_starting(server):
                 os.remove(os.path.join(folder, name))
 
 
+def post_fork(server, worker):
+    """Tell the app, loaded next in this worker, how many threads share its database pool
+    (CONSENT_THREADS: consent_server.database.pool_options), whatever set `threads`."""
+    os.environ["CONSENT_THREADS"] = str(server.cfg.threads)
+
+
 def child_exit(server, worker):
+    """Forget a dead worker's gauges (multiprocess /metrics)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)

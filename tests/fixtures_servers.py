@@ -44,7 +44,9 @@ class Gunicorn:
                     "CONSENT_INSTANCE_PATH": str(log_path.parent / "instance"),
                     "CONSENT_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers),
                     "CONSENT_PUBLIC_URL": self.url,
-                    "CONSENT_ALLOWED_ORIGINS": "https://shop.example", **env}
+                    "CONSENT_ALLOWED_ORIGINS": "https://shop.example",
+                    # Tests of several workers count limits per worker, knowingly (S-03).
+                    "CONSENT_RATELIMIT_PER_WORKER": "1", **env}
         self.process: subprocess.Popen | None = None
 
     def start(self, wait: float = 30) -> "Gunicorn":

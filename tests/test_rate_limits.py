@@ -9,6 +9,7 @@ import pytest
 
 from consent_server import ledger
 from consent_server.extensions import db
+from consent_server.http.limits import per_worker_problem
 
 PROBLEM = "application/problem+json"
 
@@ -164,3 +165,24 @@ def test_each_app_counts_in_its_own_storage(app, app_factory, choice):
     for _ in range(5):
         assert loose.post("/api/v1/consents", json=choice).status_code == 201
     _assert_429(loose.post("/api/v1/consents", json=choice))
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
+def test_several_workers_refuse_per_process_limits_unless_told(app, gunicorn, tmp_path):
+    """REQ S-03: `make serve`'s configuration refuses memory:// with several workers (each
+    would count on its own), and says what to set; with Redis it starts (one worker or
+    CONSENT_RATELIMIT_PER_WORKER=1 too: the other tests' servers)."""
+    refused = gunicorn(tmp_path / "refused.log", workers=2, CONSENT_RATELIMIT_PER_WORKER="")
+    with pytest.raises(RuntimeError, match="memory:// while gunicorn runs 2 workers"):
+        refused.start(wait=90)  # it exits at once; the margin is for a loaded machine
+    assert "CONSENT_RATELIMIT_STORAGE_URL=redis://" in (tmp_path / "refused.log").read_text()
+    server = gunicorn(tmp_path / "redis.log", workers=2, CONSENT_RATELIMIT_PER_WORKER="",
+                      CONSENT_RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/0").start(wait=90)
+    assert _post(server.url, {})[0] == 422  # it answers (the fixture stops it)
+
+
+def test_the_per_worker_check_reads_the_environment():
+    assert per_worker_problem(1, {}) is None
+    assert "4 workers" in per_worker_problem(4, {"CONSENT_RATELIMIT_STORAGE_URL": "memory://"})
+    assert per_worker_problem(4, {"CONSENT_RATELIMIT_PER_WORKER": "true"}) is None
+    assert per_worker_problem(4, {"CONSENT_RATELIMIT_STORAGE_URL": "redis://r:6379"}) is None

@@ -10,7 +10,7 @@ from ..ledger import bundles, chain, exports, history, note, signing, transparen
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
-from ..vocabulary import Role
+from ..vocabulary import Purpose, Role
 from . import Blueprint, wellknown
 from .auth import require_role
 from .schemas import EventSchema, Instant, StrictSchema
@@ -43,7 +43,7 @@ class AuditEventsArgsSchema(AuditRangeArgsSchema):
     """Which events to export, and as what."""
 
     format = fields.String(load_default="ndjson", validate=validate.OneOf(list(exports.FORMATS)))
-    purpose = fields.String(validate=validate.Length(max=32))
+    purpose = fields.String(validate=validate.Length(max=32), metadata={"enum": list(Purpose)})
     action = fields.String(validate=validate.OneOf(exports.ACTIONS))
     subject = fields.String(validate=validate.Length(min=1, max=320),
                             metadata={"description": "a consent id, or an e-mail address"})

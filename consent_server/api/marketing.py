@@ -9,11 +9,12 @@ from ..errors import Invalid
 from ..extensions import db
 from ..models import utcnow
 from ..people import marketing, rights
+from ..people.persons import KEYS
 from ..text import MESSAGE, bad_text
 from ..vocabulary import Role
 from . import BAD_JSON, Blueprint
 from .auth import require_role
-from .schemas import StrictSchema, language
+from .schemas import StrictSchema, language_field, one_of
 
 blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing",
                 description="Marketing API")
@@ -34,8 +35,8 @@ class AddressList(fields.Field):
 class CheckSchema(StrictSchema):
     """A pre-send check: may these addresses get this purpose now?"""
 
-    purpose = fields.String(required=True)
-    emails = AddressList(required=True)
+    purpose = fields.String(required=True, metadata=one_of(KEYS))
+    emails = AddressList(required=True, metadata={"type": "array"})  # items: the service
     product_category = fields.String(validate=validate.Length(max=64))
 
 
@@ -45,7 +46,7 @@ class CheckArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    purpose = fields.String(required=True)
+    purpose = fields.String(required=True, metadata=one_of(KEYS))
     product_category = fields.String(validate=validate.Length(max=64))
     column = fields.String(validate=validate.Length(min=1, max=200))
 
@@ -66,7 +67,7 @@ class CustomerSchema(StrictSchema):
     # what a check or an audience of marketing names.
     product_category = fields.String(required=True, validate=validate.Length(min=1, max=64))
     opt_out_offered = fields.Boolean(required=True)
-    language = fields.String(validate=language)
+    language = language_field()
 
 
 class CustomersSchema(StrictSchema):
@@ -76,7 +77,7 @@ class CustomersSchema(StrictSchema):
 
 
 class AudienceArgsSchema(Schema):
-    purpose = fields.String(required=True)
+    purpose = fields.String(required=True, metadata=one_of(KEYS))
     format = fields.String(load_default="ndjson", validate=validate.OneOf(("csv", "ndjson")))
     product_category = fields.String(validate=validate.Length(max=64))
 
@@ -117,8 +118,12 @@ def _csv_table(column: str | None):
 
 
 @blp.route("/check", methods=["POST"])
-@blp.doc(security=[{"bearer": []}], requestBody={"content": {
-    "application/json": {"schema": CheckSchema}, CSV: {"schema": {"type": "string"}}}})
+@blp.doc(security=[{"bearer": []}], requestBody={"required": True, "content": {
+    "application/json": {"schema": CheckSchema}, CSV: {"schema": {"type": "string"}}}},
+    responses={"200": {"description": "per address allowed or denied, and why: JSON for a "
+                       "JSON body, the CSV with status and reason added for a CSV body",
+                       "content": {"application/json": {"schema": {"type": "object"}},
+                                   CSV: {"schema": {"type": "string"}}}}})
 @require_role(Role.MARKETING)
 def check():
     """May these addresses get this purpose now? Per address allowed or denied, and why.
@@ -150,7 +155,7 @@ def check():
 
 
 @blp.route("/customers", methods=["POST"])
-@blp.doc(security=[{"bearer": []}], requestBody={"content": {
+@blp.doc(security=[{"bearer": []}], requestBody={"required": True, "content": {
     "application/json": {"schema": CustomersSchema}, CSV: {"schema": {"type": "string"}}}},
     responses={"201": {"description": "how many were recorded", "content": {
         "application/json": {"schema": {"type": "object", "required": ["recorded"],
@@ -174,7 +179,10 @@ def customers():
 
 
 @blp.route("/audience")
-@blp.doc(security=[{"bearer": []}])
+@blp.doc(security=[{"bearer": []}], responses={"200": {
+    "description": "every address that may get the purpose now, streamed",
+    "content": {"application/x-ndjson": {"schema": {"type": "string"}},
+                CSV: {"schema": {"type": "string"}}}}})
 @require_role(Role.MARKETING)  # before the arguments: no key, no word on what they should be
 @blp.arguments(AudienceArgsSchema, location="query")
 def audience(args):
@@ -202,7 +210,8 @@ def _chain(first, rest):
 
 
 @blp.route("/rectify", methods=["POST"])
-@blp.doc(security=[{"bearer": []}])
+@blp.doc(security=[{"bearer": []}], requestBody={"required": True, "content": {
+    "application/json": {"schema": RectifySchema}}})
 @require_role()
 def rectify():
     """Correct a person's address (admin only, R-04): the history stays with the person."""

@@ -14,7 +14,13 @@ from ..http import limits
 from ..ledger import receipts
 from ..vocabulary import PUBLIC_SOURCES, Source
 from . import Blueprint, guard_public_writes
-from .schemas import PublicEventSchema, StrictBoolean, StrictSchema, event_fields, language
+from .schemas import (
+    PublicEventSchema,
+    StrictBoolean,
+    StrictSchema,
+    event_fields,
+    language_field,
+)
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Public consent API")
 blp.before_request(guard_public_writes)
@@ -32,7 +38,7 @@ class ConsentCreateSchema(StrictSchema):
                           values=StrictBoolean(), required=True,
                           validate=validate.Length(max=16))
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    language = fields.String(required=True, validate=language)
+    language = language_field(required=True)
     source = fields.String(load_default=Source.BANNER.value,
                            validate=validate.OneOf(PUBLIC_SOURCES))
     gpc = StrictBoolean(load_default=False)

@@ -5,6 +5,7 @@ from datetime import datetime
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields
 
+from ..config import Config
 from ..ledger.chain import JSON_TEXT
 from ..ledger.exports import instant
 from ..models import EVENTS
@@ -33,6 +34,17 @@ def language(value: str) -> None:
     """A validator: one of the configured languages."""
     if value not in current_app.config["LANGUAGES"]:
         raise ValidationError(f"Must be one of: {', '.join(current_app.config['LANGUAGES'])}.")
+
+
+def language_field(**kwargs) -> fields.String:
+    """A language a body names: validated against the configured languages, documented as the
+    enum of the committed ones (the catalogs the server ships)."""
+    return fields.String(validate=language, metadata={"enum": list(Config.LANGUAGES)}, **kwargs)
+
+
+def one_of(keys) -> dict:
+    """OpenAPI metadata: a string field whose service accepts only these keys."""
+    return {"enum": list(keys)}
 
 
 class Instant(fields.String):

@@ -10,7 +10,7 @@ from ..models import utcnow
 from ..people import rights, subscriptions
 from ..people.persons import KEYS
 from . import Blueprint, guard_public_writes
-from .schemas import StrictBoolean, StrictSchema, language
+from .schemas import StrictBoolean, StrictSchema, language_field
 
 blp = Blueprint("subscriptions", __name__, url_prefix="/api/v1/subscriptions",
                 description="Newsletter and marketing sign-up")
@@ -31,8 +31,10 @@ class SubscriptionCreateSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     purposes = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
                            values=StrictBoolean(), required=True,
-                           validate=[validate.Length(min=1, max=8), _person_purposes])
-    language = fields.String(required=True, validate=language)
+                           validate=[validate.Length(min=1, max=8), _person_purposes],
+                           metadata={"minProperties": 1, "additionalProperties": False,
+                                     "properties": {k: {"type": "boolean"} for k in KEYS}})
+    language = language_field(required=True)
     policy_version = fields.String(required=True, validate=validate.Length(min=1, max=32))
     consent_id = fields.String(validate=validate.Length(max=64))
 

@@ -14,6 +14,7 @@ from limits import parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from ..config import Config
 from .network import network_of
 
 PUBLIC_WRITES = frozenset({"POST", "DELETE"})
@@ -92,3 +93,18 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "consent")
     app.extensions["consent_limits"] = Budgets(app.config)
+
+
+def per_worker_problem(workers: int, env) -> str | None:
+    """Why a server of this many worker processes must not start with these settings (S-03), or
+    None: with memory:// each worker counts on its own, so a client gets `workers` times every
+    limit. CONSENT_RATELIMIT_PER_WORKER=1 says that is known and wanted."""
+    url = env.get("CONSENT_RATELIMIT_STORAGE_URL") or Config.RATELIMIT_STORAGE_URL
+    if workers <= 1 or not url.startswith("memory://") or \
+            env.get("CONSENT_RATELIMIT_PER_WORKER", "").lower() in ("1", "true", "yes"):
+        return None
+    return (f"CONSENT_RATELIMIT_STORAGE_URL is {url} while gunicorn runs {workers} workers: each "
+            f"would count on its own, letting a client {workers} times every rate limit "
+            "through. Set CONSENT_RATELIMIT_STORAGE_URL=redis://host:6379 to share the counts, "
+            "or WEB_CONCURRENCY=1, or CONSENT_RATELIMIT_PER_WORKER=1 to accept per-worker "
+            "counts.")

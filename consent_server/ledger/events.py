@@ -13,6 +13,8 @@ from ..vocabulary import REQUIRED, Action
 from .chain import VERSION, canonical, digest, json_text
 
 NO_HEAD = "the ledger has no head row: run `flask consent init-db`"
+# Set on a unit of work that erased personal fields: its backend cleans up after the commit.
+ERASED = "consent_erased"
 EVENT_BY_ID = select(EVENTS).where(EVENTS.c.event_id == bindparam("event_id"))
 STATE_BY_SUBJECT = select(STATE).where(STATE.c.subject == bindparam("subject"))
 
@@ -93,6 +95,7 @@ class Writer:
 
         A version 1 event hashed its salt, so it keeps it (see README, "Format versions").
         """
+        self.conn.info[ERASED] = True  # the backend cleans up once the transaction has ended
         self.conn.execute(update(EVENTS).where(EVENTS.c.subject == subject)
                           .values(ip=None, user_agent=None))
         self.conn.execute(update(EVENTS).where(EVENTS.c.subject == subject, EVENTS.c.v >= 2)

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import database
 from ..models import EVENTS, HEAD, STATE, STATE_FIELDS, THE_HEAD, utcnow
 from .chain import event_hash
-from .events import NO_HEAD, Writer, decided
+from .events import ERASED, NO_HEAD, Writer, decided
 
 WRITER_LOCK = "consent_writer_lock_fd"
 DIALECT = sqlite.dialect(paramstyle="named")
@@ -64,8 +64,11 @@ def configure(engine: Engine) -> None:
     def connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we BEGIN ourselves (or not at all)
         cursor = dbapi_conn.cursor()
+        # secure_delete: what an erasure blanks or deletes is overwritten with zeros in the
+        # file, not left in a page's free space (R-02).
         for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                       "PRAGMA busy_timeout=30000", "PRAGMA foreign_keys=ON"):
+                       "PRAGMA busy_timeout=30000", "PRAGMA foreign_keys=ON",
+                       "PRAGMA secure_delete=ON"):
             cursor.execute(pragma)
         cursor.close()
 
@@ -74,8 +77,7 @@ def configure(engine: Engine) -> None:
         options = conn.get_execution_options()
         if options.get(database.WRITE):
             fd = _lock(conn)
-            if fd is not None:
-                conn.info[database.AFTER] = lambda: fcntl.flock(fd, fcntl.LOCK_UN)
+            conn.info[database.AFTER] = lambda: _after_write(conn, fd)
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         elif options.get(database.TRANSACTION):
             conn.exec_driver_sql("BEGIN")
@@ -84,6 +86,17 @@ def configure(engine: Engine) -> None:
     def close(_dbapi_conn, record):
         if (fd := record.info.pop(WRITER_LOCK, None)) is not None:
             os.close(fd)
+
+
+def _after_write(conn: Connection, fd: int | None) -> None:
+    """Once a write's transaction has ended: release the writer lock; after an erasure, also
+    copy the WAL into the database and empty it (R-02: the erased values lived on in the -wal
+    file until the next checkpoint). The checkpoint runs outside any transaction, on the
+    connection's own handle."""
+    if fd is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    if conn.info.pop(ERASED, False):
+        conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 def _lock(conn: Connection) -> int | None:

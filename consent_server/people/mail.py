@@ -7,7 +7,9 @@ import os
 import secrets
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, make_msgid
 
 import css_inline
@@ -89,3 +91,22 @@ def send(message: EmailMessage) -> None:
         # The reason's class only: an SMTP reply may quote the recipient's address (S-06).
         raise MailError(type(error).__name__) from None
     metrics.MAILS.labels("sent").inc()
+
+
+def forget(address: str) -> int:
+    """Delete every mail to address still in the outbox (an erasure leaves no copy of the
+    address there, R-02); how many. Sent mails over SMTP are the mail server's to keep."""
+    folder, parser, gone = outbox(), BytesHeaderParser(policy=policy.default), 0
+    if current_app.config["SMTP_HOST"] or not os.path.isdir(folder):
+        return 0
+    wanted = address.casefold()
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if not name.endswith(".eml"):
+            continue
+        with open(path, "rb") as mail:
+            to = parser.parse(mail).get("To", "")
+        if any(each.addr_spec.casefold() == wanted for each in getattr(to, "addresses", ())):
+            os.remove(path)
+            gone += 1
+    return gone

@@ -194,6 +194,7 @@ def erase_subject(session: Session, subject: str, now: datetime,
             raise NotFound("No such person.")
         if person.email is None and state is not None and state.action == Action.ERASE:
             return
+        address = person.email
         version, language, text_hash = notice_of(session, state, person)
         writer.erase_personal_fields(subject)
         erased = writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
@@ -208,6 +209,8 @@ def erase_subject(session: Session, subject: str, now: datetime,
             pending_policy_version=None, confirm_nonce=None, mail_due=False,
             withdrawn=canonical(marks).decode()))
         writer.conn.execute(delete(CUSTOMER).where(CUSTOMER.c.subject == subject))
+    if address:
+        mail.forget(address)  # after the commit: the outbox's mails to the address go too
 
 
 def ask_new_address(session: Session, token: str, new_email: str) -> None:
