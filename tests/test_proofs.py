@@ -17,25 +17,6 @@ from consent_server.models import ChainHead, ConsentEvent
 from consent_server.staff import keys
 
 
-def rewrite_history(app, from_seq: int):
-    """What an operator with the database could do: change an old event and recompute every
-    hash after it, the head, and the Merkle tree."""
-    with app.app_context():
-        rows = db.session.execute(select(ConsentEvent).order_by(ConsentEvent.seq)).scalars().all()
-        prev = rows[from_seq - 2].hash if from_seq > 1 else chain.GENESIS
-        for row in rows[from_seq - 1:]:
-            if row.seq == from_seq:
-                choices = {**json.loads(row.choices), "marketing": True}
-                row.choices = chain.canonical(choices).decode()
-            row.prev_hash = prev
-            fields = {c.name: getattr(row, c.name) for c in ConsentEvent.__table__.columns}
-            row.hash = prev = chain.event_hash(fields)
-        db.session.execute(update(ChainHead).values(seq=rows[-1].seq, hash=prev))
-        db.session.commit()
-        ledger.rebuild_state(db.session)
-        treestore.rebuild(db.session)
-
-
 def test_keys_are_a_jwk_set_of_the_signing_key(app, client, auditor_key):
     resp = client.get("/api/v1/audit/keys", headers=auditor_key)
     assert resp.status_code == 200
@@ -59,7 +40,7 @@ def test_a_checkpoint_is_a_signed_statement_of_the_head(app, client, auditor_key
 
 
 def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(
-        app, client, auditor_key, runner, tmp_path, run_snippet, seed):
+        app, client, auditor_key, runner, tmp_path, run_snippet, seed, rewrite_history):
     """REQ L-07: every hash recomputed: `verify` passes, `verify --checkpoint` fails, and so does
     the README's offline snippet with the checkpoint."""
     seed(app)
@@ -73,7 +54,7 @@ def test_a_rewritten_history_passes_plain_verify_but_not_the_checkpoint(
     assert good.exit_code == 0 and "extends the checkpoint at seq 5" in good.output, good.output
     assert run_snippet(tmp_path, export, kept).returncode == 0
 
-    rewrite_history(app, from_seq=2)
+    rewrite_history(2)
     plain = runner.invoke(args=["consent", "verify"])
     assert plain.exit_code == 0, plain.output
     caught = runner.invoke(args=["consent", "verify", "--checkpoint", str(kept)])

@@ -165,9 +165,10 @@ def _chain_root(app, n):
 
 
 def test_the_tree_grows_with_the_ledger_in_batches_and_catches_up_for_readers(
-        app, publish, record_device):
+        app, publish, record_device, monkeypatch):
     """REQ L-10: every BATCH-th append integrates the tree; integrate() brings it to the head;
     the stored root is the root of the chain's leaves; verify checks tree and chain agree."""
+    monkeypatch.setattr(treestore, "BATCH", 16)  # the mechanism, with batches short to test
     for _ in range(treestore.BATCH - 1):
         record_device()
     assert _stored_root(app)[0] == 0  # not yet integrated: fewer than BATCH events
@@ -206,3 +207,16 @@ def test_verify_finds_a_tree_that_disagrees_with_the_chain_and_rebuild_tree_mend
             assert ledger.verify(db.session).ok
     result = runner.invoke(args=["consent", "verify"])
     assert result.exit_code == 0, result.output
+
+
+def test_integration_and_rebuild_go_in_chunks(app, publish, record_device, monkeypatch,
+                                              runner):
+    """REQ L-10: a backlog larger than one chunk is integrated (and rebuilt) whole."""
+    monkeypatch.setattr(treestore, "CHUNK", 3)
+    with app.app_context():
+        for _ in range(10):
+            record_device()
+        assert treestore.integrate(db.session) == 10
+        assert treestore.rebuild(db.session) == 10
+        assert ledger.verify(db.session).ok
+    assert _stored_root(app) == (10, _chain_root(app, 10))

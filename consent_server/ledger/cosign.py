@@ -7,7 +7,6 @@ name || 0x0A || 0x04 || public key, 0x04 naming a cosignature), the time as 8 by
 and the signature. The log stores the cosignatures of the witnesses CONSENT_WITNESSES names and
 serves them as extra lines of the checkpoint they sign.
 """
-import hashlib
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -24,7 +23,7 @@ COSIGNATURE = b"\x04"  # signed-note's signature type of a tlog cosignature/v1
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + COSIGNATURE + public_key).digest()[:4]
+    return note.key_id(name, public_key, COSIGNATURE)
 
 
 def verifier_key(name: str, public_key: bytes) -> str:
@@ -53,14 +52,8 @@ class Witness:
 
     @classmethod
     def parse(cls, text: str) -> "Witness":
-        try:
-            name, hex_id, key = text.strip().split("+", 2)
-            raw, id_ = note.unb64(key), bytes.fromhex(hex_id)
-        except ValueError as error:
-            raise ValueError(f"not a witness key: {text!r}") from error
-        if len(raw) != 33 or raw[:1] != COSIGNATURE or id_ != key_id(name, raw[1:]):
-            raise ValueError(f"not a cosignature/v1 Ed25519 witness key: {text!r}")
-        return cls(name, id_, raw[1:])
+        """ValueError unless `text` is a cosignature/v1 witness key whose id matches."""
+        return cls(*note.parse_key(text, COSIGNATURE))
 
     def check(self, text: str, value: bytes) -> int | None:
         """The time of a valid cosignature of `text` by this witness, else None."""

@@ -34,9 +34,22 @@ def origin(public_url: str) -> str:
     return f"{parts.netloc}{parts.path.rstrip('/')}/log"
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key id of an Ed25519 key named `name`."""
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, kind: bytes = ED25519) -> bytes:
+    """The 4-byte key id of an Ed25519 key named `name` (signing notes, or of another kind)."""
+    return hashlib.sha256(name.encode() + b"\n" + kind + public_key).digest()[:4]
+
+
+def parse_key(text: str, kind: bytes = ED25519) -> tuple[str, bytes, bytes]:
+    """(name, key id, public key) of a verifier key `<name>+<hex id>+<base64(kind || key)>`;
+    ValueError unless it is of that kind and its id matches."""
+    try:
+        name, hex_id, key = text.strip().split("+", 2)  # base64 may hold a +
+        raw, id_ = unb64(key), bytes.fromhex(hex_id)
+    except ValueError as error:
+        raise ValueError("not a verifier key <name>+<hex id>+<base64 key>") from error
+    if len(raw) != 33 or raw[:1] != kind or id_ != key_id(name, raw[1:], kind):
+        raise ValueError("not a verifier key of this kind, or its id does not match")
+    return name, id_, raw[1:]
 
 
 def verifier_key(name: str, public_key: bytes) -> str:
@@ -55,15 +68,7 @@ class Verifier:
     @classmethod
     def parse(cls, text: str) -> "Verifier":
         """ValueError unless `text` is an Ed25519 verifier key whose id matches its key."""
-        try:
-            name, hex_id, key = text.strip().split("+", 2)  # base64 may hold a +
-            raw, id_ = unb64(key), bytes.fromhex(hex_id)
-        except ValueError as error:
-            raise ValueError("not a note verifier key <name>+<hex id>+<base64 key>") from error
-        if len(raw) != 33 or raw[:1] != ED25519 or len(id_) != 4 \
-                or id_ != key_id(name, raw[1:]):
-            raise ValueError("not an Ed25519 note verifier key, or its id does not match")
-        return cls(name, id_, raw[1:])
+        return cls(*parse_key(text))
 
     def check(self, text: str, signature: bytes) -> bool:
         try:

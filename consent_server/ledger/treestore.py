@@ -18,7 +18,7 @@ from .. import database
 from ..models import EVENTS, HEAD, NODES, THE_HEAD
 from . import tree
 
-BATCH = 64  # appends integrate when their seq is a multiple of this (bench/tree_bench.py)
+BATCH = 256  # appends integrate when their seq is a multiple of this: a tile (bench/)
 CHUNK = 20_000  # events integrated per round (memory: the frontier plus one chunk's nodes)
 LOCK_KEY = 0x7472_6565  # PostgreSQL advisory lock of the tree's integrator ("tree")
 log = logging.getLogger(__name__)
@@ -94,29 +94,31 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
 
-def integrate(bind) -> int:
-    """Bring the tree up to the chain's head; returns its size. Cheap when it already is."""
+def integrate(bind, look_first: bool = True) -> int:
+    """Bring the tree up to the chain's head; returns its size. Cheap when it already is (it
+    looks without the lock first, unless told there is work: two round trips fewer)."""
     engine = database.engine_of(bind)
-    with engine.connect() as conn:
-        current, head = size(conn), head_seq(conn)
-    while current < head:
+    if look_first:
+        with engine.connect() as conn:
+            current, head = size(conn), head_seq(conn)
+        if current >= head:
+            return current
+    while True:
         with database.writing(engine) as conn:
             _lock(conn)
             current = size(conn)
             rows = conn.execute(select(EVENTS.c.seq, EVENTS.c.hash).where(
                 EVENTS.c.seq > current).order_by(EVENTS.c.seq).limit(CHUNK)).all()
             grown = grow(conn, current, rows)
-        if grown == current:
-            break  # nothing contiguous to add (a gap, or a head beyond the events)
-        current = grown
-    return current
+        if grown == current or len(rows) < CHUNK:
+            return grown  # caught up (or a gap, or a head beyond the events)
 
 
 def integrate_quietly(bind) -> None:
     """integrate() after an append that already committed: a failure is logged, not raised
     (the next batch or reader catches up)."""
     try:
-        integrate(bind)
+        integrate(bind, look_first=False)
     except Exception:  # noqa: BLE001 - the consent is recorded; the tree is derived data
         log.exception("integrating the Merkle tree failed; the next append or reader retries")
 
