@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from consent_server.consent import banner
 from consent_server.web import widget
 
 WIDGET = widget.DIST.parent
@@ -185,6 +186,38 @@ def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch,
     assert again.status_code == 200
     assert settings_of(again.get_data(as_text=True))["valid_policy_versions"] == ["2"]
     assert again.headers["ETag"] != first.headers["ETag"]
+
+
+def max_age(resp) -> int:
+    """The max-age of an answer's Cache-Control."""
+    return int(re.search(r"\bmax-age=(\d+)", resp.headers["Cache-Control"]).group(1))
+
+
+def test_what_carries_the_notice_versions_is_kept_briefly(client):
+    """REQ C-09, N-04: widget.js and /api/v1/config carry the valid notice versions, so a
+    browser or cache keeps them no longer than FRESH_SECONDS and never serves them stale; with
+    the server's look-up interval that is the README's bound (20 s, the issue's 30 s at most)."""
+    for path in ("/widget.js?lang=nb", "/api/v1/config?lang=nb"):
+        resp = client.get(path)
+        assert "stale-while-revalidate" not in resp.headers["Cache-Control"], path
+        assert max_age(resp) == banner.FRESH_SECONDS, path
+    assert widget.VERSIONS_TTL + banner.FRESH_SECONDS == 20 <= 30
+    # The settings layer holds no version: it is kept longer.
+    assert max_age(client.get("/widget-settings.js")) == 3600
+
+
+def test_a_publication_is_looked_up_within_versions_ttl(app, client, monkeypatch, publish):
+    """REQ C-09, N-04: the server looks the valid versions up again at most VERSIONS_TTL
+    seconds after it last did, whoever published (another process, the CLI)."""
+    clock = [1000.0]
+    monkeypatch.setattr(widget.time, "monotonic", lambda: clock[0])
+    first = client.get("/widget.js")
+    publish(app, material=True, force=True)
+    clock[0] += widget.VERSIONS_TTL - 0.5
+    assert client.get("/widget.js").headers["ETag"] == first.headers["ETag"]
+    clock[0] += 0.5
+    fresh = client.get("/widget.js")
+    assert settings_of(fresh.get_data(as_text=True))["valid_policy_versions"] == ["2"]
 
 
 # A static import or re-export of a module of widget/src (not the dynamic import of the settings

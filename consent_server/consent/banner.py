@@ -11,6 +11,11 @@ from werkzeug.http import dump_cookie
 from . import notices, purposes
 from .site import Site
 
+# Seconds a browser or cache may keep widget.js or /api/v1/config before asking again: both
+# carry the valid notice versions, so this bounds how long a material change takes to reach a
+# returning visitor (C-09, N-04; web/widget.py adds its own look-up interval).
+FRESH_SECONDS = 10
+
 # The first layer's texts travel with widget.js (W-12: the banner shows after one request).
 FIRST_LAYER = {
     "title": _l("We use cookies"),
