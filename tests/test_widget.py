@@ -68,6 +68,20 @@ def test_first_visit_fits_the_gzip_budget(client):
         assert size <= widget.BUDGET_GZIP == 5120, f"widget.js?lang={lang} is {size} B gzipped"
 
 
+def test_what_only_some_visitors_need_is_in_the_config(client):
+    """REQ W-09, W-12, W-04: the GPC texts (wanted only where the browser sends GPC) and the
+    held-back iframe's placeholder (drawn by the second file) are in /api/v1/config, not in
+    widget.js; the live region's words are (said after a choice on the first layer)."""
+    texts = settings_of(served(client, "/widget.js?lang=nb").get_data(as_text=True))["texts"]
+    assert not {"accept_gpc", "gpc", "placeholder"} & set(texts)
+    assert texts["saved"] == "Valget ditt er lagret"
+    config = client.get("/api/v1/config?lang=nb").json["texts"]
+    assert config["accept_gpc"] == "Godta alle unntatt markedsføring"
+    assert config["saved"] == "Valget ditt er lagret"
+    assert client.get("/api/v1/config?lang=en").json["texts"]["saved"] == (
+        "Your choice has been saved")
+
+
 def test_the_compile_hint_comes_before_any_code(client):
     """REQ W-12: V8 compiles the banner's functions off the main thread while the script streams
     in only when its `//# allFunctionsCalledOnLoad` comes before the first token of the file."""
@@ -133,14 +147,14 @@ def test_the_prefix_is_the_first_layer_config(client):
     config = client.get("/api/v1/config?lang=en").json
     assert settings["texts"]["body"].startswith("Exentri AS uses cookies")
     assert set(settings["texts"]) < set(config["texts"])  # the settings layer's come later
-    assert settings["cookie"] == config["cookie"] == {"name": "consent", "max_age_days": 365,
-                                                      "domain": None}
+    assert "placeholder" not in settings["texts"]  # drawn by the second file (W-04)
+    assert config["cookie"] == {"name": "consent", "max_age_days": 365, "domain": None}
+    assert settings["cookie"] == {"name": "consent", "max_age_days": 365}  # no domain: none
     assert settings["consent_mode"]["marketing"] == ["ad_storage", "ad_user_data",
                                                      "ad_personalization"]
     assert settings["purposes"] == [  # the names of cookies a refusal deletes (W-05)
-        {"key": p["key"], "required": p["required"],
-         "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
-        for p in config["purposes"]]
+        {"key": p["key"], "cookies": [c["name"] for c in p["cookies"]]}
+        for p in config["purposes"] if not p["required"]]
     assert settings["policy_version"] == "1" and settings["valid_policy_versions"] == ["1"]
     assert settings["origins"] == ["https://shop.example", "https://www.shop.example"]
     assert settings["privacy_url"] == config["privacy_url"] == "http://127.0.0.1:5000/privacy/en"

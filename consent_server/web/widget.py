@@ -87,9 +87,9 @@ def build(app: Flask, lang: str, versions: tuple[str, ...]) -> Bundle:
 
 
 def bundle(app: Flask, lang: str) -> Bundle:
-    """Built on first use per language and kept; built again when the valid notice versions
-    change (looked up at most every VERSIONS_TTL seconds, as `flask consent publish-policy`
-    runs elsewhere)."""
+    """Built on first use per language and kept; built again when the valid notice
+    versions change (looked up at most every VERSIONS_TTL seconds, as `flask consent
+    publish-policy` runs elsewhere)."""
     checked, versions, bundles = app.extensions.get("consent_widget", (None, None, {}))
     now = time.monotonic()
     if checked is None or now - checked >= VERSIONS_TTL:
