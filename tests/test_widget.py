@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from consent_server.consent import banner
 from consent_server.web import widget
 
 WIDGET = widget.DIST.parent
@@ -65,6 +66,20 @@ def test_first_visit_fits_the_gzip_budget(client):
         assert b".csw{" in raw  # the stylesheet is inside
         size = len(gzip.compress(raw, 9))
         assert size <= widget.BUDGET_GZIP == 5120, f"widget.js?lang={lang} is {size} B gzipped"
+
+
+def test_what_only_some_visitors_need_is_in_the_config(client):
+    """REQ W-09, W-12, W-04: the GPC texts (wanted only where the browser sends GPC) and the
+    held-back iframe's placeholder (drawn by the second file) are in /api/v1/config, not in
+    widget.js; the live region's words are (said after a choice on the first layer)."""
+    texts = settings_of(served(client, "/widget.js?lang=nb").get_data(as_text=True))["texts"]
+    assert not {"accept_gpc", "gpc", "placeholder"} & set(texts)
+    assert texts["saved"] == "Valget ditt er lagret"
+    config = client.get("/api/v1/config?lang=nb").json["texts"]
+    assert config["accept_gpc"] == "Godta alle unntatt markedsføring"
+    assert config["saved"] == "Valget ditt er lagret"
+    assert client.get("/api/v1/config?lang=en").json["texts"]["saved"] == (
+        "Your choice has been saved")
 
 
 def test_the_compile_hint_comes_before_any_code(client):
@@ -132,14 +147,14 @@ def test_the_prefix_is_the_first_layer_config(client):
     config = client.get("/api/v1/config?lang=en").json
     assert settings["texts"]["body"].startswith("Exentri AS uses cookies")
     assert set(settings["texts"]) < set(config["texts"])  # the settings layer's come later
-    assert settings["cookie"] == config["cookie"] == {"name": "consent", "max_age_days": 365,
-                                                      "domain": None}
+    assert "placeholder" not in settings["texts"]  # drawn by the second file (W-04)
+    assert config["cookie"] == {"name": "consent", "max_age_days": 365, "domain": None}
+    assert settings["cookie"] == {"name": "consent", "max_age_days": 365}  # no domain: none
     assert settings["consent_mode"]["marketing"] == ["ad_storage", "ad_user_data",
                                                      "ad_personalization"]
     assert settings["purposes"] == [  # the names of cookies a refusal deletes (W-05)
-        {"key": p["key"], "required": p["required"],
-         "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
-        for p in config["purposes"]]
+        {"key": p["key"], "cookies": [c["name"] for c in p["cookies"]]}
+        for p in config["purposes"] if not p["required"]]
     assert settings["policy_version"] == "1" and settings["valid_policy_versions"] == ["1"]
     assert settings["origins"] == ["https://shop.example", "https://www.shop.example"]
     assert settings["privacy_url"] == config["privacy_url"] == "http://127.0.0.1:5000/privacy/en"
@@ -185,6 +200,38 @@ def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch,
     assert again.status_code == 200
     assert settings_of(again.get_data(as_text=True))["valid_policy_versions"] == ["2"]
     assert again.headers["ETag"] != first.headers["ETag"]
+
+
+def max_age(resp) -> int:
+    """The max-age of an answer's Cache-Control."""
+    return int(re.search(r"\bmax-age=(\d+)", resp.headers["Cache-Control"]).group(1))
+
+
+def test_what_carries_the_notice_versions_is_kept_briefly(client):
+    """REQ C-09, N-04: widget.js and /api/v1/config carry the valid notice versions, so a
+    browser or cache keeps them no longer than FRESH_SECONDS and never serves them stale; with
+    the server's look-up interval that is the README's bound (20 s, the issue's 30 s at most)."""
+    for path in ("/widget.js?lang=nb", "/api/v1/config?lang=nb"):
+        resp = client.get(path)
+        assert "stale-while-revalidate" not in resp.headers["Cache-Control"], path
+        assert max_age(resp) == banner.FRESH_SECONDS, path
+    assert widget.VERSIONS_TTL + banner.FRESH_SECONDS == 20 <= 30
+    # The settings layer holds no version: it is kept longer.
+    assert max_age(client.get("/widget-settings.js")) == 3600
+
+
+def test_a_publication_is_looked_up_within_versions_ttl(app, client, monkeypatch, publish):
+    """REQ C-09, N-04: the server looks the valid versions up again at most VERSIONS_TTL
+    seconds after it last did, whoever published (another process, the CLI)."""
+    clock = [1000.0]
+    monkeypatch.setattr(widget.time, "monotonic", lambda: clock[0])
+    first = client.get("/widget.js")
+    publish(app, material=True, force=True)
+    clock[0] += widget.VERSIONS_TTL - 0.5
+    assert client.get("/widget.js").headers["ETag"] == first.headers["ETag"]
+    clock[0] += 0.5
+    fresh = client.get("/widget.js")
+    assert settings_of(fresh.get_data(as_text=True))["valid_policy_versions"] == ["2"]
 
 
 # A static import or re-export of a module of widget/src (not the dynamic import of the settings

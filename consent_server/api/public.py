@@ -128,7 +128,8 @@ def config(_args):
     answer = banner.config(db.session, current_app.extensions["consent_site"],
                            current_app.config, lang)
     # Vary Origin too: the CORS header differs per site, and a shared cache must keep them apart.
-    return answer, 200, {"Cache-Control": "public, max-age=300",
+    # As briefly as widget.js: its notice versions end outdated choices (C-09).
+    return answer, 200, {"Cache-Control": f"public, max-age={banner.FRESH_SECONDS}",
                          "Vary": "Accept-Language, Origin, Accept-Encoding"}
 
 

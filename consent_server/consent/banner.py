@@ -12,6 +12,11 @@ from werkzeug.http import dump_cookie
 from . import disclosures, notices, purposes
 from .site import Site
 
+# Seconds a browser or cache may keep widget.js or /api/v1/config before asking again: both
+# carry the valid notice versions, so this bounds how long a material change takes to reach a
+# returning visitor (C-09, N-04; web/widget.py adds its own look-up interval).
+FRESH_SECONDS = 10
+
 # The first layer's texts travel with widget.js (W-12: the banner shows after one request).
 FIRST_LAYER = {
     "title": _l("We use cookies"),
@@ -27,7 +32,12 @@ FIRST_LAYER = {
               "“Settings”."),
     # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
     "placeholder": _l("This content is shown only once you consent to it."),
+    # Said to screen readers after a choice (the banner's live region).
+    "saved": _l("Your choice has been saved"),
 }
+# Wanted only where the browser sends Global Privacy Control (W-09): not in widget.js (its
+# 5 KB budget, W-12), so a banner that finds GPC on asks /api/v1/config before it shows.
+GPC_TEXTS = ("accept_gpc", "gpc")
 # The settings layer's, in /api/v1/config (loaded with that layer).
 SETTINGS_LAYER = {
     "settings_title": _l("Cookie settings"),
@@ -36,6 +46,9 @@ SETTINGS_LAYER = {
     "always_on": _l("Always on"),
     "consent_id": _l("Your consent ID"),
     "consent_date": _l("Chosen on"),
+    # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose; drawn by
+    # the settings layer's file, which brings this config.
+    "placeholder": _l("This content is shown only once you consent to it."),
 }
 
 
@@ -91,15 +104,19 @@ def config(session: Session, site: Site, app_config, lang: str) -> dict:
 
 
 def first_layer(full: dict, site: Site, app_config) -> dict:
-    """The part of the config the first layer needs, for widget.js: its texts, the purposes'
-    keys and cookie names (to delete refused ones), and the sites allowed to use it."""
+    """The part of the config the first layer needs without Global Privacy Control, for
+    widget.js: its texts, the optional purposes' keys and cookie names (to delete refused
+    ones), and the sites allowed to use it."""
+    texts = {key: text for key, text in banner_texts(site, first_layer_only=True)
+             .items() if key not in GPC_TEXTS}
+    # The cookie's domain only when there is one (the banner reads none as host-only).
+    cookie = {key: value for key, value in full["cookie"].items() if value is not None}
     return {**{key: full[key] for key in ("policy_version", "valid_policy_versions", "language",
-                                          "privacy_url", "cookie", "consent_mode")},
-            # The cookie names of optional purposes, deleted when they are refused (W-05).
-            "purposes": [{"key": p["key"], "required": p["required"],
-                          "cookies": [] if p["required"] else [c["name"] for c in p["cookies"]]}
-                         for p in full["purposes"]],
-            "texts": banner_texts(site, first_layer_only=True),
+                                          "privacy_url", "consent_mode")}, "cookie": cookie,
+            # The optional purposes and their cookies' names, deleted when refused (W-05).
+            "purposes": [{"key": p["key"], "cookies": [c["name"] for c in p["cookies"]]}
+                         for p in full["purposes"] if not p["required"]],
+            "texts": texts,
             "origins": list(app_config["ALLOWED_ORIGINS"])}
 
 

@@ -7,7 +7,7 @@ a customer's site may be, to show that the banner works under one.
 """
 import secrets
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 
 bp = Blueprint("demo", __name__, template_folder="templates")
@@ -20,6 +20,8 @@ SCRIPTS = {
     "marketing": "document.cookie='_fbp=fb.1.demo; Max-Age=3600; Path=/; SameSite=Lax';"
                  "window.demoRan&&demoRan('marketing-external');",
 }
+
+BUTTONS = ("small", "false")
 
 
 def _csp(nonce: str, frame_ancestors: str = "'none'") -> str:
@@ -34,7 +36,9 @@ def page():
     """The demo shop: the banner, held-back scripts and a panel of what has run."""
     nonce = secrets.token_urlsafe(16)
     lang = str(get_locale())
-    html = render_template("demo.html", nonce=nonce, lang=lang,
+    # ?button=small|false shows the tag's data-button choices for the floating button.
+    button = request.args.get("button") if request.args.get("button") in BUTTONS else None
+    html = render_template("demo.html", nonce=nonce, lang=lang, button=button,
                            other="en" if lang == "nb" else "nb",
                            privacy_url=url_for("notice.in_language", lang=lang))
     return html, 200, {"Content-Security-Policy": _csp(nonce), "Cache-Control": "no-store",

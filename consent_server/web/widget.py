@@ -24,9 +24,18 @@ bp = Blueprint("widget", __name__)
 
 DIST = resource("widget") / "dist"
 JS_TYPE = "application/javascript; charset=utf-8"
-CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
+# widget.js carries the valid notice versions (C-09, N-04), so browsers and caches keep it
+# briefly and then revalidate it by its ETag (a 304 without a body while nothing changed); no
+# stale-while-revalidate, which would apply a stale copy once more. The settings layer's module
+# holds no version and is kept longer.
+CACHE_CONTROL = f"public, max-age={banner.FRESH_SECONDS}"
+SETTINGS_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 BUDGET_GZIP = 5 * 1024  # REQ W-12; tests/test_widget.py holds widget.js to it
-VERSIONS_TTL = 30  # seconds; the config and this script are cached by browsers for longer
+# Seconds between two looks at the valid notice versions (`flask consent publish-policy` runs in
+# another process). With the browser's FRESH_SECONDS, the bound the README states: a returning
+# visitor's first page more than VERSIONS_TTL + FRESH_SECONDS (20 s) after a material
+# publication asks again.
+VERSIONS_TTL = 10
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,9 @@ def build(app: Flask, lang: str, versions: tuple[str, ...]) -> Bundle:
 
 
 def bundle(app: Flask, lang: str) -> Bundle:
-    """Built on first use per language and kept; built again when the valid notice versions
-    change (looked up at most every VERSIONS_TTL seconds, as `flask consent publish-policy`
-    runs elsewhere)."""
+    """Built on first use per language and kept; built again when the valid notice
+    versions change (looked up at most every VERSIONS_TTL seconds, as `flask consent
+    publish-policy` runs elsewhere)."""
     checked, versions, bundles = app.extensions.get("consent_widget", (None, None, {}))
     now = time.monotonic()
     if checked is None or now - checked >= VERSIONS_TTL:
@@ -102,11 +111,11 @@ def settings_layer(app: Flask) -> Bundle:
     return app.extensions["consent_widget_settings"]
 
 
-def serve(served: Bundle, headers: dict):
+def serve(served: Bundle, headers: dict, cache_control: str = CACHE_CONTROL):
     """A script: gzip when accepted, ETag for revalidation."""
     zipped = request.accept_encodings["gzip"] > 0
     etag = served.tag(zipped)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
+    headers = {"ETag": etag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff",
                # Any site may load it, also one that sets Cross-Origin-Embedder-Policy.
                "Cross-Origin-Resource-Policy": "cross-origin", **headers}
     if request.if_none_match.contains_weak(etag.strip('"')):
@@ -135,4 +144,5 @@ def settings_script():
     """The banner's settings layer, an ES module it imports when the visitor opens it."""
     # A module script from another origin is fetched with CORS; it holds nothing private.
     return serve(settings_layer(current_app._get_current_object()),
-                 {"Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"})
+                 {"Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"},
+                 SETTINGS_CACHE_CONTROL)

@@ -207,6 +207,11 @@ def test_nothing_held_back_runs_before_a_choice(page, site, server):
     is written, Consent Mode is denied by default; Escape and clicking elsewhere are not consent."""
     requests = []
     page.on("request", lambda r: requests.append(r.url))
+    page.add_init_script("""new MutationObserver((_, o) => {
+        if (!document.querySelector('.csw-b')) return;
+        window.bannerAt = performance.now();
+        o.disconnect();
+    }).observe(document, {childList: true, subtree: true});""")
     load(page, site, server)
     page.keyboard.press("Escape")
     page.mouse.click(5, 5)
@@ -217,8 +222,14 @@ def test_nothing_held_back_runs_before_a_choice(page, site, server):
     assert page.get_attribute("iframe[data-src]", "src") is None
     assert page.is_visible(BANNER)
     server_requests = [r for r in requests if r.startswith(server.url)]
-    # REQ W-12: one round trip: the first layer's texts come with the script.
-    assert [urllib.parse.urlsplit(r).path for r in server_requests] == ["/widget.js"]
+    # REQ W-12: one round trip: the first layer's texts come with the script. The second file
+    # and the config (the settings layer's) follow only once the first layer is there.
+    paths = [urllib.parse.urlsplit(r).path for r in server_requests]
+    assert paths[0] == "/widget.js" and set(paths[1:]) <= {"/widget-settings.js",
+                                                         "/api/v1/config"}
+    assert page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter((e) => /widget-settings|config/.test(e.name))
+        .every((e) => e.startTime >= window.bannerAt)""")
     [(command, signals)] = consent_commands(page)
     assert command == "default" and signals.pop("wait_for_update") == 500
     assert set(signals) == ALL_SIGNALS
@@ -1013,7 +1024,7 @@ def test_opened_twice_one_banner_and_one_spacer(page, site, server):
     both go with the choice."""
     load(page, site, server)
     page.evaluate("ConsentServer.open(); ConsentServer.open()")
-    spacers = "document.querySelectorAll('body > div[aria-hidden=true]').length"
+    spacers = "document.querySelectorAll('body > div:not([class])').length"
     assert page.locator(BANNER).count() == 1 and page.evaluate(spacers) == 1
     button(page, "Reject all").click()
     expect(page.locator(BANNER)).to_have_count(0)

@@ -1,6 +1,6 @@
 // Held-back content (W-04): <script type="text/plain" data-consent="analytics"> and
 // <iframe data-consent="marketing" data-src>, run or loaded once their purposes are granted.
-import { button, element, findAll } from './dom.js';
+import { findAll } from './dom.js';
 import { consentModeSignals, tellClarity } from './signals.js';
 import { state } from './state.js';
 
@@ -27,32 +27,29 @@ const runScript = (held, next) => {
   if (!src) next();
 };
 
-// openSettings: what a refused iframe's placeholder offers (the settings layer, layers.js).
-// Gives activate(), which runs what the choice in force allows.
-export const blocking = (openSettings) => {
-  // Laid over a refused iframe, in its box (nothing on the page moves): what it needs, and the
-  // way to the settings.
-  const placeholder = (frame) => {
-    const { texts } = state.config;
-    const box = element('div', { class: 'csw csw-ph' }, [
-      element('p', 0, [texts.placeholder]),
-      button(texts.settings, () => openSettings()),
-    ]);
-    box.style.width = frame.offsetWidth + 'px';
-    box.style.height = frame.offsetHeight + 'px';
-    return box;
+// placeholder(): a promise of the function that makes a refused iframe's placeholder (the
+// second file's: layers.js), or of nothing when it could not be loaded. Gives activate(), which
+// runs what the choice in force allows.
+export const blocking = (placeholder) => {
+  const coverOf = (frame) => {
+    const cover = frame.previousElementSibling;
+    return cover && cover.classList.contains('csw-ph') ? cover : null;
   };
 
   const showFrame = (frame) => {
-    const cover = frame.previousElementSibling;
-    const covered = cover && cover.classList.contains('csw-ph');
+    const cover = coverOf(frame);
     const src = frame.getAttribute('src');
     if (allowed(frame)) {
       if (frame.dataset.src && src !== frame.dataset.src) frame.src = frame.dataset.src;
-      if (covered) cover.remove();
+      if (cover) cover.remove();
     } else {
       if (src && src !== 'about:blank') frame.src = 'about:blank';
-      if (!covered && state.config) frame.before(placeholder(frame));
+      // Laid over it when the second file is there (not needed to show the banner), unless
+      // a choice allowed it meanwhile.
+      if (!cover && state.config) {
+        placeholder().then((make) => make && !allowed(frame) && !coverOf(frame) &&
+          frame.before(make(frame)));
+      }
     }
   };
 

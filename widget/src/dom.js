@@ -16,6 +16,17 @@ export const element = (name, attributes, children) => {
 export const button = (text, onclick, className) =>
   element('button', { type: 'button', class: className, onclick }, [text]);
 
+// A layer's buttons in a row (W-01): --csw-fit is the width a row needs for each button to show
+// the longest label on one line (a character is at most 1ch; 5ch more for padding, border and
+// gap), beyond which consent.css puts them in one row, and below which in one column. Reckoned
+// from the labels' lengths, not measured: no layout to wait for (it errs towards a column).
+export const buttonRow = (buttons) => {
+  const row = element('div', { class: 'csw-row' }, buttons);
+  row.style.setProperty('--csw-fit', buttons.length *
+    (5 + Math.max(...buttons.map((node) => node.textContent.length))) + 'ch');
+  return row;
+};
+
 export const findAll = (selector, scope) => [...(scope || document).querySelectorAll(selector)];
 
 // A JSON answer, or its status as the reason it failed.

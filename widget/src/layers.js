@@ -1,7 +1,7 @@
 // The first layer (a region at the foot of the page: accept, reject, settings; W-01), the
 // floating "change consent" button that brings it back (C-08), and the way to the settings
 // layer, which is loaded when it is first wanted (settings.js: not needed to show the banner).
-import { addStyles, button, element, fetchJson, focusFirst, focusTarget, warn } from './dom.js';
+import { addStyles, button, buttonRow, element, fetchJson, focusFirst, focusTarget, warn } from './dom.js';
 import { state } from './state.js';
 
 // The stylesheet (built from src/consent.css), given by the build.
@@ -23,7 +23,19 @@ const root = (last) => {
 // handler, choose(wanted, source) takes the settings layer's switches. Gives the functions in
 // the order start.js names them (an array, which the build can shorten).
 export const layers = (api) => {
-  let banner, floating, spacer, opener, settingsLayer;
+  let banner, floating, spacer, opener, settingsLayer, live;
+
+  // After the first layer is shown and usable (where there is no idle callback, at once after).
+  const whenIdle = (action) => (window.requestIdleCallback || setTimeout)(action);
+
+  // A live region that tells screen readers a choice was saved: made with the first layer or
+  // the floating button, so that it is there before the choice.
+  const liveRegion = () => {
+    if (live) return;
+    live = root(true);
+    live.role = 'status';
+    live.classList.add('csw-sr');
+  };
 
   const removeBanner = () => {
     if (!banner) return;
@@ -41,11 +53,16 @@ export const layers = (api) => {
     if (hadFocus) focusFirst(opener, floating);
   };
 
+  // data-button on the tag: "false" (none: the site links to the settings itself), "small"
+  // (smaller, in the right corner, clear of the headings and text that start on the left),
+  // else the default.
   const showFloatingButton = () => {
-    if (state.script.dataset.button === 'false' || !state.choices) return;
+    const look = state.script.dataset.button;
+    if (look === 'false' || !state.choices) return;
     if (!floating) {
       floating = button(state.config.texts.change, (event) => openBanner(event.currentTarget),
-        'csw-fab');
+        'csw-fab csw-' + look);
+      liveRegion();
       root(true).append(floating);
     }
     floating.hidden = false;
@@ -61,25 +78,39 @@ export const layers = (api) => {
     removeBanner(); // shown again (ConsentServer.open() twice): one banner, one spacer
     const { texts, privacy_url: privacyUrl } = state.config;
     const { gpc } = state;
+    // On the notice's own page the first layer is compact: its words are that page's, and it
+    // does not link to itself (GPC's reason stays).
+    const onNotice = location.href.split(/[?#]/)[0] === privacyUrl;
+    let words;
     banner = element('section', { class: 'csw-b', 'aria-labelledby': 'csw-t', tabindex: '-1' }, [
       element('h2', { id: 'csw-t' }, [texts.title]),
-      element('p', 0, [texts.body + ' ', element('a', { href: privacyUrl }, [texts.privacy_link])]),
-      gpc ? element('p', 0, [texts.gpc]) : null,
+      words = onNotice && !gpc ? null : element('div', { class: 'csw-x' }, [
+        onNotice ? null : element('p', 0, [texts.body]), gpc ? element('p', 0, [texts.gpc]) : null]),
+      onNotice ? null : element('p', 0, [element('a', { href: privacyUrl }, [texts.privacy_link])]),
       // Its label says what it does: under GPC marketing stays off (W-09).
-      element('div', { class: 'csw-row' }, [button(texts[gpc ? 'accept_gpc' : 'accept_all'],
-        api.all(true, 'banner')), button(texts.reject_all, api.all(false, 'banner')),
-      settingsButton(texts.settings)]),
+      buttonRow([button(texts[gpc ? 'accept_gpc' : 'accept_all'], api.all(true, 'banner')),
+        button(texts.reject_all, api.all(false, 'banner')), settingsButton(texts.settings)]),
     ]);
     // C-04: a banner opened again can be left with Escape; the choice stays as it was.
     banner.onkeydown = (event) => {
       if (event.key === 'Escape' && state.choices) hide();
     };
     root(false).append(banner);
+    liveRegion();
     if (floating) floating.hidden = true;
     // Room at the end of the page, so that its last lines can be scrolled clear of the banner.
-    spacer = element('div', { 'aria-hidden': 'true' });
+    spacer = element('div');
     spacer.style.height = banner.offsetHeight + 'px';
     document.body.append(spacer);
+    // words cut to fit can be scrolled with the keyboard (read after the layout above).
+    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
+    // The settings layer, fetched while the visitor reads: it opens at once.
+    whenIdle(loadSettings);
+  };
+
+  // After a choice, in the page's language (the config's).
+  const saySaved = () => {
+    if (live) live.textContent = state.config.texts.saved;
   };
 
   const openBanner = (from) => {
@@ -88,22 +119,34 @@ export const layers = (api) => {
     banner.focus();
   };
 
-  // The settings layer's code and the full config (descriptions, cookies, all texts), asked for
-  // together once, when the visitor first shows an interest (a pointer over Settings, a click).
-  const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([
-    import(new URL('widget-settings.js', state.script.src)),
+  // The second file (/widget-settings.js: the settings layer, and the sender of choices to the
+  // ledger), not needed to show the banner. Asked for once: the browser keeps a module that
+  // failed to load as failed for the page anyway.
+  let second;
+  const secondFile = () => second || (second = import(new URL('widget-settings.js',
+    state.script.src)));
+
+  // The settings layer and the full config (descriptions, cookies, all texts), asked for
+  // together once: when the first layer has been shown and the page is idle, or at a sign of
+  // interest (a pointer over Settings, the focus, a click).
+  const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([secondFile(),
     fetchJson(new URL('config?lang=' + state.config.language, state.api)),
-  ]).then(([module, config]) => module.default({ ...api, state, config, root }),
+  ]).then(([module, config]) => module.default({ ...api, state, config, root, openSettings }),
   (error) => {
     settingsLayer = null;
-    warn('the settings could not be loaded (' + error + ')');
+    warn('no settings (' + error + ')');
   }));
 
   // from: the element to give the focus back to when the settings close.
   const openSettings = (from) => {
     const returnTo = focusTarget(from);
-    loadSettings().then((open) => open && open(() => focusFirst(returnTo, opener, floating)));
+    loadSettings().then((made) => made && made[0](() => focusFirst(returnTo, opener, floating)));
   };
 
-  return [hide, showBanner, showFloatingButton, openBanner, openSettings];
+  // What makes a refused iframe's placeholder (blocking.js), once the second file is there.
+  const placeholder = () => new Promise((done) => whenIdle(done)).then(loadSettings)
+    .then((made) => made && made[1]);
+
+  return [hide, showBanner, showFloatingButton, openBanner, openSettings, saySaved,
+    secondFile, placeholder];
 };

@@ -1,29 +1,12 @@
-// Every choice is sent to the server's ledger (W-07); one that fails waits in localStorage
-// (or in memory where the page may not use it) and is sent again on the next page, with the
-// same event id, so a retry never records it twice.
+// Sending the queued choices to the server's ledger (W-07), one at a time, the oldest first. It
+// is in the second file (settings.js exports it), which a first visit does not need before the
+// banner is usable: the choice is queued and applied at once (queue.js), and sent once this file
+// is there (preloaded while the first layer is read). It imports nothing that keeps state: that
+// would be a second copy; the banner hands it its own (start.js).
 import { fetchJson } from './dom.js';
-import { keepId, state } from './state.js';
 
-const PENDING = 'consent-server:pending';
 const RECEIPT = 'consent-server:receipt';
-let inMemory = [];
 let sending = false;
-
-const pending = () => {
-  try {
-    return JSON.parse(localStorage.getItem(PENDING)) || [];
-  } catch (error) {
-    return inMemory;
-  }
-};
-
-const keep = (events) => {
-  inMemory = events;
-  try {
-    if (events.length) localStorage.setItem(PENDING, JSON.stringify(events));
-    else localStorage.removeItem(PENDING);
-  } catch (error) { /* kept in memory */ }
-};
 
 // The signed receipt (JWS) of the last recorded choice, for the visitor to keep.
 const keepReceipt = (receipt) => {
@@ -32,24 +15,13 @@ const keepReceipt = (receipt) => {
   } catch (error) { /* only the server keeps it then */ }
 };
 
-// A version 4 UUID, random, made by the browser for a blob URL (crypto.randomUUID exists only in
-// secure contexts; this works in every page).
-const uuid = () => URL.createObjectURL(new Blob()).slice(-36);
-
-export const queueChoice = (source) => {
-  const { choices, config, stored } = state;
-  const optional = { ...choices };
-  delete optional.necessary;
-  keep(pending().concat({ consent_id: stored.id || undefined, event_id: uuid(),
-    choices: optional, policy_version: config.policy_version, language: config.language,
-    source, gpc: state.gpc }));
-};
-
 // A refused event (4xx but 429) never succeeds: it is dropped, not retried.
 const refused = (status) => status >= 400 && status < 500 && status !== 429;
 
-// Called only with a stored choice (events wait only after one).
-export const flush = () => {
+// core: the banner's state, keepId (state.js), pending and keep (queue.js). Called only with a
+// stored choice (events wait only after one).
+export const flush = (core) => {
+  const { state, keepId, pending, keep } = core;
   const events = pending();
   if (sending || !events.length) return;
   sending = true;
@@ -72,6 +44,6 @@ export const flush = () => {
       sending = false;
       if (!done) return;
       keep(pending().filter((e) => e.event_id !== event.event_id));
-      flush();
+      flush(core);
     });
 };

@@ -1,8 +1,13 @@
 // The settings layer (A-01, C-05): a modal dialog with one switch per purpose, its cookies,
-// the visitor's consent id and the date of the choice. Loaded by layers.js when first wanted,
-// as an ES module (/widget-settings.js); the banner hands it its state and its choice-making.
+// the visitor's consent id and the date of the choice. Loaded by layers.js as an ES module
+// (/widget-settings.js, the second file) while the first layer is read, or when first wanted;
+// the banner hands it its state and its choice-making, and gets the functions that open the
+// layer and make a refused iframe's placeholder.
 
-import { addStyles, button, element, findAll } from './dom.js';
+import { addStyles, button, buttonRow, element, findAll } from './dom.js';
+
+// The second file also sends the queued choices to the ledger (not needed to show the banner).
+export { flush } from './ledger.js';
 
 // The stylesheet (built from src/settings.css), given by the build.
 const CSS = CONSENT_SETTINGS_CSS;
@@ -30,7 +35,7 @@ export default (core) => {
     const toggle = switches[purpose.key] = element('input', { type: 'checkbox', role: 'switch', id,
       'aria-describedby': id + '-d', checked: on ? '' : null, disabled: purpose.required ? '' : null });
     return element('div', { class: 'csw-p' }, [
-      element('div', { class: 'csw-row' }, [toggle, element('label', { for: id }, [purpose.name]),
+      element('div', { class: 'csw-pr' }, [toggle, element('label', { for: id }, [purpose.name]),
         purpose.required ? element('span', 0, [texts.always_on]) : null]),
       element('p', { id: id + '-d' }, [purpose.description]),
       purpose.cookies.length ? element('ul', 0, purpose.cookies.map((cookie) => element('li', 0, [
@@ -39,8 +44,20 @@ export default (core) => {
     ]);
   };
 
+  // Laid over a refused iframe, in its box (nothing on the page moves): what it needs, and the
+  // way to the settings (W-04).
+  const placeholder = (frame) => {
+    const box = element('div', { class: 'csw csw-ph' }, [
+      element('p', 0, [texts.placeholder]),
+      button(texts.settings, () => core.openSettings()),
+    ]);
+    box.style.width = frame.offsetWidth + 'px';
+    box.style.height = frame.offsetHeight + 'px';
+    return box;
+  };
+
   // refocus: puts the focus back where it was when the dialog closes.
-  return (refocus) => {
+  const open = (refocus) => {
     if (dialog) dialog.parentNode.remove();
     const switches = {};
     const save = () => {
@@ -54,7 +71,7 @@ export default (core) => {
       state.gpc ? element('p', 0, [texts.gpc]) : null,
       ...config.purposes.map((purpose) => purposeRow(purpose, switches)),
       record(),
-      element('div', { class: 'csw-row' }, [button(texts.save, save),
+      buttonRow([button(texts.save, save),
         button(texts[state.gpc ? 'accept_gpc' : 'accept_all'], core.all(true, 'preferences')),
         button(texts.reject_all, core.all(false, 'preferences')),
         button(texts.close, () => shown.close())]),
@@ -77,4 +94,5 @@ export default (core) => {
     dialog.showModal();
     findAll('input:not([disabled])', dialog)[0].focus();
   };
+  return [open, placeholder];
 };

@@ -6,9 +6,9 @@ import { removeRefusedCookies } from './cookie.js';
 import { fetchJson, warn } from './dom.js';
 import { blocking } from './blocking.js';
 import { layers } from './layers.js';
-import { flush, queueChoice } from './ledger.js';
+import { keep, pending, queueChoice } from './queue.js';
 import { sendDefaults, sendUpdate } from './signals.js';
-import { begin, record, setConfig, state } from './state.js';
+import { begin, keepId, record, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
 // languages that we have; nb, nn, no are bokmål, anything else English.
@@ -48,6 +48,7 @@ const choose = (wanted, source) => {
   record(wanted);
   queueChoice(source);
   hide();
+  saySaved();
   apply(state.choices);
   flush();
 };
@@ -55,8 +56,14 @@ const choose = (wanted, source) => {
 // A handler that chooses every purpose, or none (a button, ConsentServer.acceptAll).
 const all = (on, source) => () => whenReady(() => choose(on, source));
 
-const [hide, showBanner, showFloatingButton, openBanner, openSettings] = layers({ all, choose });
-const activate = blocking(openSettings);
+const [hide, showBanner, showFloatingButton, openBanner, openSettings, saySaved, secondFile,
+  placeholder] = layers({ all, choose });
+
+// The queued choices go to the ledger once the second file is there (a failure leaves them
+// queued for the next page).
+const flush = () => secondFile().then((module) => module.flush({ state, keepId, pending, keep }),
+  () => {});
+const activate = blocking(placeholder);
 
 const showConfig = (config) => {
   if (setConfig(config)) apply({ necessary: true }, true); // the refusal, told to the tags
@@ -83,8 +90,9 @@ export const start = (settings) => {
   if (state.choices) apply(state.choices, true);
   // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
   // nothing waits (or it goes with the next choice), and a first visit spends no blocking
-  // round trip to the browser on opening localStorage.
-  if (state.stored) flush();
+  // round trip to the browser on opening localStorage. The second file comes only when
+  // something waits.
+  if (state.stored && pending().length) flush();
 
   window.ConsentServer = {
     get: () => (state.choices ? { ...state.choices } : null),
@@ -105,8 +113,9 @@ export const start = (settings) => {
     return warn(location.origin + ' is not in CONSENT_ALLOWED_ORIGINS: no banner here');
   }
   const language = pageLanguage(script, src);
-  if (language === settings.language) return showConfig(settings);
-  // Another language than the script was served in: its config, then the banner.
+  if (language === settings.language && !state.gpc) return showConfig(settings);
+  // Another language than the script was served in, or Global Privacy Control on (its texts
+  // are not in the script: banner.py): the config, then the banner.
   fetchJson(new URL('config?lang=' + language, state.api))
     .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
 };
