@@ -115,18 +115,21 @@ class Instance:
         Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True)  # RuntimeDirectory=
         self.process = None
 
-    def start(self) -> "Instance":
+    def start(self) -> None:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 shlex.split(self.settings["ExecStart"][0]), env=self.env, stdout=out,
                 stderr=subprocess.STDOUT, cwd=self.settings["WorkingDirectory"][0],
                 start_new_session=True)
+
+    def wait(self) -> None:
+        """Until /readyz answers (the database is at the migrations' head)."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()[-2000:]
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.2)
         raise AssertionError(f"no answer: {self.log.read_text()[-2000:]}")
@@ -205,6 +208,8 @@ class Deployment:
     def __enter__(self):
         for each in self.instances:
             each.start()
+        for each in self.instances:
+            each.wait()
         self.nginx = subprocess.Popen([str(NGINX), "-c", str(self.tmp / "nginx.conf"),
                                        "-p", str(self.tmp)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.STDOUT, start_new_session=True)
@@ -320,6 +325,9 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
               f"{stored}")
         assert stored == len(run["acked"]) > 0
         assert set(run["statuses"]) <= {201, 502}, run["statuses"]  # nginx answers every one
+        # A 502 only for a write in flight on the killed instance (one per client at most):
+        # nginx passes the others to the live one.
+        assert run["statuses"][502] <= THREADS, run["statuses"]
         assert len(run["after_kill"]) > 0  # the other instance carried on
 
         out = run_unit("consent-checkpoint.service", deployment.values)
