@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -36,6 +37,7 @@ NGINX = Path("/usr/sbin/nginx")
 DEPLOY = Path(__file__).resolve().parent.parent / "docs" / "deploy"
 VENV = Path(sys.executable).parent.parent  # the .venv the tests run in, as @VENV@
 LOAD_SECONDS, KILL_AFTER, THREADS, PER_ADDRESS = 4.0, 1.5, 8, 20
+METRICS_TOKEN = "test-metrics-token"
 
 pytestmark = pytest.mark.skipif(not NGINX.exists(),
                                 reason="nginx is not installed (/usr/sbin/nginx, Debian's nginx)")
@@ -289,6 +291,19 @@ def _load(deployment: Deployment, choice: dict) -> dict:
             "requests": len(latencies)}
 
 
+def _metrics(port: int, context: ssl.SSLContext | None = None):
+    """GET /metrics with the token: the text, or the status when it is not 200."""
+    scheme = "https" if context else "http"
+    request = urllib.request.Request(f"{scheme}://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as resp:
+            return resp.read().decode()
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code
+
+
 def _stored(app, event_ids: list[str]) -> int:
     with app.app_context():
         found = 0
@@ -304,7 +319,8 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
     its /24, not nginx's nor an X-Forwarded-For the client made up; plain HTTP redirects;
     with one of two instances SIGKILLed mid-load every acknowledged consent is stored and
     `verify` says ok; the daily checkpoint and purge units run, and the ledger extends it."""
-    with Deployment(tmp_path, database_url, free_port) as deployment:
+    with Deployment(tmp_path, database_url, free_port,
+                    CONSENT_METRICS_TOKEN=METRICS_TOKEN) as deployment:
         conn = deployment.connect("127.31.41.59")
         status, answer = deployment.post(conn, choice, {"X-Forwarded-For": "203.0.113.9"})
         conn.close()
@@ -316,6 +332,11 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
         plain.close()
         assert resp.status == 301  # to the same host on 443, the production port
         assert resp.getheader("Location") == "https://127.0.0.1/api/v1/config"
+
+        assert _metrics(deployment.port, deployment.context) == 404  # not through nginx
+        second = deployment.instances[1]  # on its own port, its workers added up:
+        assert "consent_http_requests_total{" in _metrics(second.port)
+        assert list(Path(second.env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"))
 
         run = _load(deployment, choice)
         stored = _stored(app, run["acked"])
