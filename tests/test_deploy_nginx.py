@@ -199,10 +199,9 @@ class Deployment:
         self.context = ssl.create_default_context(cafile=str(cert))
 
     def flask(self, *args: str) -> str:
-        """`flask consent ...` as the operator runs it: with the units' environment file."""
-        settings = {"EnvironmentFile": [str(self.values["ENV_FILE"])]}
-        done = subprocess.run([str(VENV / "bin" / "flask"), "consent", *args],
-                              env=unit_env(settings), cwd=self.values["STATE"],
+        """`consent ...` as docs/deploy.md defines it: sh reads the units' environment file."""
+        line = f'set -a; . {self.values["ENV_FILE"]}; exec {VENV}/bin/flask consent "$@"'
+        done = subprocess.run(["sh", "-c", line, "sh", *args], cwd=self.values["STATE"],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
