@@ -137,9 +137,14 @@ class Instance:
         raise AssertionError(f"no answer: {self.log.read_text()[-2000:]}")
 
     def kill(self, sig=signal.SIGKILL) -> None:
+        """Signal the process group (SIGKILL: a crash; SIGTERM: a stop, then SIGKILL)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
-            self.process.wait(30)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:
@@ -207,6 +212,13 @@ class Deployment:
         return done.stdout
 
     def __enter__(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()  # nothing started is left running
+            raise
+
+    def _start(self):
         for each in self.instances:
             each.start()
         for each in self.instances:
@@ -220,8 +232,9 @@ class Deployment:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self
             except OSError:
+                errors = self.tmp / "nginx.err"
                 assert self.nginx.poll() is None and time.monotonic() < deadline, \
-                    (self.tmp / "nginx.err").read_text()
+                    errors.read_text() if errors.exists() else "nginx did not start"
                 time.sleep(0.1)
 
     def __exit__(self, *exc):
