@@ -39,8 +39,11 @@ VENV = Path(sys.executable).parent.parent  # the .venv the tests run in, as @VEN
 LOAD_SECONDS, KILL_AFTER, THREADS, PER_ADDRESS = 4.0, 1.5, 8, 20
 METRICS_TOKEN = "test-metrics-token"
 
-pytestmark = pytest.mark.skipif(not NGINX.exists(),
-                                reason="nginx is not installed (/usr/sbin/nginx, Debian's nginx)")
+SYSTEMD_ANALYZE = Path("/usr/bin/systemd-analyze")
+UNITS = ("consent-server@.service", "consent-purge.service", "consent-purge.timer",
+         "consent-checkpoint.service", "consent-checkpoint.timer")
+needs_nginx = pytest.mark.skipif(not NGINX.exists(),
+                                 reason="nginx is not installed (/usr/sbin/nginx, Debian's nginx)")
 
 MAIN_CONF = """{user}daemon off; worker_processes 1;
 pid {tmp}/nginx.pid; error_log {tmp}/nginx.err warn;
@@ -325,6 +328,7 @@ def _stored(app, event_ids: list[str]) -> int:
         return found
 
 
+@needs_nginx
 def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing(
         app, database_url, free_port, tmp_path, choice, stored_events):
     """REQ L-04, L-06, S-08: through nginx (TLS) the ledger records the client's address cut to
@@ -372,6 +376,7 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
         assert int(re.match(r"ok: (\d+) events", verified).group(1)) >= len(run["acked"]) + 1
 
 
+@needs_nginx
 @pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
 def test_behind_nginx_a_rate_limit_holds_across_both_instances(
         app, database_url, free_port, tmp_path, choice):
@@ -387,3 +392,16 @@ def test_behind_nginx_a_rate_limit_holds_across_both_instances(
     for each in deployment.instances:
         log = each.log.read_text()
         assert '"POST /api/v1/consents" 201' in log and '"POST /api/v1/consents" 429' in log, log
+
+
+@pytest.mark.skipif(not SYSTEMD_ANALYZE.exists(), reason="no systemd-analyze (Debian's systemd)")
+def test_the_units_pass_systemd_analyze_verify(tmp_path):
+    """REQ S-08: docs/deploy/'s units and timers, filled in, load without a word from systemd
+    (an unknown key or a bad value is only a warning to it, so the output must be empty)."""
+    values = {"VENV": VENV, "STATE": tmp_path, "ENV_FILE": tmp_path / "env"}
+    for name in UNITS:
+        (tmp_path / name).write_text(fill(name, values))
+    names = [str(tmp_path / name.replace("@.", "@8000.")) for name in UNITS]
+    done = subprocess.run([str(SYSTEMD_ANALYZE), "verify", "--man=no", *names],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
