@@ -361,10 +361,12 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
               f"ms, statuses {dict(run['statuses'])}, acked {len(run['acked'])} = stored "
               f"{stored}")
         assert stored == len(run["acked"]) > 0
-        assert set(run["statuses"]) <= {201, 502}, run["statuses"]  # nginx answers every one
-        # A 502 only for a write in flight on the killed instance (one per client at most):
-        # nginx passes the others to the live one.
-        assert run["statuses"][502] <= THREADS, run["statuses"]
+        # The only failures are writes in flight on the killed instance, one per client at
+        # most: a 502, or an answer cut off when its headers had already passed nginx. Nginx
+        # passes every other request to the live instance.
+        failed = {key: n for key, n in run["statuses"].items() if key != 201}
+        assert set(failed) <= {502, "IncompleteRead"}, run["statuses"]
+        assert sum(failed.values()) <= THREADS, run["statuses"]
         assert len(run["after_kill"]) > 0  # the other instance carried on
 
         out = run_unit("consent-checkpoint.service", deployment.values)
