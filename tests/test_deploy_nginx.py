@@ -56,15 +56,6 @@ http {{
 """
 
 
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 def fill(name: str, values: dict) -> str:
     """A file of docs/deploy/ with its @NAMES@ filled in; every one must be."""
     text = re.sub(r"@([A-Z_]+)@", lambda m: str(values.get(m.group(1), m.group(0))),
@@ -176,7 +167,8 @@ class Deployment:
     """nginx on a TLS port in front of two instances; post() through it from any loopback
     address (127.x.y.z), as a client there would."""
 
-    def __init__(self, tmp: Path, database_url: str, free_port, **overrides: str):
+    def __init__(self, tmp: Path, database_url: str, redis_url: str | None, free_port,
+                 **overrides: str):
         self.tmp = tmp
         self.port, http_port, ports = free_port(), free_port(), (free_port(), free_port())
         cert, key = certificate(tmp)
@@ -184,7 +176,7 @@ class Deployment:
             "DATABASE_URL": database_url, "STATE": tmp / "state", "RUNTIME": tmp / "run",
             "PUBLIC_URL": f"https://127.0.0.1:{self.port}",
             "ALLOWED_ORIGINS": "https://shop.example",
-            "REDIS_URL": "redis://127.0.0.1:6379/0" if _redis_answers() else "memory://",
+            "REDIS_URL": redis_url or "memory://",
             "ENV_FILE": tmp / "env", "VENV": VENV, "SERVER_NAME": "consent.test",
             "LISTEN": f"127.0.0.1:{self.port}", "LISTEN_HTTP": f"127.0.0.1:{http_port}",
             "CERT": cert, "CERT_KEY": key,
@@ -330,12 +322,12 @@ def _stored(app, event_ids: list[str]) -> int:
 
 @needs_nginx
 def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing(
-        app, database_url, free_port, tmp_path, choice, stored_events):
+        app, database_url, redis_url, free_port, tmp_path, choice, stored_events):
     """REQ L-04, L-06, S-08: through nginx (TLS) the ledger records the client's address cut to
     its /24, not nginx's nor an X-Forwarded-For the client made up; plain HTTP redirects;
     with one of two instances SIGKILLed mid-load every acknowledged consent is stored and
     `verify` says ok; the daily checkpoint and purge units run, and the ledger extends it."""
-    with Deployment(tmp_path, database_url, free_port,
+    with Deployment(tmp_path, database_url, redis_url, free_port,
                     CONSENT_METRICS_TOKEN=METRICS_TOKEN) as deployment:
         conn = deployment.connect("127.31.41.59")
         status, answer = deployment.post(conn, choice, {"X-Forwarded-For": "203.0.113.9"})
@@ -379,13 +371,12 @@ def test_behind_nginx_the_client_is_recorded_and_a_killed_instance_loses_nothing
 
 
 @needs_nginx
-@pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
 def test_behind_nginx_a_rate_limit_holds_across_both_instances(
-        app, database_url, free_port, tmp_path, choice):
+        app, database_url, shared_redis, free_port, tmp_path, choice):
     """REQ S-03: with consent-server.env's Redis storage, six writes a minute from one client
     are six in all, whichever instance nginx passes each to (it alternates): the seventh and
     eighth, one on each instance, are 429."""
-    with Deployment(tmp_path, database_url, free_port,
+    with Deployment(tmp_path, database_url, shared_redis, free_port,
                     CONSENT_RATELIMIT_PUBLIC="6/minute") as deployment:
         conn = deployment.connect("127.77.0.1")
         statuses = [deployment.post(conn, choice)[0] for _ in range(8)]
