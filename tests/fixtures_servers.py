@@ -90,6 +90,26 @@ class Gunicorn:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """redis://127.0.0.1:6379/0 when a Redis answers there (limits shared between processes),
+    else None."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return "redis://127.0.0.1:6379/0" if sock.recv(16).startswith(b"+PONG") else None
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def shared_redis(redis_url) -> str:
+    """The Redis of `redis_url`; without one the test is skipped, saying so."""
+    if redis_url is None:
+        pytest.skip("no Redis answers on 127.0.0.1:6379")
+    return redis_url
+
+
+@pytest.fixture(scope="session")
 def gunicorn_signing_key() -> str:
     """One signing key for every gunicorn of the session (as one deployment has one)."""
     return generate()
