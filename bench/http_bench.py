@@ -113,13 +113,13 @@ def postgres_pids():
 class Server:
     """One gunicorn in its own session: Ctrl-C reaches us, not it, and we stop its whole group."""
 
-    def __init__(self, name, cmd, env, logdir, port=None):
+    def __init__(self, name, cmd, env, logdir, port=None, cwd=None):
         self.name, self.port = name, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logpath = Path(logdir) / f"{name}.log"
         self.log = open(self.logpath, "w")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, cwd=cwd)
 
     def wait_ready(self, health):
         deadline = time.time() + 60
@@ -171,8 +171,10 @@ def gunicorn(name, app, chdir, env, logdir, serve):
         settings = ["-k", cls, "-w", str(WORKERS), "--threads", "16" if cls == "gthread" else "1",
                     "--keep-alive", "5", "--timeout", "30", "--log-level", "warning",
                     "--access-logfile", "-"]
+    # Started in the app's folder: gunicorn reads ./gunicorn.conf.py where it starts, and ours
+    # must not configure the baseline.
     return Server(name, [sys.executable, "-m", "gunicorn", *settings, "-b", f"127.0.0.1:{port}",
-                         "--chdir", str(chdir), app], env, logdir, port)
+                         "--chdir", str(chdir), app], env, logdir, port, cwd=chdir)
 
 
 NGINX_CONF = """daemon off; worker_processes 1;
@@ -317,10 +319,10 @@ def pg_recreate(base, names, drop_only=False):
                 c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def fresh_databases(kind, args, tmp):
+def fresh_databases(kind, args, tmp, serve):
     """Two empty databases, ours and the baseline's, as SQLAlchemy URLs."""
     if kind == "sqlite":
-        return {k: f"sqlite:///{tmp}/{k}.db" for k in PG_DBS}
+        return {k: f"sqlite:///{tmp}/{k}_{serve}.db" for k in PG_DBS}
     pg_recreate(args.pg, PG_DBS.values())
     u = local_url(args.pg)
     return {k: u.set(database=name).render_as_string(hide_password=False)
@@ -351,9 +353,9 @@ def missing(url, table, cols, rows):
 
 # --- the two apps ---------------------------------------------------------------------------
 
-def prepare(kind, args, tmp):
+def prepare(kind, args, tmp, serve="sync"):
     """Fresh databases with their schemas; the environments both apps run with."""
-    urls = fresh_databases(kind, args, tmp)
+    urls = fresh_databases(kind, args, tmp, serve)
     from consent_server.ledger.signing import generate
 
     ours = clean_env(CONSENT_SECRET_KEY=secrets.token_hex(32), CONSENT_DATABASE_URL=urls["ours"],
@@ -361,7 +363,7 @@ def prepare(kind, args, tmp):
                      # wrk is one client address: the limiter counts (as in production) but
                      # never refuses
                      CONSENT_RATELIMIT_PUBLIC="1000000000/minute",
-                     CONSENT_INSTANCE_PATH=str(Path(tmp) / f"instance_{kind}"))
+                     CONSENT_INSTANCE_PATH=str(Path(tmp) / f"instance_{kind}_{serve}"))
     flask = [sys.executable, "-m", "flask", "--app", "wsgi", "consent"]
     run(flask + ["init-db"], ours, ROOT, "flask consent init-db")
     # The app refuses consents to an unpublished notice version: publish version "1" first.
@@ -373,7 +375,7 @@ def prepare(kind, args, tmp):
 
 def bench_db(kind, serve, args, tmp):
     """Warm up, then rounds of ours and bare back to back (order rotating), then the checks."""
-    urls, ours_env, bare_env = prepare(kind, args, tmp)
+    urls, ours_env, bare_env = prepare(kind, args, tmp, serve)
     proxied = SERVES[serve]["proxy"]
     if proxied:
         ours_env["CONSENT_TRUSTED_PROXIES"] = "1"  # nginx's X-Forwarded-For names the client

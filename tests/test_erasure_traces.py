@@ -64,7 +64,7 @@ def test_an_erased_person_and_device_leave_nothing_in_the_database_files_or_outb
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # would: the pages in the main file now
     db.close()
 
-    assert client.post(me + "/erase").status_code == 200
+    assert client.post(me + "/erase", data={"confirmed": "1"}).status_code == 200
     assert client.delete(f"/api/v1/consents/{consent_id}").status_code == 200
     assert not list(outbox.glob("*.eml"))
     for path in [*(tmp_path / "db").iterdir(), *outbox.iterdir()]:

@@ -30,8 +30,6 @@ FIRST_LAYER = {
     "gpc": _l("Your browser sends a Global Privacy Control signal that you do not want "
               "marketing. Marketing is therefore off, unless you turn it on yourself under "
               "“Settings”."),
-    # Over a held-back iframe of any kind (a video, a map, a post) and for any purpose.
-    "placeholder": _l("This content is shown only once you consent to it."),
     # Said to screen readers after a choice (the banner's live region).
     "saved": _l("Your choice has been saved"),
 }
