@@ -4,6 +4,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+import pytest
+
 from consent_server import ledger
 from consent_server.extensions import db
 from consent_server.http.limits import per_worker_problem
@@ -155,8 +157,8 @@ def test_each_app_counts_in_its_own_storage(app, app_factory, choice):
     _assert_429(loose.post("/api/v1/consents", json=choice))
 
 
-@pytest.mark.skipif(not _redis_answers(), reason="no Redis answers on 127.0.0.1:6379")
-def test_several_workers_refuse_per_process_limits_unless_told(app, gunicorn, tmp_path):
+def test_several_workers_refuse_per_process_limits_unless_told(app, gunicorn, tmp_path,
+                                                               shared_redis):
     """REQ S-03: `make serve`'s configuration refuses memory:// with several workers (each
     would count on its own), and says what to set; with Redis it starts (one worker or
     CONSENT_RATELIMIT_PER_WORKER=1 too: the other tests' servers)."""
@@ -165,7 +167,7 @@ def test_several_workers_refuse_per_process_limits_unless_told(app, gunicorn, tm
         refused.start(wait=90)  # it exits at once; the margin is for a loaded machine
     assert "CONSENT_RATELIMIT_STORAGE_URL=redis://" in (tmp_path / "refused.log").read_text()
     server = gunicorn(tmp_path / "redis.log", workers=2, CONSENT_RATELIMIT_PER_WORKER="",
-                      CONSENT_RATELIMIT_STORAGE_URL="redis://127.0.0.1:6379/0").start(wait=90)
+                      CONSENT_RATELIMIT_STORAGE_URL=shared_redis).start(wait=90)
     assert _post(server.url, {})[0] == 422  # it answers (the fixture stops it)
 
 
