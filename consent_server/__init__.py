@@ -65,9 +65,10 @@ def _derive_config(app: Flask) -> None:
         cfg["SQLALCHEMY_DATABASE_URI"] = database_url(cfg, app.instance_path)
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
             os.makedirs(app.instance_path, exist_ok=True)
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **database.pool_options(cfg["SQLALCHEMY_DATABASE_URI"], int(cfg["THREADS"])),
-        **cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}  # no personal data in logs
+    engine = cfg["SQLALCHEMY_ENGINE_OPTIONS"]
+    pool = {} if "poolclass" in engine or not cfg["THREADS"] else database.pool_options(
+        cfg["SQLALCHEMY_DATABASE_URI"], int(cfg["THREADS"]))
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**pool, **engine, "hide_parameters": True}  # logs
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
     # The proof period: the consent's lifetime plus three years (the limitation period).

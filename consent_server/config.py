@@ -76,8 +76,9 @@ class Config:
     # fails one request and is replaced; recycling keeps them from going stale behind firewalls.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": 1800}
     # Threads that serve requests in one process (gunicorn sets it from its `threads`): the
-    # PostgreSQL pool is sized from it, so no request waits for or opens a connection.
-    THREADS = 1
+    # PostgreSQL pool is then sized from it, so no request opens a connection. Unset (`flask
+    # run`, the CLI, tests): SQLAlchemy's own pool.
+    THREADS = None
 
     API_TITLE = "consent-server"
     API_VERSION = "v1"

@@ -56,12 +56,13 @@ def snapshot(bind) -> Iterator[Connection]:
 
 
 def pool_options(url: str, threads: int) -> dict:
-    """Pool settings for a server process with this many threads: one connection each for the
-    request's reads and one for its write, so that no thread waits for another's connection
-    and none is opened and closed per request (SQLite's file needs no pool limit)."""
+    """Pool settings for a server process with this many threads: two connections kept for each
+    (a request's reads and its write), so that none is opened and closed per request; as many
+    again may open for a burst beyond that, rather than a request waiting (SQLite's file needs
+    no pool limit)."""
     if url.startswith("sqlite"):
         return {}
-    return {"pool_size": 2 * threads, "max_overflow": 0, "pool_timeout": 30}
+    return {"pool_size": 2 * threads, "max_overflow": 2 * threads, "pool_timeout": 30}
 
 
 def schema_revision(engine: Engine) -> str | None:

@@ -110,9 +110,9 @@ def test_the_development_servers_access_log_truncates_addresses(app, caplog):
 
 def test_the_pool_is_sized_from_the_threads_and_keeps_its_connections(app_factory, choice):
     """Issue 17: gunicorn tells the app its threads (CONSENT_THREADS, post_fork); on PostgreSQL
-    the pool holds two connections per thread (a request's reads and its write) and never
-    overflows, so a first burst from every thread opens at most that many and later bursts open
-    none: no connection is opened and closed per request."""
+    the pool keeps two connections per thread (a request's reads and its write), so a first
+    burst from every thread opens at most that many and later bursts open none: no connection
+    is opened and closed per request. Without THREADS (flask run, the CLI) SQLAlchemy's pool."""
     app = app_factory(THREADS=4, RATELIMIT_ENABLED=False)
     with app.app_context():
         engine = db.engine
@@ -120,6 +120,8 @@ def test_the_pool_is_sized_from_the_threads_and_keeps_its_connections(app_factor
         assert database.pool_options(str(engine.url), 4) == {}  # one file, no server to open
         return
     assert engine.pool.size() == 8
+    with app_factory().app_context():
+        assert db.engine.pool.size() == 5  # SQLAlchemy's default
     opened = []
     event.listen(engine, "connect", lambda *_: opened.append(1))
 
