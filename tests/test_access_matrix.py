@@ -77,6 +77,7 @@ RULES = {
     "console.download_checkpoint": ("auditor", "admin"),
     "console.export": ("auditor", "admin"),
     "console.subject": ("auditor", "admin"),
+    "console.subject_proof": ("auditor", "admin"),
     "console.charts_page": ("auditor", "admin"),
     "console.check": ("marketing", "admin"),
     "console.audience": ("marketing", "admin"),

@@ -122,6 +122,34 @@ def test_subject_history_by_consent_id_with_the_notice_text(app, auditor, post_c
         assert not any(consent_id in (e.detail or "") for e in logged)
 
 
+def test_the_subject_page_downloads_the_subjects_proof_bundle(app, auditor, post_consent,
+                                                               csrf_token, access_log, client,
+                                                               tmp_path, run_log_verifier):
+    """REQ L-11: from the subject's page, their proof bundle as a file: their events only, each
+    proven in one signed checkpoint, which the offline verifier accepts with the log's key."""
+    mine = post_consent().json["consent_id"]
+    other = post_consent().json["consent_id"]
+    post_consent(consent_id=mine, choices={"analytics": False})
+    token = csrf_token(auditor, "/console/audit/subject")
+    page = auditor.post("/console/audit/subject", data={"subject": mine, "csrf_token": token})
+    assert 'action="/console/audit/subject/proof"' in page.get_data(as_text=True)
+    resp = auditor.post("/console/audit/subject/proof",
+                        data={"subject": mine, "csrf_token": token})
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    assert [e["subject"] for e in resp.json["events"]] == [mine] * 2
+    assert other not in resp.get_data(as_text=True)
+    (tmp_path / "bundle.json").write_bytes(resp.data)
+    (tmp_path / "log.key").write_text(client.get("/log/key").get_data(as_text=True))
+    checked = run_log_verifier("bundle", tmp_path / "log.key", tmp_path / "bundle.json")
+    assert checked.returncode == 0 and checked.stdout.startswith("ok: 2 events"), checked.stderr
+    assert access_log(app, "subject_lookup")[-1] == (None, 2)
+    assert auditor.post("/console/audit/subject/proof", data={
+        "subject": "no-such-consent", "csrf_token": token}).status_code == 404
+    assert auditor.post("/console/audit/subject/proof",
+                        data={"subject": mine}).status_code == 400  # no CSRF token
+
+
 def test_subject_history_by_address(app, auditor, lookup, person_email, seed):
     seed(app)
     html = lookup(person_email, "en").get_data(as_text=True)

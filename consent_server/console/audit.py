@@ -13,7 +13,7 @@ from ..consent import purposes
 from ..consent import stats as stats_service
 from ..errors import DomainError
 from ..extensions import db
-from ..ledger import exports, history, transparency
+from ..ledger import bundles, exports, history, note, transparency
 from ..models import utcnow
 from ..people.persons import subject_key
 from ..staff import access_log
@@ -95,6 +95,31 @@ def subject():
         status = 422
     return render_template("console/subject.html", form=form, history=found,
                            printed=utcnow().strftime("%Y-%m-%d %H:%M:%S")), status
+
+
+@bp.post("/audit/subject/proof")
+@role_required(Role.AUDITOR)
+def subject_proof():
+    """The subject's proof bundle as a file (the API's /subjects/<id>/proof): their events with
+    inclusion proofs against one signed checkpoint, checkable with the log's key alone (L-11).
+    A POST, as the look-up, so the consent id or address is in no URL."""
+    form = SubjectForm()
+    if not form.validate_on_submit():
+        return render_template("console/subject.html", form=form, history=None,
+                               printed=None), 422
+    try:
+        found = bundles.bundle(db.session, current_app.extensions["consent_signing_key"],
+                               note.origin(current_app.config["PUBLIC_URL"]),
+                               subject_key(db.session, form.subject.data.strip()))
+    except DomainError as error:
+        form.subject.errors = [_("No events for this consent id or address.")
+                               if error.status == 404 else _("Not a valid e-mail address.")]
+        return render_template("console/subject.html", form=form, history=None,
+                               printed=None), error.status
+    access_log.record(db.session, current_user.id, access_log.SUBJECT_LOOKUP, utcnow(),
+                      rows=len(found["events"]))
+    return Response(json.dumps(found, indent=2) + "\n", mimetype="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="proof-bundle.json"'})
 
 
 @bp.get("/audit/charts")
