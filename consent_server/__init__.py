@@ -13,7 +13,7 @@ from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
 from .http import devserver, headers, i18n, inputs, limits, logs, monitoring
 from .http.sessions import ConsoleSessions
-from .ledger import signing
+from .ledger import cosign, signing
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -79,6 +79,11 @@ def _derive_config(app: Flask) -> None:
     if int(cfg["TRUSTED_PROXIES"]) > 0:
         n = int(cfg["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    try:  # refused at the start, not when a witness's first cosignature arrives
+        cosign.witnesses(cfg["WITNESSES"])
+    except ValueError as error:
+        raise RuntimeError(f"CONSENT_WITNESSES holds a key that is not a witness key: {error}"
+                           ) from None
     missing = server_keys.load(app)
     if missing and not (app.debug or app.testing):
         if not server_keys.building_for_a_command():

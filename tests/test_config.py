@@ -142,3 +142,10 @@ def test_gunicorn_tells_each_worker_its_threads_before_the_app_loads(monkeypatch
     server = SimpleNamespace(cfg=SimpleNamespace(threads=3))  # as --threads 3 set it
     gunicorn_conf.post_fork(server, worker=None)
     assert os.environ["CONSENT_THREADS"] == "3"
+
+
+def test_a_witness_key_that_is_not_one_stops_the_start(app_factory):
+    """CONSENT_WITNESSES is read at the start (L-10): a wrong key is said then, in one line,
+    not found as a 500 when a witness's first cosignature arrives."""
+    with pytest.raises(RuntimeError, match="CONSENT_WITNESSES"):
+        app_factory(WITNESSES="not-a-key")
