@@ -33,6 +33,7 @@ RULES = {
     "tlog.checkpoint": PUBLIC,
     "tlog.verifier_key": PUBLIC,
     "tlog.tile": PUBLIC,
+    "tlog.entry_bundle": PUBLIC,
     "tlog.add_cosignature": PUBLIC,  # kept only when signed by a witness CONSENT_WITNESSES names
     "audit.verify": ("auditor", "admin"),
     "audit.events": ("auditor", "admin"),

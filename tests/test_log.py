@@ -135,6 +135,31 @@ def test_tiles_are_c2sp_tiles_of_the_stored_tree(client, events):
         assert response.mimetype == "application/problem+json"
 
 
+def test_entry_bundles_hold_the_entries_the_leaves_are_made_from(client, events):
+    """REQ L-10: /log/tile/entries/<N>[.p/<W>] (C2SP tlog-tiles entry bundles): each entry a
+    big-endian uint16 length and the event's hash, whose leaf hash SHA-256(0x00 || entry) is
+    the tile's; a bundle not yet there is a 404, a bad path a 4xx."""
+    leaves = events(260)
+
+    def entries(data):
+        found = []
+        while data:
+            length = int.from_bytes(data[:2], "big")
+            found.append(data[2:2 + length])
+            data = data[2 + length:]
+        return found
+
+    full = client.get("/log/tile/entries/000")
+    assert full.status_code == 200 and "immutable" in full.headers["Cache-Control"]
+    assert [hashlib.sha256(b"\0" + e).digest() for e in entries(full.data)] == leaves[:256]
+    partial = client.get("/log/tile/entries/001.p/4")
+    assert [hashlib.sha256(b"\0" + e).digest() for e in entries(partial.data)] == leaves[256:]
+    assert partial.headers["Cache-Control"] == "public, max-age=5"
+    assert client.get("/log/tile/entries/001.p/5").status_code == 404
+    assert client.get("/log/tile/entries/001").status_code == 404
+    assert client.get("/log/tile/entries/1").status_code in (400, 422)
+
+
 def test_the_json_checkpoint_signs_the_tree_and_verify_checks_it(app, events, runner,
                                                                  tmp_path):
     """REQ L-07, L-10: the JSON checkpoint names the tree's size and root under its signature;

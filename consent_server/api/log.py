@@ -117,16 +117,35 @@ def add_cosignature():
     return _text(f"kept {kept} cosignature(s)\n", 0)
 
 
+def _tile_path(index: str) -> tuple[int, int | None]:
+    """A tile's index and width from its path (`x001/234.p/5`); Invalid for anything else."""
+    found = TILE_PATH.fullmatch(index)
+    width = None if found is None or found["w"] is None else int(found["w"])
+    if found is None or (width is not None and not 1 <= width < 256):
+        raise Invalid("not a tile path: <level>/<index in x000/ groups>[.p/<width>]")
+    return int(found["n"].replace("x", "").replace("/", "")), width
+
+
+@tlog.route("/tile/entries/<path:index>")
+@tlog.doc(responses={"200": {"description": "the entries (event hashes), each a big-endian "
+                                            "uint16 length and the entry",
+                             "content": {"application/octet-stream": {}}}})
+def entry_bundle(index):
+    """An entry bundle (C2SP tlog-tiles): the event hashes the leaves are made from."""
+    number, width = _tile_path(index)
+    data = transparency.entries(db.session, number, width)
+    cache = IMMUTABLE if width is None else f"public, max-age={CHECKPOINT_MAX_AGE}"
+    return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": cache})
+
+
 @tlog.route("/tile/<int:level>/<path:index>")
 @tlog.doc(responses={"200": {"description": "the tile's hashes, 32 bytes each",
                              "content": {"application/octet-stream": {}}}})
 def tile(level, index):
     """A tile of the tree's hashes (C2SP tlog-tiles); full tiles are immutable."""
-    found = TILE_PATH.fullmatch(index)
-    width = None if found is None or found["w"] is None else int(found["w"])
-    if found is None or level > 7 or (width is not None and not 1 <= width < 256):
+    number, width = _tile_path(index)
+    if level > 7:
         raise Invalid("not a tile path: <level>/<index in x000/ groups>[.p/<width>]")
-    number = int(found["n"].replace("x", "").replace("/", ""))
     data = transparency.tile(db.session, level, number, width)
     cache = IMMUTABLE if width is None else f"public, max-age={CHECKPOINT_MAX_AGE}"
     return Response(data, mimetype="application/octet-stream", headers={"Cache-Control": cache})

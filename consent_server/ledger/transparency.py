@@ -97,6 +97,22 @@ def tile(session: Session, level: int, index: int, width: int | None) -> bytes:
     return b"".join(get.run(TILE_HEIGHT * level, start, start + wanted))
 
 
+def entries(session: Session, index: int, width: int | None) -> bytes:
+    """A C2SP entry bundle: the log's entries from index * 256, `width` of them (a full bundle
+    when None), each a big-endian uint16 length and the entry. An entry is the event's hash,
+    whose leaf hash is SHA-256(0x00 || entry) as in the tree; NotFound until the log holds
+    them all."""
+    size, _ = _current(session)
+    wanted = TILE_WIDTH if width is None else width
+    start = index * TILE_WIDTH
+    if size - start < wanted:
+        raise NotFound("the log has no such entry bundle yet")
+    hashes = session.execute(select(EVENTS.c.hash).where(
+        EVENTS.c.seq > start, EVENTS.c.seq <= start + wanted).order_by(EVENTS.c.seq)).scalars()
+    return b"".join(len(entry).to_bytes(2, "big") + entry
+                    for entry in map(bytes.fromhex, hashes))
+
+
 def json_checkpoint(session: Session, key: SigningKey) -> dict:
     """The JSON checkpoint of the head (signing.py), with the tree's size and root and their own
     signature: `tree_signature`, Ed25519 over the canonical JSON of seq, hash, time, kid,
