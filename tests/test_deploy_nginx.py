@@ -387,6 +387,44 @@ def test_behind_nginx_a_rate_limit_holds_across_both_instances(
         assert '"POST /api/v1/consents" 201' in log and '"POST /api/v1/consents" 429' in log, log
 
 
+@needs_nginx
+def test_behind_nginx_64_slow_clients_stall_nothing(app, database_url, redis_url, free_port,
+                                                   tmp_path, choice):
+    """REQ S-04: 32 clients trickling their headers and 32 their bodies hold only nginx's
+    connections (it reads a request whole before passing it on, docs/deploy/nginx-site.conf):
+    meanwhile /healthz and a consent through nginx answer in under a second each, with the
+    instances' 2 sync workers each."""
+    with Deployment(tmp_path, database_url, redis_url, free_port,
+                    CONSENT_RATELIMIT_PER_WORKER="1") as deployment:
+        slow = []
+        try:
+            for n in range(64):
+                sock = deployment.context.wrap_socket(socket.create_connection(
+                    ("127.0.0.1", deployment.port), timeout=10), server_hostname="127.0.0.1")
+                sock.sendall(b"POST /api/v1/consents HTTP/1.1\r\nHost: consent.test\r\n"
+                             b"Content-Type: application/json\r\nContent-Length: 999\r\n\r\n{"
+                             if n % 2 else b"GET /healthz HTTP/1.1\r\nHost: consent.test\r\nX-")
+                slow.append(sock)
+            for sock in slow:  # still trickling
+                sock.sendall(b"a")
+            conn = deployment.connect("127.0.0.9")
+            started = time.monotonic()
+            conn.request("GET", "/healthz")
+            health = conn.getresponse()
+            health.read()
+            health_took, started = time.monotonic() - started, time.monotonic()
+            status, _ = deployment.post(conn, choice)
+            post_took = time.monotonic() - started
+            conn.close()
+        finally:
+            for sock in slow:
+                sock.close()
+    print(f"with 64 slow clients: /healthz {health_took * 1000:.0f} ms, POST "
+          f"{post_took * 1000:.0f} ms")
+    assert health.status == 200 and status == 201
+    assert health_took < 1 and post_took < 1, (health_took, post_took)
+
+
 @pytest.mark.skipif(not SYSTEMD_ANALYZE.exists(), reason="no systemd-analyze (Debian's systemd)")
 def test_the_units_pass_systemd_analyze_verify(tmp_path):
     """REQ S-08: docs/deploy/'s units and timers, filled in, load without a word from systemd
