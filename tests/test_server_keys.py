@@ -33,9 +33,12 @@ def no_keys(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def flask_cli():
+def flask_cli(monkeypatch):
     """invoke(*args): `flask ...` in this process, on the app the factory builds as `flask
-    --app wsgi` does (in the command's click context)."""
+    --app wsgi` does (in the command's click context). FlaskGroup marks the process as run from
+    the `flask` command (FLASK_RUN_FROM_CLI), which makes a later app.run(), pytest-flask's
+    live server, do nothing: the mark is taken back after the test."""
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")
     group = FlaskGroup(create_app=create_app, load_dotenv=False, set_debug_flag=False)
     return lambda *args: CliRunner().invoke(group, list(args), catch_exceptions=False)
 
@@ -77,8 +80,13 @@ def test_make_keys_writes_all_three_mode_0600_and_never_replaces_one(no_keys, fl
 def _commands():
     """Every command below `flask consent`, as argument lists."""
     group = FlaskGroup(create_app=create_app, load_dotenv=False)
+    before = os.environ.get("FLASK_RUN_FROM_CLI")  # FlaskGroup sets it (see flask_cli)
     with group.make_context("flask", ["consent", "--help"], resilient_parsing=True) as ctx:
         command = group.get_command(ctx, "consent")
+    if before is None:
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    else:
+        os.environ["FLASK_RUN_FROM_CLI"] = before
     found = []
 
     def walk(cmd, names):
