@@ -33,7 +33,7 @@ from .persons import (
     valid_address,
     withdrawn_of,
 )
-from .subscriptions import grant, notice_of, withdraw
+from .subscriptions import grant, notice_of, person_mail, withdraw
 
 log = logging.getLogger(__name__)
 # What a person's own page and download show of each event (never IP, user agent or digests).
@@ -60,11 +60,8 @@ def request_access(session: Session, email: str, now: datetime) -> None:
             .values(access_sent_at=now)).rowcount
     if not claimed:
         return
-    site = current_app.extensions["consent_site"]
-    message = mail.build("access", person.email, person.language, controller=site.controller,
-                         url=links.access_url(person.subject),
-                         hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
-                         privacy_url=links.public_url(f"/privacy/{person.language}"))
+    message = person_mail("access", person.email, person.language,
+                          links.access_url(person.subject))
     try:
         mail.send(message)
     except mail.MailError as error:
@@ -228,11 +225,8 @@ def ask_new_address(session: Session, token: str, new_email: str) -> None:
     with database.writing(session) as conn:
         conn.execute(update(PERSON).where(PERSON.c.subject == person.subject)
                      .values(new_email=new, new_email_nonce=nonce))
-    site = current_app.extensions["consent_site"]
-    message = mail.build("new_address", new, person.language, controller=site.controller,
-                         url=links.new_address_url(person.subject, nonce),
-                         hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
-                         privacy_url=links.public_url(f"/privacy/{person.language}"))
+    message = person_mail("new_address", new, person.language,
+                          links.new_address_url(person.subject, nonce))
     try:
         mail.send(message)
     except mail.MailError as error:

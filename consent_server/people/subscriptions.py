@@ -94,16 +94,13 @@ def deliver(session: Session, subject: str, now: datetime) -> bool:
     person = by_subject(session, subject)
     if person is None or not person.mail_due or not person.email or not person.confirm_nonce:
         return False
-    site = current_app.extensions["consent_site"]
     pending = json.loads(person.pending or "{}")
     with force_locale(person.language):
         names = [{"name": str(purposes.BY_KEY[key].name), "meaning": str(purposes.BY_EMAIL[key])}
                  for key in KEYS if pending.get(key)]
-    message = mail.build("confirm", person.email, person.language,
-                         controller=site.controller, purposes=names,
-                         url=links.confirm_url(person.subject, person.confirm_nonce),
-                         hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
-                         privacy_url=links.public_url(f"/privacy/{person.language}"))
+    message = person_mail("confirm", person.email, person.language,
+                          links.confirm_url(person.subject, person.confirm_nonce),
+                          purposes=names)
     try:
         mail.send(message)
     except mail.MailError as error:
@@ -219,3 +216,11 @@ def notice_of(session: Session, state, person) -> tuple[str, str, str | None]:
         raise Invalid("No notice version has been published yet.")
     return current.version, person.language, notices.text_hash(session, current.version,
                                                                 person.language)
+
+
+def person_mail(kind: str, to: str, language: str, url: str, **context):
+    """A mail to a person with its one link (valid CONFIRM_MAX_AGE_HOURS), naming the
+    controller and the privacy notice in the person's language."""
+    return mail.build(kind, to, language, controller=current_app.extensions["consent_site"]
+                      .controller, url=url, hours=current_app.config["CONFIRM_MAX_AGE_HOURS"],
+                      privacy_url=links.public_url(f"/privacy/{language}"), **context)
