@@ -1,6 +1,8 @@
 """The OpenAPI contract fuzzed with schemathesis (S-04): every operation of /openapi.json, a few
 hundred generated cases, valid keys for the protected ones. No 5xx, every response as
 documented, every error problem+json."""
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -11,7 +13,9 @@ from consent_server.extensions import db
 from consent_server.staff import keys
 from consent_server.text import bad_text
 
-EXAMPLES = 25  # per operation: about 500 cases in all
+# Per operation: about 500 cases in all. A longer run (a few thousand cases):
+# CONSENT_SCHEMATHESIS_EXAMPLES=200 .venv/bin/python -m pytest tests/test_schemathesis.py
+EXAMPLES = int(os.environ.get("CONSENT_SCHEMATHESIS_EXAMPLES", 25))
 
 
 @pytest.fixture
