@@ -146,9 +146,9 @@ def test_a_body_over_16_kib_is_a_4xx_page(client, smtp):
     ("nb", "Nyhetsbrevet vårt på e-post, omtrent én gang i måneden"),
     ("en", "Our newsletter by e-mail, about once a month")])
 def test_the_form_says_what_each_purpose_means_from_the_site_file(client, lang, meaning):
-    """REQ C-03 M-01: GET /subscriptions/signup shows the form in the people's look: each
+    """REQ C-03 C-05: GET /subscriptions/signup shows the form in the people's look: each
     purpose with its meaning from the site file (the confirmation mail's words), the notice
-    linked, nothing ticked (C-05)."""
+    linked, nothing ticked."""
     response = client.get(f"/subscriptions/signup?lang={lang}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
