@@ -15,7 +15,7 @@ from flask_babel import force_locale, get_locale
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from ..api import allowed_write_origins, guard_public_writes
+from ..api import guard_public_writes
 from ..api.subscriptions import SubscriptionCreateSchema
 from ..consent import notices, purposes
 from ..errors import DomainError
@@ -63,7 +63,10 @@ def _page(template: str, language: str, status: int, **context):
         html = render_template(template, language=language, controller=site.controller,
                                has_logo=site.theme.logo is not None,
                                privacy_url=f"/privacy/{language}", **context)
-    return html, status, {**HEADERS, "Content-Language": language}
+    # The form on this page posts here again: its Origin must go with it (no-referrer sends
+    # "null", which the check of origins refuses). No token is in these pages' URLs.
+    return html, status, {**HEADERS, "Content-Language": language,
+                          "Referrer-Policy": "same-origin"}
 
 
 def _language() -> str:
@@ -129,9 +132,10 @@ def _problems(fields: dict, chosen: list[str]) -> dict:
 
 
 def _back() -> str | None:
-    """The site the form was sent from, when it is one allowed to write: a way back there."""
+    """The site the form was sent from, when it is one of CONSENT_ALLOWED_ORIGINS: a way back
+    there (from this server's own pages there is none to offer)."""
     origin = (request.headers.get("Origin") or "").rstrip("/")
-    return origin if origin in allowed_write_origins(current_app.config) else None
+    return origin if origin in current_app.config["ALLOWED_ORIGINS"] else None
 
 
 REFUSALS = {429: "limit", 403: "origin"}

@@ -77,7 +77,9 @@ def test_with_the_widget_the_form_sends_the_consent_id(browser, live_server, con
 
 def test_without_javascript_the_form_still_works(browser, live_server, config, app, smtp):
     """REQ M-02: no script runs (no banner either): the form posts, the page answers, the
-    confirmation mail goes out; no consent id is sent."""
+    confirmation mail goes out; no consent id is sent. An address the browser lets through and
+    the server does not comes back as the form, with what was typed, and can be sent again
+    from there."""
     context = browser.new_context(java_script_enabled=False, locale="nb-NO")
     page = context.new_page()
     page.goto(f"{config['PUBLIC_URL']}/demo?lang=nb")
@@ -95,6 +97,10 @@ def test_without_javascript_the_form_still_works(browser, live_server, config, a
     assert answer.value.status == 422
     expect(page.get_by_text("Skriv inn en gyldig e-postadresse")).to_be_visible()
     expect(page.get_by_label("E-postadresse")).to_have_value("ola@example")
+    expect(page.get_by_label("Nyhetsbrev", exact=True)).to_be_checked()
+    # Put right on that page (ours), the form is sent again from there.
+    sign_up(page, "ola.nordmann@example.no")
+    assert person(app, "ola.nordmann@example.no").pending is not None
     context.close()
 
 
