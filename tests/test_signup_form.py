@@ -67,6 +67,19 @@ def test_the_form_carries_the_consent_id_language_and_version_the_widget_fills(c
     assert person(app, "kari@example.no").consent_id == "dev-123"
 
 
+def test_without_double_opt_in_the_form_signs_up_at_once(app, app_factory, smtp, mail_settings):
+    """With CONSENT_DOUBLE_OPT_IN off the one sign-up path grants at once: 201 and a thank-you
+    page, no "check your e-mail"."""
+    client = app_factory(**mail_settings, DOUBLE_OPT_IN=False).test_client()
+    response = post(client)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 201
+    assert "Takk! Påmeldingen din er bekreftet." in page and "Sjekk e-posten" not in page
+    with app.app_context():
+        assert db.session.execute(select(ConsentEvent.source)).scalars().all() == ["signup"]
+    assert smtp.messages == []
+
+
 @pytest.mark.parametrize("email", ["", "kari", "kari@", "kari@@example.no"])
 def test_a_missing_or_bad_address_is_a_4xx_page_keeping_what_was_typed(client, smtp, email):
     """The form comes back with 422, says what to put right next to the field, and keeps

@@ -94,7 +94,8 @@ def form():
 @bp.post("/subscriptions/signup")
 def post():
     """A sign-up from the form: the page "check your e-mail" (202; nothing is recorded until
-    the button its link opens is pressed), or the form again with what to put right (4xx)."""
+    the button its link opens is pressed; 201 "thank you" without double opt-in), or the form
+    again with what to put right (4xx)."""
     chosen = request.form.getlist("purpose")
     values = {"email": request.form.get("email", ""), "purposes": chosen}
     body = {"email": values["email"].strip(), "purposes": dict.fromkeys(chosen, True),
@@ -106,7 +107,7 @@ def post():
             current = notices.current(db.session)
             body["policy_version"] = current.version if current else ""
         loaded = SubscriptionCreateSchema().load(body)
-        subscriptions.sign_up(
+        status, _granted = subscriptions.sign_up(
             db.session, email=loaded["email"], choices=loaded["purposes"],
             language=loaded["language"], policy_version=loaded["policy_version"],
             consent_id=loaded.get("consent_id"), ip=request.remote_addr,
@@ -115,7 +116,9 @@ def post():
         return _form_page(422, values, _problems(error.messages, chosen))
     except DomainError as error:
         return _form_page(error.status, values, _problems(error.errors or {}, chosen))
-    return _page("people/signup_sent.html", body["language"], 202, back=_back())
+    active = status == "active"  # CONSENT_DOUBLE_OPT_IN off: granted at once
+    return _page("people/signup_sent.html", body["language"], 201 if active else 202,
+                 active=active, back=_back())
 
 
 def _problems(fields: dict, chosen: list[str]) -> dict:
