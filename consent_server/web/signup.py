@@ -127,8 +127,8 @@ def _problems(fields: dict, chosen: list[str]) -> dict:
     said = {}
     if "email" in fields:
         said["email"] = "invalid"
-    if unknown:
-        said["purpose"] = ", ".join(unknown)
+    if unknown:  # not said back: this server's page would show whatever a post put there
+        said["purpose"] = "unknown"
     elif "purposes" in fields or not chosen:
         said["purpose"] = "none"
     return said or {"form": "failed"}
