@@ -139,3 +139,33 @@ def test_the_floating_button_hides_while_the_page_scrolls(browser, live_server, 
     page.evaluate(SCROLL, 200)
     assert page.evaluate(VISIBILITY) == "visible"
     context.close()
+
+
+@pytest.mark.parametrize("width, scheme, language", [(320, "light", "nb"), (360, "dark", "en")])
+def test_the_form_pages_fit_a_phone_and_pass_axe(browser, live_server, config, axe, smtp, width,
+                                                 scheme, language):
+    """REQ A-05 A-06 A-07: the form's own page, the form sent back with an error and the
+    "check your e-mail" page: nothing scrolls sideways, buttons at least 44 px high, and
+    axe-core reports no violation, in light and dark."""
+    # bypass_csp only so that axe-core can be injected.
+    context = browser.new_context(viewport={"width": width, "height": 740}, color_scheme=scheme,
+                                  bypass_csp=True, locale=language)
+    page = context.new_page()
+    page.goto(f"{config['PUBLIC_URL']}/subscriptions/signup?lang={language}")
+    address = page.locator("#signup-email")
+    for step in ("form", "error", "sent"):
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+        assert overflow <= 0, step
+        heights = page.locator("button").evaluate_all(
+            "(bs) => bs.map((b) => b.getBoundingClientRect().height)")
+        assert all(height >= 44 for height in heights), (step, heights)
+        assert axe(page) == [], step
+        assert page.locator(".warning").count() == (step == "error"), step
+        if step == "sent":
+            break
+        address.fill("kari@example" if step == "form" else "kari@example.no")
+        page.locator("#signup-newsletter").check()
+        with page.expect_navigation():
+            page.locator("button[type=submit]").click()
+    assert page.locator("h1").inner_text() in ("Sjekk e-posten din", "Check your e-mail")
+    context.close()
