@@ -128,15 +128,20 @@ def test_the_html_mail_has_inlined_styles_and_a_real_button(themed, sign_up, htm
 
 @pytest.mark.parametrize("language, withdraw, meanings", [
     ("nb", "Du kan når som helst trekke tilbake samtykket",
-     ["Nyhetsbrev: Nyhetsbrevet vårt på e-post.",
-      "Markedsføring: Tilbud og nyheter om varene og tjenestene våre på e-post."]),
+     ["Nyhetsbrev: Nyhetsbrevet vårt på e-post, omtrent én gang i måneden: nye varer, turtips "
+      "og arrangementer i butikkene våre.",
+      "Markedsføring: Tilbud og kampanjer på e-post om våre egne varer og tjenester, høyst én "
+      "gang i uken."]),
     ("en", "You can withdraw your consent at any time",
-     ["Newsletter: Our newsletter by e-mail.",
-      "Marketing: Offers and news about our goods and services by e-mail."])])
+     ["Newsletter: Our newsletter by e-mail, about once a month: new products, hiking tips and "
+      "events in our shops.",
+      "Marketing: Offers and sales by e-mail about our own goods and services, at most once a "
+      "week."])])
 def test_the_confirmation_mail_says_what_happens_and_whom_to_ask(
         client, smtp, sign_up, text_part, html_part, language, withdraw, meanings):
     """REQ C-03 M-02: Reply-To the controller's address from the site file and a contact line;
-    what each purpose means; that consent can be withdrawn, said before the button."""
+    what each purpose means (the site file's words); that consent can be withdrawn, said
+    before the button."""
     assert sign_up(client, "kari@example.no", language=language,
                    purposes={"newsletter": True, "marketing": True}).status_code == 202
     message = smtp.messages[-1]

@@ -2,8 +2,10 @@
 look of people's pages (the controller's logo and accent colour)."""
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from flask_babel import force_locale
 
 from ..vocabulary import SubjectType
 from . import purposes
@@ -67,6 +69,7 @@ class Site:
     theme: Theme = Theme()
     providers: tuple[Provider, ...] = ()
     contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
+    meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # e-mail purpose: texts
 
     def providers_for(self, purpose: str) -> list[Provider]:
         """The providers that receive data for a purpose or role, in the site file's order."""
@@ -81,6 +84,14 @@ class Site:
         return [{"name": c.name, "provider": c.provider, "lifetime": c.lifetime[language],
                  "description": c.description[language]}
                 for c in self.cookies if c.purpose == purpose]
+
+    def meaning(self, key: str, language: str) -> str:
+        """What an e-mail purpose (newsletter, marketing) means, said on the sign-up form and in
+        the confirmation mail: the site file's words, else ours (the catalog's)."""
+        if key in self.meanings:
+            return self.meanings[key][language]
+        with force_locale(language):
+            return str(purposes.BY_EMAIL[key])
 
     def additions_after(self, section: int) -> list[Addition]:
         return [a for a in self.additions if a.after_section == section]
@@ -118,9 +129,10 @@ def load(path: str | Path | None = None) -> Site:
                                     or any(c in contact for c in " <>,\r\n")):
             raise SiteFileError('contact must be the controller\'s e-mail address, e.g. '
                                 'contact = "post@example.no"')
+        meanings = _meanings(data.get("purposes", {}))
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy, theme, providers, contact)
+    return Site(controller, cookies, additions, privacy, theme, providers, contact, meanings)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -129,6 +141,17 @@ def _text(value, where: str) -> dict[str, str]:
         raise SiteFileError(f"{where} must give a text for each language: "
                             "{ nb = \"...\", en = \"...\" }")
     return {lang: value[lang] for lang in LANGUAGES}
+
+
+def _meanings(entry) -> dict[str, dict[str, str]]:
+    """[purposes.newsletter] meaning = { nb = "...", en = "..." }, and marketing's."""
+    keys = purposes.PERSON_KEYS
+    if not isinstance(entry, dict) or any(k not in keys or not isinstance(v, dict)
+                                          or set(v) != {"meaning"} for k, v in entry.items()):
+        raise SiteFileError("purposes may only give a meaning for "
+                            + " and ".join(f"[purposes.{k}]" for k in keys)
+                            + ': meaning = { nb = "...", en = "..." }')
+    return {k: _text(v["meaning"], f"purposes.{k}.meaning") for k, v in entry.items()}
 
 
 def _urls(value, where: str) -> dict[str, str]:

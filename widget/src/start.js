@@ -68,12 +68,16 @@ const activate = blocking(placeholder);
 const showConfig = (config) => {
   if (setConfig(config)) apply({ necessary: true }, true); // the refusal, told to the tags
   const ready = () => {
-    if (state.choices) showFloatingButton();
-    else showBanner();
+    if (state.choices) {
+      showFloatingButton();
+      removeRefusedCookies(state.settings.purposes, state.choices);
+    } else showBanner();
     activate();
-    if (state.choices) removeRefusedCookies(state.settings.purposes, state.choices);
     if (waiting) waiting();
     waiting = null;
+    // A page that asks for the second file's extras (a sign-up form, the floating button
+    // hidden while the page scrolls) gets it now; after a choice it comes anyway (extras.js).
+    if (document.querySelector('[data-consent-signup],.csw-scroll')) flush();
   };
   if (document.body) ready();
   else document.addEventListener('DOMContentLoaded', ready);
