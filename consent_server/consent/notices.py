@@ -233,21 +233,30 @@ def _hashes_of(session: Session, version: PolicyVersion) -> dict[str, str]:
     return {language: digest for language, digest in rows}
 
 
-def text_hash(session: Session, version: str, language: str, site: str = DEFAULT_SITE) -> str:
-    """The hash of the text shown for a site's version and language; Invalid for a version
-    unknown or of another site."""
+def text_hash(session: Session, version: str, language: str, site: str | None = None) -> str:
+    """The hash of the text shown for a version and language; Invalid for a version unknown
+    or, when a site is named, of another site."""
     cache = _HASHES.setdefault(session.get_bind(), {})
     key = (version, language, site)
     if key not in cache:
-        found = session.execute(select(PolicyText.text_hash).join(PolicyVersion)
-                                .where(PolicyVersion.version == version,
-                                       PolicyVersion.site == site,
-                                       PolicyText.language == language)).scalar_one_or_none()
+        query = (select(PolicyText.text_hash).join(PolicyVersion)
+                 .where(PolicyVersion.version == version, PolicyText.language == language))
+        if site is not None:
+            query = query.where(PolicyVersion.site == site)
+        found = session.execute(query).scalar_one_or_none()
         if found is None:
             raise Invalid("Unknown notice version.", {"policy_version": [
                 f"No published notice version {version!r} of this site."]})
         cache[key] = found
     return cache[key]
+
+
+def site_of(conn, version: str) -> str:
+    """The site whose notice a version is (a version string names one site): the site of a
+    person's event, which follows the notice it is recorded under."""
+    found = conn.execute(select(PolicyVersion.site).where(PolicyVersion.version == version)
+                         ).scalar_one_or_none()
+    return found or DEFAULT_SITE
 
 
 def text(session: Session, version: PolicyVersion, language: str) -> PolicyText | None:

@@ -152,6 +152,7 @@ class AudienceForm(FlaskForm):
     purpose = SelectField(_l("Purpose"), choices=person_purposes)
     product_category = StringField(_l("Product category (for existing customers, optional)"),
                                    validators=[Optional(), Length(max=64)])
+    site = SelectField(_l("Site"), choices=site_choices, default="")
 
 
 class LookupForm(FlaskForm):

@@ -169,7 +169,8 @@ def restrict(session: Session, token: str, on: bool, now: datetime) -> dict:
             writer.append(event(person.subject, action=Action.UPDATE,
                                 choices=choices_of(state), policy_version=version,
                                 language=language, text_hash=text_hash,
-                                source=Source.PREFERENCES, details={"restricted": on}), now=now)
+                                source=Source.PREFERENCES, details={"restricted": on},
+                                site=notices.site_of(writer.conn, version)), now=now)
     return own_page(session, token)
 
 
@@ -196,7 +197,8 @@ def erase_subject(session: Session, subject: str, now: datetime,
         writer.erase_personal_fields(subject)
         erased = writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
                                      policy_version=version, language=language,
-                                     text_hash=text_hash, source=source), now=now)
+                                     text_hash=text_hash, source=source,
+                                     site=notices.site_of(writer.conn, version)), now=now)
         webhooks.enqueue(writer.conn, webhooks.ERASED, person.email, erased)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
@@ -266,5 +268,6 @@ def rectify(session: Session, email: str, new_email: str, now: datetime,
         version, language, text_hash = notice_of(session, state, person)
         writer.append(event(person.subject, action=Action.UPDATE, choices=choices_of(state),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=source, details={"rectified": True}), now=now)
+                            source=source, details={"rectified": True},
+                            site=notices.site_of(writer.conn, version)), now=now)
     return {"email": new, "subject": person.subject}
