@@ -251,3 +251,54 @@ def test_publish_policy_publishes_each_site_or_the_one_named(two_sites):
     assert "default" not in forced.output
     wrong = runner.invoke(args=["consent", "publish-policy", "--site", "nowhere"])
     assert wrong.exit_code != 0 and "--site: Must be one of: default, blog" in wrong.output
+
+
+def test_a_sign_up_on_a_site_records_it_and_the_audience_filters_by_site(
+        two_sites, app_factory, two_sites_file, api_key, sign_up, audience, events_of_site):
+    """REQ M-06: a person who signs up on the blog (under the blog's notice) is recorded for
+    the blog; the audience of one site lists only its people."""
+    app, versions = two_sites
+    direct = app_factory(SITE_FILE=str(two_sites_file(name="direct.toml")), DOUBLE_OPT_IN=False)
+    client = direct.test_client()
+    blog = sign_up(client, "kari@example.no", policy_version=versions["blog"])
+    shop = sign_up(client, "ola@example.no", policy_version=versions["default"])
+    assert blog.status_code == shop.status_code == 201
+    assert [e.subject_type for e in events_of_site(app, "blog")] == ["person"]
+    headers = api_key()
+    by_site = {site: [row["email"] for row in audience(client, headers, site=site)]
+               for site in ("blog", "default")}
+    assert by_site == {"blog": ["kari@example.no"], "default": ["ola@example.no"]}
+    assert len(audience(client, headers)) == 2
+    wrong = client.get("/api/v1/marketing/audience?purpose=newsletter&site=nowhere",
+                       headers=headers)
+    assert wrong.status_code == 422
+
+
+def test_the_console_filters_export_charts_and_audience_by_site(two_sites, signed_in,
+                                                               csrf_token):
+    """REQ L-03: with several sites, the console's export, charts and audience have a site
+    selector, and the export it gives is that site's."""
+    app, versions = two_sites
+    client = app.test_client()
+    for site, origin in (("blog", BLOG), ("default", SHOP), ("default", SHOP)):
+        client.post("/api/v1/consents", headers={"Origin": origin},
+                    json={**BANNER, "policy_version": versions[site]})
+    auditor = signed_in(app, "revisor@example.no", "admin")
+    for page in ("/console/audit/export", "/console/audit/charts",
+                 "/console/marketing/audience"):
+        html = auditor.get(page).get_data(as_text=True)
+        assert '<select id="site" name="site"' in html and "Eksempelbloggen" in html, page
+    token = csrf_token(auditor, "/console/audit/export")
+    exported = auditor.post("/console/audit/export", data={
+        "csrf_token": token, "format": "ndjson", "site": "blog", "purpose": "",
+        "action": ""})
+    lines = exported.get_data(as_text=True).splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["site"] == "blog"
+    charts = auditor.get("/console/audit/charts?site=default").get_data(as_text=True)
+    assert '<option selected value="default">' in charts
+
+
+def test_one_site_shows_no_site_selector(app, signed_in):
+    """REQ N-09: a deployment of one site looks as before: no site selector."""
+    auditor = signed_in(app, "revisor@example.no", "admin")
+    assert 'name="site"' not in auditor.get("/console/audit/export").get_data(as_text=True)
