@@ -296,6 +296,8 @@ def test_the_console_filters_export_charts_and_audience_by_site(two_sites, signe
     assert len(lines) == 1 and json.loads(lines[0])["site"] == "blog"
     charts = auditor.get("/console/audit/charts?site=default").get_data(as_text=True)
     assert '<option selected value="default">' in charts
+    versions_page = auditor.get("/console/admin/notices").get_data(as_text=True)
+    assert f"<td>{versions['blog']}</td>" in versions_page and "<td>blog</td>" in versions_page
 
 
 def test_one_site_shows_no_site_selector(app, signed_in):
