@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 from werkzeug.serving import make_server
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from consent_server import ledger
 from consent_server.extensions import db
@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover (the tests here skip, see fixtures_brows
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1><p>Content.</p>
-<script src="{server}/widget.js" async></script>
+<script src="{server}/widget.js" async{attrs}></script>
 </body></html>
 """
 BANNER, DIALOG = ".csw-b", "dialog.csw-d"
@@ -37,7 +37,11 @@ class Page:
         self.thread.start()
 
     def wsgi(self, environ, start_response):
-        html = PAGE.format(title=self.title, server=self.server_url)
+        # ?site=: a tag that sends no Referer and names its site with data-site instead.
+        site = Request(environ).args.get("site")
+        attrs = "" if site is None else ' referrerpolicy="no-referrer"' + (
+            f' data-site="{site}"' if site else "")
+        html = PAGE.format(title=self.title, server=self.server_url, attrs=attrs)
         return Response(html, content_type="text/html; charset=utf-8")(environ, start_response)
 
     def close(self):
@@ -111,3 +115,30 @@ def test_two_sites_on_two_origins_each_get_their_banner_and_record_their_site(
         page.close()
     with app.app_context():
         assert ledger.verify(db.session).ok
+
+
+def test_a_tag_that_sends_no_referrer_names_its_site_with_data_site(context, pages, server,
+                                                                    events_of_site):
+    """REQ N-09: widget.js fetched without a Referer is the default site's; the tag's
+    data-site makes the banner ask for its own site's config and record for it, and without
+    it the blog's page gets no banner (its origin is not the default site's)."""
+    app, versions = server
+    _shop, blog = pages
+    page = context.new_page()
+    page.goto(blog.origin + "/?site=blog")
+    expect(page.locator(BANNER)).to_contain_text("Eksempelbloggen (Eksempel AS) uses cookies")
+    page.locator(".csw:not(.csw-ph)").get_by_role("button", name="Accept all",
+                                                    exact=True).click()
+    page.wait_for_function("() => !localStorage.getItem('consent-server:pending')"
+                           " && decodeURIComponent(document.cookie).includes('\"id\":\"')")
+    [event] = events_of_site(app, "blog")
+    assert event.policy_version == versions["blog"] and event.source == "banner"
+    page.close()
+    warnings = []
+    page = context.new_page()
+    page.on("console", lambda message: warnings.append(message.text))
+    page.goto(blog.origin + "/?site=")  # no data-site: no Referer tells the blog
+    page.wait_for_function("() => window.ConsentServer !== undefined")
+    page.wait_for_timeout(300)
+    assert page.locator(BANNER).count() == 0
+    assert any("no banner here" in text for text in warnings)
