@@ -304,3 +304,20 @@ def test_one_site_shows_no_site_selector(app, signed_in):
     """REQ N-09: a deployment of one site looks as before: no site selector."""
     auditor = signed_in(app, "revisor@example.no", "admin")
     assert 'name="site"' not in auditor.get("/console/audit/export").get_data(as_text=True)
+
+
+def test_the_cli_export_takes_a_site(two_sites, tmp_path):
+    """REQ L-03: `flask consent export --site ID` writes that site's events only."""
+    app, versions = two_sites
+    client = app.test_client()
+    for site, origin in (("blog", BLOG), ("default", SHOP)):
+        client.post("/api/v1/consents", headers={"Origin": origin},
+                    json={**BANNER, "policy_version": versions[site]})
+    out = tmp_path / "blog.ndjson"
+    done = app.test_cli_runner().invoke(args=["consent", "export", "--site", "blog",
+                                              "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert [json.loads(line)["site"] for line in out.read_text().splitlines()] == ["blog"]
+    wrong = app.test_cli_runner().invoke(args=["consent", "export", "--site", "nowhere",
+                                               "--out", str(out)])
+    assert wrong.exit_code != 0 and "Must be one of: default, blog" in wrong.output
