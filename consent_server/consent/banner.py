@@ -111,7 +111,9 @@ def first_layer(full: dict, site: Site, app_config) -> dict:
              .items() if key not in GPC_TEXTS}
     # The cookie's domain only when there is one (the banner reads none as host-only).
     cookie = {key: value for key, value in full["cookie"].items() if value is not None}
-    return {**{key: full[key] for key in ("site", "policy_version", "valid_policy_versions",
+    # Not the site's id: the banner never needs it (the server picks the site of its requests
+    # by their Origin), and every byte counts against W-12's budget.
+    return {**{key: full[key] for key in ("policy_version", "valid_policy_versions",
                                           "language", "privacy_url", "consent_mode")},
             "cookie": cookie,
             # The optional purposes and their cookies' names, deleted when refused (W-05).

@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover (the tests here skip, see fixtures_brows
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><h1>{title}</h1><p>Content.</p>
-<script src="{server}/widget.js" async{attrs}></script>
+<script src="{server}/widget.js{query}" async{attrs}></script>
 </body></html>
 """
 BANNER, DIALOG = ".csw-b", "dialog.csw-d"
@@ -37,11 +37,11 @@ class Page:
         self.thread.start()
 
     def wsgi(self, environ, start_response):
-        # ?site=: a tag that sends no Referer and names its site with data-site instead.
+        # ?site=: a tag that sends no Referer, naming its site on its URL instead (or not).
         site = Request(environ).args.get("site")
-        attrs = "" if site is None else ' referrerpolicy="no-referrer"' + (
-            f' data-site="{site}"' if site else "")
-        html = PAGE.format(title=self.title, server=self.server_url, attrs=attrs)
+        query = f"?site={site}" if site else ""
+        attrs = "" if site is None else ' referrerpolicy="no-referrer"'
+        html = PAGE.format(title=self.title, server=self.server_url, attrs=attrs, query=query)
         return Response(html, content_type="text/html; charset=utf-8")(environ, start_response)
 
     def close(self):
@@ -117,11 +117,12 @@ def test_two_sites_on_two_origins_each_get_their_banner_and_record_their_site(
         assert ledger.verify(db.session).ok
 
 
-def test_a_tag_that_sends_no_referrer_names_its_site_with_data_site(context, pages, server,
-                                                                    events_of_site):
-    """REQ N-09: widget.js fetched without a Referer is the default site's; the tag's
-    data-site makes the banner ask for its own site's config and record for it, and without
-    it the blog's page gets no banner (its origin is not the default site's)."""
+def test_a_tag_that_sends_no_referrer_names_its_site_on_its_url(context, pages, server,
+                                                                events_of_site):
+    """REQ N-09: widget.js fetched without a Referer is the default site's; `?site=` on the
+    tag's URL gives the page its own site's banner, and the consent is recorded for it (by
+    the POST's Origin); without it the blog's page gets no banner (its origin is not the
+    default site's)."""
     app, versions = server
     _shop, blog = pages
     page = context.new_page()
@@ -137,7 +138,7 @@ def test_a_tag_that_sends_no_referrer_names_its_site_with_data_site(context, pag
     warnings = []
     page = context.new_page()
     page.on("console", lambda message: warnings.append(message.text))
-    page.goto(blog.origin + "/?site=")  # no data-site: no Referer tells the blog
+    page.goto(blog.origin + "/?site=")  # nothing names the blog: no Referer, no ?site=
     page.wait_for_function("() => window.ConsentServer !== undefined")
     page.wait_for_timeout(300)
     assert page.locator(BANNER).count() == 0

@@ -130,8 +130,7 @@ export const layers = (api) => {
   // together once: when the first layer has been shown and the page is idle, or at a sign of
   // interest (a pointer over Settings, the focus, a click).
   const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([secondFile(),
-    fetchJson(new URL('config?site=' + state.site + '&lang=' + state.config.language,
-      state.api)),
+    fetchJson(new URL('config?lang=' + state.config.language, state.api)),
   ]).then(([module, config]) => module.default({ ...api, state, config, root, openSettings }),
   (error) => {
     settingsLayer = null;

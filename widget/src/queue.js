@@ -33,5 +33,5 @@ export const queueChoice = (source) => {
   delete optional.necessary;
   keep(pending().concat({ consent_id: stored.id || undefined, event_id: uuid(),
     choices: optional, policy_version: config.policy_version, language: config.language,
-    source, gpc: state.gpc, site: state.site }));
+    source, gpc: state.gpc }));
 };

@@ -83,9 +83,8 @@ export const start = (settings) => {
   const script = document.currentScript; // a classic script, also when async
   if (!script || window.ConsentServer) return;
   const src = new URL(script.src, location.href);
-  // The site: the tag's data-site, else the one the server chose for this page (its origin).
   begin({ settings, script, api: new URL('api/v1/', src),
-    site: script.dataset.site || settings.site, gpc: navigator.globalPrivacyControl === true });
+    gpc: navigator.globalPrivacyControl === true });
 
   sendDefaults(); // W-08: before any update
   if (state.choices) apply(state.choices, true);
@@ -110,17 +109,13 @@ export const start = (settings) => {
     whenReady(() => openSettings(opener));
   });
 
-  // Another site's (data-site) origins are the server's to check: its config and writes.
-  if (state.site === settings.site && location.origin !== src.origin &&
-      !settings.origins.includes(location.origin)) {
+  if (location.origin !== src.origin && !settings.origins.includes(location.origin)) {
     return warn(location.origin + ' is not in CONSENT_ALLOWED_ORIGINS: no banner here');
   }
   const language = pageLanguage(script, src);
-  if (language === settings.language && state.site === settings.site && !state.gpc) {
-    return showConfig(settings);
-  }
-  // Another language or site than the script was served for, or Global Privacy Control on (its
-  // texts are not in the script: banner.py): the config, then the banner.
-  fetchJson(new URL('config?site=' + state.site + '&lang=' + language, state.api))
+  if (language === settings.language && !state.gpc) return showConfig(settings);
+  // Another language than the script was served in, or Global Privacy Control on (its texts
+  // are not in the script: banner.py): the config, then the banner.
+  fetchJson(new URL('config?lang=' + language, state.api))
     .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
 };

@@ -4,8 +4,7 @@
 //   choices: the choice in force, {necessary: true, analytics, marketing}, or none;
 //   stored: the cookie's value, {id, choices, version, time, gpc, domain};
 //   gpc: the browser sends Global Privacy Control (W-09);
-//   api: the URL of /api/v1/ on the consent server; script: the <script> that loaded us;
-//   site: the site's id (the tag's data-site, else the server's choice for this page).
+//   api: the URL of /api/v1/ on the consent server; script: the <script> that loaded us.
 import { cookieDomain, readCookie, removeCookie, setCookie } from './cookie.js';
 
 const DAY = 864e5;
