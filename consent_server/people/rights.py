@@ -15,7 +15,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
-from ..vocabulary import Action, Basis, Purpose, Source
+from ..vocabulary import DEFAULT_SITE, Action, Basis, Purpose, Source
 from . import links, mail, webhooks
 from .addresses import InvalidAddress, normalise
 from .marketing import customer_cutoff
@@ -144,8 +144,10 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:
         withdraw(session, person.subject, off, Source.PREFERENCES, now)
-    if on:
-        version = notices.current(session).version
+    if on:  # under the current notice of the site the person chose on (their state's)
+        state = ledger.state(session, person.subject)
+        site = state.site if state else DEFAULT_SITE
+        version = (notices.current(session, site) or notices.current(session)).version
         text_hash = notices.text_hash(session, version, person.language)
         with ledger.locked(session) as writer:
             grant(writer, by_subject(writer.conn, person.subject), on, version,
