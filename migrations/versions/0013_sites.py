@@ -26,6 +26,7 @@ def upgrade():
 
 
 def downgrade():
+    # ALTER TABLE ... DROP COLUMN on both (SQLite 3.35 on): a batch copy of policy_version
+    # would drop a table that policy_text's foreign key names.
     for table in TABLES:
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.drop_column('site')
+        op.drop_column(table, 'site')
