@@ -299,7 +299,8 @@ def record_customers(session: Session, customers: list[dict], language: str, now
                 policy_version=state.policy_version if state is not None else current.version,
                 language=lang, text_hash=state.text_hash if state is not None
                 else notices.text_hash(session, current.version, lang), source=Source.API,
-                basis=Basis.CUSTOMER, details=customer_details(row)), now=now)
+                basis=Basis.CUSTOMER, details=customer_details(row),
+                site=state.site if state is not None else current.site), now=now)
     return len(rows)
 
 
@@ -311,10 +312,12 @@ def customer_details(row: dict) -> dict:
 
 
 def audience(session: Session, purpose: str, category: str | None = None,
-             today: date | None = None):
+             today: date | None = None, site: str | None = None):
     """Every address that may receive the purpose now, with its language and unsubscribe
     headers (M-03, M-06); streamed from a server-side cursor, memory flat. Customers are in a
-    marketing audience only when it names their product category (M-07)."""
+    marketing audience only when it names their product category (M-07). With a site, only
+    the people whose last choice was recorded under that site's notice (where they signed
+    up)."""
     purpose = _purpose(purpose)
     valid = notices.valid_versions(session)
     consented = and_(STATE.c.action != Action.ERASE,
@@ -324,6 +327,8 @@ def audience(session: Session, purpose: str, category: str | None = None,
     if purpose == Purpose.MARKETING and category:
         allowed = or_(consented, and_(_customer_clause(category, customer_cutoff(today)),
                                       not_(PERSON.c.withdrawn.like('%"marketing"%'))))
+    if site is not None:
+        allowed = and_(allowed, STATE.c.site == site)
     query = (select(PERSON.c.subject, PERSON.c.email, PERSON.c.language,
                     consented.label("consented"))
              .select_from(PERSON.outerjoin(STATE, STATE.c.subject == PERSON.c.subject))
