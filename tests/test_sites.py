@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from consent_server.consent import sites
+from consent_server.consent import notices, sites
 from consent_server.consent.site import SiteFileError
+from consent_server.extensions import db
 
 SHOP, BLOG = "https://shop.example", "https://blog.example"
 BANNER = {"choices": {"analytics": True, "marketing": False}, "language": "en"}
@@ -322,3 +323,30 @@ def test_the_cli_export_takes_a_site(two_sites, tmp_path):
     wrong = app.test_cli_runner().invoke(args=["consent", "export", "--site", "nowhere",
                                                "--out", str(out)])
     assert wrong.exit_code != 0 and "Must be one of: default, blog" in wrong.output
+
+
+def test_the_console_publishes_the_chosen_sites_notice(two_sites, signed_in, csrf_token,
+                                                       access_log):
+    """REQ N-09: with several sites the notices page has a site selector; it shows and
+    publishes that site's notice only (the other site's latest version is unchanged); an
+    unknown site is refused."""
+    app, versions = two_sites
+    admin = signed_in(app, "admin@example.no", "admin")
+    page = admin.get("/console/admin/notices?site=blog").get_data(as_text=True)
+    assert '<select id="site" name="site"' in page
+    assert '<option value="blog" selected>' in page
+    assert 'name="site" type="hidden" value="blog"' in page
+    expected = re.search(r'name="expected" type="hidden" value="(\w+)"', page).group(1)
+    token = csrf_token(admin, "/console/admin/notices?site=blog")
+    done = admin.post("/console/admin/notices", data={
+        "csrf_token": token, "expected": expected, "site": "blog", "material": "y"})
+    assert done.status_code == 302 and done.location.endswith("/console/admin/notices?site=blog")
+    with app.app_context():
+        blog, shop = (notices.current(db.session, s) for s in ("blog", "default"))
+        assert blog.version != versions["blog"] and blog.material and blog.site == "blog"
+        assert shop.version == versions["default"]
+    assert access_log(app, "notice_published")[-1][0].endswith(", site blog")
+    # The shop's page holds the shop's text: its digest does not publish the blog's.
+    shop_page = admin.get("/console/admin/notices").get_data(as_text=True)
+    assert 'name="site" type="hidden" value="default"' in shop_page
+    assert admin.get("/console/admin/notices?site=nowhere").status_code == 422

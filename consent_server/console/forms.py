@@ -98,6 +98,7 @@ class RoleForm(FlaskForm):
 class PublishForm(FlaskForm):
     material = BooleanField(_l("Material change: ask everyone for consent again"))
     expected = HiddenField(validators=[DataRequired()])
+    site = HiddenField()  # the site whose notice it is (several sites); empty: the default
 
 
 def site_choices() -> list:

@@ -3,7 +3,7 @@ import difflib
 import hashlib
 import json
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -190,15 +190,23 @@ def reset_password(user_id: int):
                        link_for=user.email)
 
 
-def _rendered() -> tuple[dict[str, str], str]:
-    texts = notices.render(current_app.extensions["consent_site"], current_app.config["LANGUAGES"])
+def _site():
+    """The site whose notice the page shows and publishes: ?site= (or the form's), else the
+    default; Invalid (422) for an id no site has."""
+    wanted = request.values.get("site")
+    return (current_app.extensions["consent_sites"].named(wanted) if wanted
+            else current_app.extensions["consent_site"])
+
+
+def _rendered(site) -> tuple[dict[str, str], str]:
+    texts = notices.render(site, current_app.config["LANGUAGES"])
     return texts, hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()
 
 
-def _diffs(texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
-    """Per language, the unified diff of the published text to the text as rendered now, as
-    (kind, line) with kind add, del, hunk or same."""
-    latest = notices.current(db.session)
+def _diffs(site, texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """Per language, the unified diff of the site's published text to the text as rendered
+    now, as (kind, line) with kind add, del, hunk or same."""
+    latest = notices.current(db.session, site.id)
     out = {}
     for lang, new in texts.items():
         old = notices.text(db.session, latest, lang) if latest else None
@@ -215,38 +223,45 @@ def _diffs(texts: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
 @bp.get("/admin/notices", endpoint="notices")
 @role_required(Role.ADMIN)
 def notices_page():
-    """Notice versions, and the diff of the text a new version would publish."""
+    """Notice versions, and the diff of the text a new version of a site's notice would
+    publish (with several sites, a choice of site)."""
+    site = _site()
     versions = notices.versions(db.session)
-    texts, digest = _rendered()
-    diffs = _diffs(texts)
-    form = PublishForm(formdata=None, expected=digest)
+    texts, digest = _rendered(site)
+    diffs = _diffs(site, texts)
+    form = PublishForm(formdata=None, expected=digest, site=site.id)
+    sites = current_app.extensions["consent_sites"]
     return render_template("console/notices.html", versions=versions, diffs=diffs, form=form,
-                           changed=any(diffs.values()),
-                           several_sites=len(current_app.extensions["consent_sites"]) > 1)
+                           changed=any(diffs.values()), site=site,
+                           sites=list(sites) if len(sites) > 1 else [])
 
 
 @bp.post("/admin/notices")
 @role_required(Role.ADMIN)
 def publish_notice():
-    """Publish the text that was shown in the diff (refused if it changed since)."""
+    """Publish the text of the site's notice that was shown in the diff (refused if it
+    changed since)."""
     form = PublishForm()
-    texts, digest = _rendered()
+    site = _site()
+    texts, digest = _rendered(site)
+    back = redirect(url_for("console.notices", site=site.id))
     if not form.validate() or form.expected.data != digest:
         flash(_("The notice text changed since the page was shown; check the new diff."),
               "error")
-        return redirect(url_for("console.notices"))
+        return back
     try:
-        published = notices.publish(db.session, current_app.extensions["consent_site"],
-                                   current_app.config["LANGUAGES"], utcnow(),
-                                   form.material.data, force=True)
+        published = notices.publish(db.session, site, current_app.config["LANGUAGES"],
+                                   utcnow(), form.material.data, force=True)
     except notices.NewRecipients as error:  # a new recipient is material (N-06)
         flash(_("A new recipient is a material change: %(names)s. Publish it as material.",
                 names=", ".join(error.entities)), "error")
-        return redirect(url_for("console.notices"))
+        return back
+    several = len(current_app.extensions["consent_sites"]) > 1
     access_log.record(db.session, current_user.id, access_log.NOTICE_PUBLISHED, utcnow(),
-                      f"version {published.version}, material {published.material}")
+                      f"version {published.version}, material {published.material}"
+                      + (f", site {site.id}" if several else ""))
     flash(_("Notice version %(version)s is published.", version=published.version), "info")
-    return redirect(url_for("console.notices"))
+    return back
 
 
 @bp.get("/admin/access-log")
