@@ -11,11 +11,11 @@ import { sendDefaults, sendUpdate } from './signals.js';
 import { begin, keepId, record, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
-// languages that we have; nb, nn, no are bokmål, anything else English.
+// languages that we have; nn is nynorsk, nb and no bokmål, anything else English (N-08).
 const pageLanguage = (script, src) => {
   const tag = script.dataset.lang || src.searchParams.get('lang') || document.documentElement.lang ||
     navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language)) || '';
-  return /^n[bno]\b/i.test(tag) ? 'nb' : 'en';
+  return /^nn\b/i.test(tag) ? 'nn' : /^n[bo]\b/i.test(tag) ? 'nb' : 'en';
 };
 
 let waiting = null; // what the page asked for before the config was there
