@@ -64,12 +64,12 @@ def test_norwegian_differs_from_english_where_it_should(lang):
 
 def test_nynorsk_is_not_bokmål():
     """REQ N-08: the nynorsk catalog is written in nynorsk: the words that differ from bokmål
-    in nearly every sentence (ikke, hva, hvordan, fra, også, nettleseren) are not in it."""
+    in nearly every sentence (ikke, hva, hvordan, fra, hvis, nettleseren) are not in it."""
     nn = {m.id: m.string for m in catalog("nn") if m.id}
     nb = {m.id: m.string for m in catalog("nb") if m.id}
     texts = [s for v in nn.values() for s in (v if isinstance(v, tuple) else (v,))]
     words = {w for t in texts for w in re.findall(r"\w+", t.lower())}
-    bokmål = {"ikke", "hva", "hvordan", "hvilke", "hvem", "fra", "også", "nettleseren", "hvis",
+    bokmål = {"ikke", "hva", "hvordan", "hvilke", "hvem", "fra", "nettleseren", "hvis", "noen",
               "innstillinger", "informasjonskapsler", "markedsføring", "nyhetsbrev", "lenken"}
     assert not words & bokmål, words & bokmål
     differs = [i for i in nn if nn[i] != nb[i]]  # short console words (Revisjon, Rolle) agree
@@ -121,8 +121,8 @@ def test_nynorsk_uses_språkrådets_words(client):
     assert texts["save"] == "Lagre innstillingane"
     assert texts["change"] == "Endre samtykke"
     assert texts["privacy_link"] == "Personvernerklæring"
-    assert "informasjonskapslar" in texts["body"] and "samtykkjer" in texts["body"]
-    assert "Dersom du samtykkjer, bruker vi òg" in texts["body"]
+    assert "informasjonskapslar" in texts["body"] and "samtykket" in texts["body"]
+    assert "Samtykkjer du, bruker vi også informasjonskapslar" in texts["body"]
     assert "Global Privacy Control" in texts["gpc"] and "ikkje" in texts["gpc"]
     names = [p["name"] for p in body["purposes"]]
     assert names == ["Strengt nødvendige", "Statistikk", "Marknadsføring"]

@@ -15,7 +15,7 @@ import { begin, keepId, record, setConfig, state } from './state.js';
 const pageLanguage = (script, src) => {
   const tag = script.dataset.lang || src.searchParams.get('lang') || document.documentElement.lang ||
     navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language)) || '';
-  return /^nn\b/i.test(tag) ? 'nn' : /^n[bo]\b/i.test(tag) ? 'nb' : 'en';
+  return /^n[bno]\b/i.test(tag) ? /^nn/i.test(tag) ? 'nn' : 'nb' : 'en';
 };
 
 let waiting = null; // what the page asked for before the config was there
