@@ -5,12 +5,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import Config
 from ..vocabulary import SubjectType
 from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
-from ..config import Config
-
 LANGUAGES = Config.LANGUAGES
 FALLBACK = {"nn": "nb"}  # a text a site gives no nynorsk for is shown in bokmål
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
