@@ -349,6 +349,9 @@ def test_demo_page_embeds_the_banner_like_a_customer(client):
 def test_demo_page_speaks_the_visitors_language(client):
     assert '<html lang="nb">' in client.get("/demo?lang=nb").get_data(as_text=True)
     assert '<html lang="en">' in client.get("/demo?lang=en").get_data(as_text=True)
+    nn = client.get("/demo?lang=nn").get_data(as_text=True)
+    assert '<html lang="nn">' in nn and "Exentri Outdoor" in nn
+    assert '<a href="/demo?lang=nb" hreflang="nb" lang="nb">Norsk bokmål</a>' in nn
 
 
 def test_the_bokmal_words(client):
