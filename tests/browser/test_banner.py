@@ -892,7 +892,7 @@ def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, la
                                         f"{chosen.day} {format_date(chosen, 'MMMM', locale='en')}"
                                         f" {chosen.year}")
         else:
-            chosen_on = "Valgt den" if lang == "nb" else "Vald den"
+            chosen_on = "Valgt den" if lang == "nb" else "Valt den"
             expect(record).to_have_text(f"Samtykke-ID: {value['id']}{chosen_on}: "
                                         f"{format_date(chosen, 'long', locale=lang)}")
     finally:
