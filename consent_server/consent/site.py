@@ -2,7 +2,7 @@
 look of people's pages (the controller's logo and accent colour)."""
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Config
@@ -69,10 +69,16 @@ class Site:
     theme: Theme = Theme()
     providers: tuple[Provider, ...] = ()
     contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
+    # What each e-mail purpose means (its channel and content), per language: [meanings]
+    meanings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def providers_for(self, purpose: str) -> list[Provider]:
         """The providers that receive data for a purpose or role, in the site file's order."""
         return [p for p in self.providers if purpose in p.purposes]
+
+    def meaning(self, purpose: str, language: str) -> str | None:
+        """What an e-mail purpose means in one language, when the site file says it."""
+        return self.meanings[purpose][language] if purpose in self.meanings else None
 
     def privacy_url(self, language: str) -> str | None:
         """The site's own privacy notice in one language, when the site file names it."""
@@ -120,9 +126,10 @@ def load(path: str | Path | None = None) -> Site:
                                     or any(c in contact for c in " <>,\r\n")):
             raise SiteFileError('contact must be the controller\'s e-mail address, e.g. '
                                 'contact = "post@example.no"')
+        meanings = _meanings(data.get("meanings", {}))
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
-    return Site(controller, cookies, additions, privacy, theme, providers, contact)
+    return Site(controller, cookies, additions, privacy, theme, providers, contact, meanings)
 
 
 def _text(value, where: str) -> dict[str, str]:
@@ -151,6 +158,14 @@ def _string(entry: dict, key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SiteFileError(f"{where}.{key} must be a non-empty string")
     return value
+
+
+def _meanings(entry) -> dict[str, dict[str, str]]:
+    """[meanings] newsletter = { nb = "...", en = "..." }: what each e-mail purpose sends."""
+    keys = [str(key) for key in purposes.PERSON_KEYS]
+    if not isinstance(entry, dict) or any(key not in keys for key in entry):
+        raise SiteFileError(f"meanings must be a table of some of: {', '.join(keys)}")
+    return {key: _text(value, f"meanings.{key}") for key, value in entry.items()}
 
 
 def _cookie(entry, where: str) -> Cookie:

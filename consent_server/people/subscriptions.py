@@ -95,8 +95,10 @@ def deliver(session: Session, subject: str, now: datetime) -> bool:
     if person is None or not person.mail_due or not person.email or not person.confirm_nonce:
         return False
     pending = json.loads(person.pending or "{}")
-    with force_locale(person.language):
-        names = [{"name": str(purposes.BY_KEY[key].name), "meaning": str(purposes.BY_EMAIL[key])}
+    site = current_app.extensions["consent_site"]
+    with force_locale(person.language):  # the site file's words, else the server's own
+        names = [{"name": str(purposes.BY_KEY[key].name),
+                  "meaning": site.meaning(key, person.language) or str(purposes.BY_EMAIL[key])}
                  for key in KEYS if pending.get(key)]
     message = person_mail("confirm", person.email, person.language,
                           links.confirm_url(person.subject, person.confirm_nonce),
