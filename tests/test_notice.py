@@ -306,6 +306,30 @@ def test_consent_event_records_version_and_text_hash_of_the_language_shown(clien
         assert event["text_hash"] == notice["text_hash"]
 
 
+def test_after_an_upgrade_that_adds_nynorsk_publish_policy_publishes_it(app, client, runner,
+                                                                       choice):
+    """REQ N-08, N-02, N-04: a notice published before nn existed has no nynorsk text, so a
+    consent in nn under it is refused (its hash would be of no published text) until
+    `publish-policy` publishes a version with it: a non-material one, so no consent outdates."""
+    from sqlalchemy import delete
+
+    from consent_server.models import PolicyText
+
+    before = client.post("/api/v1/consents", json={**choice, "language": "nb"}).json
+    with app.app_context():
+        db.session.execute(delete(PolicyText).where(PolicyText.language == "nn"))
+        db.session.commit()
+    refused = client.post("/api/v1/consents", json={**choice, "language": "nn"})
+    assert refused.status_code == 422 and "policy_version" in refused.json["errors"]
+    result = runner.invoke(args=["consent", "publish-policy"])
+    assert "published notice version 2 (non-material)" in result.output, result.output
+    assert re.search(r"nn: sha256 [0-9a-f]{64}", result.output)
+    done = client.post("/api/v1/consents", json={**choice, "language": "nn",
+                                                 "policy_version": "2"})
+    assert done.status_code == 201
+    assert client.get(f"/api/v1/consents/{before['consent_id']}").json["outdated"] is False
+
+
 def test_unknown_policy_version_is_422(app, client, choice):
     resp = client.post("/api/v1/consents", json={**choice, "policy_version": "99"})
     assert resp.status_code == 422
