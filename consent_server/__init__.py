@@ -48,7 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         rest_api.register_blueprint(blueprint)
     web.init_app(app)
     console.init_app(app)
-    logs.install(app.logger)
+    logs.install(app.logger, app.config["LOG_FORMAT"])
     devserver.install(app)
     app.after_request(logs.remember_route)
     app.cli.add_command(cli.consent)
@@ -70,6 +70,7 @@ def _derive_config(app: Flask) -> None:
         cfg["SQLALCHEMY_DATABASE_URI"], int(cfg["THREADS"]))
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**pool, **engine, "hide_parameters": True}  # logs
     cfg["ALLOWED_ORIGINS"] = origins(cfg["ALLOWED_ORIGINS"])
+    cfg["LOG_FORMAT"] = logs.log_format(cfg["LOG_FORMAT"])
     cfg["MAX_AGE_DAYS"] = int(cfg["MAX_AGE_DAYS"])
     # The proof period: the consent's lifetime plus three years (the limitation period).
     cfg["RETENTION_DAYS"] = int(cfg["RETENTION_DAYS"] or cfg["MAX_AGE_DAYS"] + 3 * 365 + 1)

@@ -52,6 +52,7 @@ class Config:
     MAIL_FROM = "Exentri <no-reply@localhost>"
     MAIL_OUTBOX = None  # default: instance/outbox
     CHECK_MAX_ADDRESSES = 100_000  # per marketing check or customers call (S-04)
+    LOG_FORMAT = "text"  # or "json": every log line one JSON object (http/logs.py)
     METRICS_TOKEN = None  # /metrics answers `Authorization: Bearer <it>`; 404 while unset
     WEBHOOK_LOOPBACK_HTTP = False  # tests only: http:// webhook endpoints on loopback addresses
     LANGUAGES = ("nb", "nn", "en")  # bokmål, nynorsk (N-08), English

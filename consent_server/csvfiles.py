@@ -118,20 +118,21 @@ def decode(data: bytes) -> tuple[str, str, bool]:
 
 
 def sniff(text: str) -> str:
-    """The delimiter among `,` `;` and tab: the one csv.Sniffer finds in the first lines, else
-    the one the header has most of (outside quotes), else a comma (a file of one column)."""
+    """The delimiter among `,` `;` and tab that splits the header into the most columns; among
+    those, the one csv.Sniffer finds in the first lines, else the first (a comma for a file of
+    one column). The header decides: cells full of another delimiter (names as "Hansen, Per"
+    in a semicolon file) fool the Sniffer, never the header."""
     sample = text[:SAMPLE]
     if len(text) > SAMPLE:  # whole lines only
         sample = sample[:sample.rfind("\n") + 1] or sample
+    widths = {d: len(next(csv.reader(io.StringIO(sample, newline=""), delimiter=d), []))
+              for d in DELIMITERS}
+    tied = [d for d in DELIMITERS if widths[d] == max(widths.values())]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
-        pass
-    first = next(csv.reader(io.StringIO(sample.splitlines()[0] if sample else "")), [""])
-    line = ",".join(first)
-    counts = {d: line.count(d) for d in DELIMITERS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
+        sniffed = None
+    return sniffed if sniffed in tied else tied[0]
 
 
 def read(data: bytes, most: int, column: str | None = None,

@@ -64,6 +64,8 @@ RULES = {
     "subscriptions_web.erase_page": PUBLIC,
     "subscriptions_web.erase": PUBLIC,
     "subscriptions_web.object_to_marketing": PUBLIC,
+    "signup.form": PUBLIC,  # the sign-up form a site pastes, and its post
+    "signup.post": PUBLIC,
     "widget.settings_script": PUBLIC,
     "look.static": PUBLIC,  # people's pages' stylesheet, theme and logo
     "look.theme": PUBLIC,

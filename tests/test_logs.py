@@ -1,12 +1,14 @@
 """Error logs hold no path and no forged line (issue 19, item 2): Flask's exception line and
 gunicorn's name the route's rule; control characters from a request are escaped."""
 import http.client
+import json
 import logging
 import socket
 import sqlite3
 import urllib.parse
 
 import pytest
+from flask.logging import default_handler
 
 from consent_server.http.logs import SafeLines, escape_controls
 from consent_server.people import links, rights
@@ -93,3 +95,56 @@ def test_gunicorns_logs_of_a_500_hold_neither_the_token_nor_a_forged_line(
     assert "Exception on /api/v1/consents/<consent_id> [GET]" in text
     for value in (token, token[:20], "kept-secret", "forged"):
         assert value not in text, value
+
+
+def test_a_log_format_other_than_text_or_json_is_refused_at_the_start(app_factory):
+    """REQ S-06: a misspelt CONSENT_LOG_FORMAT stops the start, naming the choices."""
+    with pytest.raises(RuntimeError, match="CONSENT_LOG_FORMAT must be one of text, json"):
+        app_factory(LOG_FORMAT="yaml")
+
+
+def test_json_log_lines_are_objects_with_the_same_safe_message(crashing, app_factory, caplog):
+    """REQ S-06: with LOG_FORMAT=json, Flask's handler writes the exception record as one JSON
+    object on one line: the rule, not the token, and the traceback as a field; an app made
+    afterwards with the default writes text again."""
+    json_app = app_factory(LOG_FORMAT="json", PROPAGATE_EXCEPTIONS=False)
+    with json_app.app_context():
+        token = links.access_url("c" * 64).rsplit("/", 1)[1]
+    with caplog.at_level(logging.ERROR):
+        assert json_app.test_client().get(f"/subscriptions/me/{token}").status_code == 500
+    line = default_handler.format(caplog.records[-1])
+    assert "\n" not in line and token not in line
+    entry = json.loads(line)
+    assert entry["level"] == "error" and entry["logger"] == json_app.logger.name
+    assert entry["message"] == "Exception on /subscriptions/me/<token> [GET]"
+    assert "the database went away" in entry["exception"]
+    app_factory()
+    assert default_handler.format(caplog.records[-1]).splitlines()[0].endswith(
+        "ERROR in app: Exception on /subscriptions/me/<token> [GET]")
+
+
+def test_gunicorns_json_log_has_one_object_per_line_and_no_personal_value(
+        app, gunicorn, choice, tmp_path):
+    """REQ S-06: under gunicorn with CONSENT_LOG_FORMAT=json, every line it writes (start,
+    access, errors) is a JSON object; access lines carry the route rule, status, truncated
+    client network and time as fields; no consent id appears."""
+    log = tmp_path / "gunicorn.json.log"
+    with gunicorn(log, workers=1, CONSENT_LOG_FORMAT="json") as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("POST", "/api/v1/consents", body=json.dumps(choice),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 201
+        consent_id = json.loads(resp.read())["consent_id"]
+        conn.request("GET", f"/api/v1/consents/{consent_id}")
+        assert conn.getresponse().status == 200
+        conn.close()
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(e["logger"] == "gunicorn.error" and "Listening at" in e["message"]
+               for e in entries)
+    access = [e for e in entries if e["logger"] == "gunicorn.access"]
+    assert {(e["method"], e["route"], e["status"]) for e in access} >= {
+        ("POST", "/api/v1/consents", 201), ("GET", "/api/v1/consents/<consent_id>", 200)}
+    assert all(e["client"] == "127.0.0.0" and isinstance(e["ms"], int) for e in access)
+    assert consent_id not in text

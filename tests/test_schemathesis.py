@@ -1,17 +1,23 @@
 """The OpenAPI contract fuzzed with schemathesis (S-04): every operation of /openapi.json, a few
 hundred generated cases, valid keys for the protected ones. No 5xx, every response as
 documented, every error problem+json."""
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
+from schemathesis.generation import GenerationMode
+from schemathesis.generation.meta import ParameterLocation
 
 from consent_server import create_app
 from consent_server.extensions import db
 from consent_server.staff import keys
 from consent_server.text import bad_text
 
-EXAMPLES = 25  # per operation: about 500 cases in all
+# Per operation: about 500 cases in all. A longer run (a few thousand cases):
+# CONSENT_SCHEMATHESIS_EXAMPLES=200 .venv/bin/python -m pytest tests/test_schemathesis.py
+EXAMPLES = int(os.environ.get("CONSENT_SCHEMATHESIS_EXAMPLES", 25))
 
 
 @pytest.fixture
@@ -54,9 +60,24 @@ def _unexpressible(case) -> bool:
     body = case.body if isinstance(case.body, dict) else {}
     return ("policy_version" in body or case.media_type == "text/csv" or "email" in body
             or "customers" in body or bool({"since", "until"} & set(case.query or {}))
-            or case.operation.path in ("/api/v1/audit/subjects/{subject}", "/log/cosignature")
+            or case.operation.path.startswith("/api/v1/audit/subjects/{subject}")
+            or case.operation.path == "/log/cosignature"
             or case.operation.path.startswith("/log/tile/")
             or bad_text([case.body, case.query or {}, case.path_parameters or {}]))
+
+
+def _lost_on_the_way(case) -> bool:
+    """Whether a negative case's only faults are ones the request loses before the app judges
+    it: a header mutation (this test sends a valid key in Authorization over whatever was
+    generated) or a query parameter the operation does not declare (ignored by design, as
+    caches and campaign tags add them: webargs excludes unknown query keys)."""
+    if case.meta is None:
+        return False
+    negative = {location for location, info in case.meta.components.items()
+                if info.mode == GenerationMode.NEGATIVE}
+    undeclared = set(case.query or {}) - {p.name for p in case.operation.query}
+    return bool(negative) and negative <= {ParameterLocation.HEADER, ParameterLocation.QUERY} \
+        and (ParameterLocation.QUERY not in negative or bool(undeclared))
 
 
 @schema.parametrize()
@@ -68,7 +89,9 @@ def test_the_api_keeps_its_contract(case, fuzzed, admin_key):
     every response conform to the document; errors are application/problem+json."""
     response = case.call_and_validate(
         headers={"Authorization": f"Bearer {admin_key}", "Accept-Encoding": "identity"},
-        excluded_checks=[checks.positive_data_acceptance] if _unexpressible(case) else [])
+        excluded_checks=[
+            *([checks.positive_data_acceptance] if _unexpressible(case) else []),
+            *([checks.negative_data_rejection] if _lost_on_the_way(case) else [])])
     if response.status_code >= 400:
         assert response.headers["content-type"][0].startswith("application/problem+json")
         assert response.json()["status"] == response.status_code

@@ -92,6 +92,10 @@ def test_the_banner_names_the_controller_and_how_to_withdraw(client, lang, start
      "items = [{ nb = \"x\", en = \"y\" }]\n", "after_section"),
     ("[[notice.additions]]\nafter_section = 2\nheading = { nb = \"a\", en = \"b\" }\n",
      "items or paragraphs"),
+    (GOOD + "[purposes.sms]\nmeaning = { nb = \"a\", en = \"b\" }\n",
+     "purposes may only give a meaning for [purposes.marketing] and [purposes.newsletter]"),
+    (GOOD + "[purposes.newsletter]\nmeaning = { nb = \"Hver uke.\" }\n",
+     "purposes.newsletter.meaning must give a text for each language"),
 ])
 def test_a_malformed_site_file_stops_start_up_naming_the_place(tmp_path, text, message):
     path = tmp_path / "site.toml"
@@ -100,6 +104,20 @@ def test_a_malformed_site_file_stops_start_up_naming_the_place(tmp_path, text, m
         create_app({"TESTING": True, "SITE_FILE": str(path),
                     "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert message in str(error.value)
+
+
+def test_each_e_mail_purpose_means_what_the_site_file_says(tmp_path, app):
+    """REQ C-03: the sign-up form and the confirmation mail say what the newsletter and
+    marketing mean in the site file's words; a site file without them gets ours."""
+    path = tmp_path / "site.toml"
+    path.write_text(GOOD + '[purposes.newsletter]\nmeaning = { nb = "Hver fredag.", '
+                    'en = "Every Friday." }\n', encoding="utf-8")
+    site = load(path)
+    assert site.meaning("newsletter", "en") == "Every Friday."
+    with app.test_request_context():
+        assert site.meaning("marketing", "en") == ("Offers and news about our goods and "
+                                                   "services by e-mail.")
+    assert "én gang i måneden" in load().meaning("newsletter", "nb")
 
 
 def test_a_missing_site_file_stops_start_up(tmp_path):

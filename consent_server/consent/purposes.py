@@ -35,8 +35,7 @@ PURPOSES = (
             _l("Our newsletter by e-mail.")),
 )
 BY_KEY = {p.key: p for p in PURPOSES}
-# What a person purpose means by e-mail, said in the confirmation mail when the site file's
-# [meanings] does not say it.
+# What a person purpose means by e-mail, said in the confirmation mail and on people's pages.
 BY_EMAIL = {Key.NEWSLETTER: _l("Our newsletter by e-mail."),
             Key.MARKETING: _l("Offers and news about our goods and services by e-mail.")}
 DEVICE = tuple(p for p in PURPOSES if SubjectType.DEVICE in p.scopes)

@@ -5,6 +5,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask_babel import force_locale
+
 from ..config import Config
 from ..vocabulary import SubjectType
 from . import purposes
@@ -69,16 +71,11 @@ class Site:
     theme: Theme = Theme()
     providers: tuple[Provider, ...] = ()
     contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
-    # What each e-mail purpose means (its channel and content), per language: [meanings]
-    meanings: dict[str, dict[str, str]] = field(default_factory=dict)
+    meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # e-mail purpose: texts
 
     def providers_for(self, purpose: str) -> list[Provider]:
         """The providers that receive data for a purpose or role, in the site file's order."""
         return [p for p in self.providers if purpose in p.purposes]
-
-    def meaning(self, purpose: str, language: str) -> str | None:
-        """What an e-mail purpose means in one language, when the site file says it."""
-        return self.meanings[purpose][language] if purpose in self.meanings else None
 
     def privacy_url(self, language: str) -> str | None:
         """The site's own privacy notice in one language, when the site file names it."""
@@ -89,6 +86,14 @@ class Site:
         return [{"name": c.name, "provider": c.provider, "lifetime": c.lifetime[language],
                  "description": c.description[language]}
                 for c in self.cookies if c.purpose == purpose]
+
+    def meaning(self, key: str, language: str) -> str:
+        """What an e-mail purpose (newsletter, marketing) means, said on the sign-up form and in
+        the confirmation mail: the site file's words, else ours (the catalog's)."""
+        if key in self.meanings:
+            return self.meanings[key][language]
+        with force_locale(language):
+            return str(purposes.BY_EMAIL[key])
 
     def additions_after(self, section: int) -> list[Addition]:
         return [a for a in self.additions if a.after_section == section]
@@ -126,7 +131,7 @@ def load(path: str | Path | None = None) -> Site:
                                     or any(c in contact for c in " <>,\r\n")):
             raise SiteFileError('contact must be the controller\'s e-mail address, e.g. '
                                 'contact = "post@example.no"')
-        meanings = _meanings(data.get("meanings", {}))
+        meanings = _meanings(data.get("purposes", {}))
     except SiteFileError as error:
         raise SiteFileError(f"{path}: {error}") from None
     return Site(controller, cookies, additions, privacy, theme, providers, contact, meanings)
@@ -144,6 +149,17 @@ def _text(value, where: str) -> dict[str, str]:
     return {lang: value[lang] for lang in LANGUAGES}
 
 
+def _meanings(entry) -> dict[str, dict[str, str]]:
+    """[purposes.newsletter] meaning = { nb = "...", en = "..." }, and marketing's."""
+    keys = purposes.PERSON_KEYS
+    if not isinstance(entry, dict) or any(k not in keys or not isinstance(v, dict)
+                                          or set(v) != {"meaning"} for k, v in entry.items()):
+        raise SiteFileError("purposes may only give a meaning for "
+                            + " and ".join(f"[purposes.{k}]" for k in keys)
+                            + ': meaning = { nb = "...", en = "..." }')
+    return {k: _text(v["meaning"], f"purposes.{k}.meaning") for k, v in entry.items()}
+
+
 def _urls(value, where: str) -> dict[str, str]:
     """A web address per language: { nb = "https://...", en = "https://..." }."""
     urls = _text(value, where)
@@ -158,14 +174,6 @@ def _string(entry: dict, key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SiteFileError(f"{where}.{key} must be a non-empty string")
     return value
-
-
-def _meanings(entry) -> dict[str, dict[str, str]]:
-    """[meanings] newsletter = { nb = "...", en = "..." }: what each e-mail purpose sends."""
-    keys = [str(key) for key in purposes.PERSON_KEYS]
-    if not isinstance(entry, dict) or any(key not in keys for key in entry):
-        raise SiteFileError(f"meanings must be a table of some of: {', '.join(keys)}")
-    return {key: _text(value, f"meanings.{key}") for key, value in entry.items()}
 
 
 def _cookie(entry, where: str) -> Cookie:

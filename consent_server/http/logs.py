@@ -1,8 +1,12 @@
 """Logs without personal data (S-06): addresses cut to their network part, no user agent,
 referrer, query string or id in a path, in the development server's log and in gunicorn's;
-no control character from a request (a forged line) in any of them."""
+no control character from a request (a forged line) in any of them. CONSENT_LOG_FORMAT=json
+writes every record as one JSON object (JsonLines)."""
+import json
 import logging
+import os
 import re
+from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask.logging import default_handler
@@ -23,6 +27,9 @@ FLASK_EXCEPTION = "Exception on "
 GUNICORN_ERROR = "Error handling request"
 # gunicorn quotes the request line it could not parse: it may hold a path with a token.
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+FORMATS = ("text", "json")  # CONSENT_LOG_FORMAT
+FLASK_FORMAT = "[%(asctime)s] %(levelname)s in %(module)s: %(message)s"  # Flask's default
+ACCESS = "consent_access"  # the record attribute holding an access line's fields
 
 
 def truncate_addresses(message: str) -> str:
@@ -96,18 +103,62 @@ class SafeLines(logging.Filter):
         return True
 
 
+class JsonLines(logging.Formatter):
+    """Each record as one JSON object on one line (CONSENT_LOG_FORMAT=json): its time (UTC),
+    level, logger and message, an access line's fields (client network, method, route rule,
+    status, bytes, ms) and the traceback. ASCII only, so no character ends a line early.
+
+    It formats what the filters above left: nothing personal reaches it either.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="milliseconds"),
+                 "level": record.levelname.lower(), "logger": record.name,
+                 "message": record.getMessage(), **getattr(record, ACCESS, {})}
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry)
+
+
+def log_format(value: str | None) -> str:
+    """CONSENT_LOG_FORMAT checked: "text" (the default) or "json"."""
+    value = (value or "text").strip().lower()
+    if value not in FORMATS:
+        raise RuntimeError(f"CONSENT_LOG_FORMAT must be one of {', '.join(FORMATS)}, "
+                           f"not {value!r}")
+    return value
+
+
+def formatter(kind: str) -> logging.Formatter:
+    return JsonLines() if kind == "json" else logging.Formatter(FLASK_FORMAT)
+
+
 def _add_once(target, kind, make) -> None:
     if not any(isinstance(f, kind) for f in target.filters):
         target.addFilter(make())
 
 
-def install(app_logger: logging.Logger | None = None) -> None:
+def install(app_logger: logging.Logger | None = None, kind: str = "text") -> None:
     """Once per process, however many apps are made: on werkzeug's logger, the app's logger
-    (Flask's exception line) and Flask's default handler (what the app's modules log)."""
+    (Flask's exception line) and Flask's default handler (what the app's modules log), written
+    as kind says (the last app made decides, as the handlers are the process's)."""
     logger = logging.getLogger("werkzeug")
     _add_once(logger, TruncatedAddresses, TruncatedAddresses)
     for target in (logger, default_handler, *([app_logger] if app_logger else [])):
         _add_once(target, SafeLines, SafeLines)
+    default_handler.setFormatter(formatter(kind))
+    # werkzeug adds a handler of its own to a logger that has none; in JSON, ours comes first.
+    ours = [h for h in logger.handlers if isinstance(h.formatter, JsonLines)]
+    if kind == "json" and not ours:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLines())
+        logger.addHandler(handler)
+    elif kind != "json":
+        for handler in ours:
+            logger.removeHandler(handler)
 
 
 def remember_route(response):
@@ -129,10 +180,23 @@ class GunicornLogger(GunicornBaseLogger):
 
     def setup(self, cfg):
         super().setup(cfg)
+        kind = log_format(os.environ.get("CONSENT_LOG_FORMAT"))
         for log, level in ((self.error_log, logging.WARNING), (self.access_log, logging.NOTSET)):
             _add_once(log, TruncatedAddresses, lambda level=level: TruncatedAddresses(level))
             for handler in log.handlers:
                 _add_once(handler, SafeLines, SafeLines)
+                if kind == "json":
+                    handler.setFormatter(JsonLines())
+
+    def access(self, resp, req, environ, request_time):
+        """gunicorn's access line, with its fields kept for JsonLines."""
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        fields = {"client": atoms["h"], "method": atoms["m"], "route": atoms["U"],
+                  "status": int(atoms["s"]), "bytes": atoms["B"], "ms": atoms["M"]}
+        self.access_log.info(self.cfg.access_log_format, self.atoms_wrapper_class(atoms),
+                             extra={ACCESS: fields})
 
     def atoms(self, resp, req, environ, request_time):
         status = resp.status

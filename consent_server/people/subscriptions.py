@@ -96,9 +96,9 @@ def deliver(session: Session, subject: str, now: datetime) -> bool:
         return False
     pending = json.loads(person.pending or "{}")
     site = current_app.extensions["consent_site"]
-    with force_locale(person.language):  # the site file's words, else the server's own
+    with force_locale(person.language):
         names = [{"name": str(purposes.BY_KEY[key].name),
-                  "meaning": site.meaning(key, person.language) or str(purposes.BY_EMAIL[key])}
+                  "meaning": site.meaning(key, person.language)}
                  for key in KEYS if pending.get(key)]
     message = person_mail("confirm", person.email, person.language,
                           links.confirm_url(person.subject, person.confirm_nonce),

@@ -11,6 +11,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 
 from ..http import i18n
+from .signup import form_context
 
 bp = Blueprint("demo", __name__, template_folder="templates")
 
@@ -23,7 +24,7 @@ SCRIPTS = {
                  "window.demoRan&&demoRan('marketing-external');",
 }
 
-BUTTONS = ("small", "false")
+BUTTONS = ("small", "scroll", "false")
 
 
 def _csp(nonce: str, frame_ancestors: str = "'none'") -> str:
@@ -38,11 +39,12 @@ def page():
     """The demo shop: the banner, held-back scripts and a panel of what has run."""
     nonce = secrets.token_urlsafe(16)
     lang = str(get_locale())
-    # ?button=small|false shows the tag's data-button choices for the floating button.
+    # ?button=small|scroll|false shows the tag's data-button choices for the floating button.
     button = request.args.get("button") if request.args.get("button") in BUTTONS else None
     html = render_template("demo.html", nonce=nonce, lang=lang, button=button,
                            others=i18n.others(lang),
-                           privacy_url=url_for("notice.in_language", lang=lang))
+                           privacy_url=url_for("notice.in_language", lang=lang),
+                           **form_context(lang))
     return html, 200, {"Content-Security-Policy": _csp(nonce), "Cache-Control": "no-store",
                        "Content-Language": lang, "X-Content-Type-Options": "nosniff",
                        "Referrer-Policy": "strict-origin-when-cross-origin"}

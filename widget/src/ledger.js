@@ -18,8 +18,9 @@ const keepReceipt = (receipt) => {
 // A refused event (4xx but 429) never succeeds: it is dropped, not retried.
 const refused = (status) => status >= 400 && status < 500 && status !== 429;
 
-// core: the banner's state, keepId (state.js), pending and keep (queue.js). Called only with a
-// stored choice (events wait only after one).
+// core: the banner's state, keepId (state.js), pending and keep (queue.js). Called with a stored
+// choice (events wait only after one), or on a page that asks for the extras (extras.js), where
+// nothing may wait: then it sends nothing.
 export const flush = (core) => {
   const { state, keepId, pending, keep } = core;
   const events = pending();

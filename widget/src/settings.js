@@ -7,7 +7,8 @@
 import { addStyles, button, buttonRow, element, findAll } from './dom.js';
 
 // The second file also sends the queued choices to the ledger (not needed to show the banner).
-export { flush } from './ledger.js';
+// With it, once, what some pages ask for beside the banner (extras.js).
+export { flush } from './extras.js';
 
 // The stylesheet (built from src/settings.css), given by the build.
 const CSS = CONSENT_SETTINGS_CSS;

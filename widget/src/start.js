@@ -11,11 +11,13 @@ import { sendDefaults, sendUpdate } from './signals.js';
 import { begin, keepId, record, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
-// languages that we have; nn is nynorsk, nb and no bokmål, anything else English (N-08).
+// languages that we have; anything but Norwegian is English. A Norwegian tag is passed on as
+// nb, nn or no: the server reads no as bokmål (N-08), so a page in `no` asks for the config
+// once unless its script tag says ?lang=nb (mapping it here would cost the 5 KB budget).
 const pageLanguage = (script, src) => {
   const tag = script.dataset.lang || src.searchParams.get('lang') || document.documentElement.lang ||
-    navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language)) || '';
-  return /^n[bno]\b/i.test(tag) ? /^nn/i.test(tag) ? 'nn' : 'nb' : 'en';
+    navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language));
+  return /^n[bno]\b/i.test(tag) ? tag.slice(0, 2) : 'en';
 };
 
 let waiting = null; // what the page asked for before the config was there
@@ -68,12 +70,16 @@ const activate = blocking(placeholder);
 const showConfig = (config) => {
   if (setConfig(config)) apply({ necessary: true }, true); // the refusal, told to the tags
   const ready = () => {
-    if (state.choices) showFloatingButton();
-    else showBanner();
+    if (state.choices) {
+      showFloatingButton();
+      removeRefusedCookies(state.settings.purposes, state.choices);
+    } else showBanner();
     activate();
-    if (state.choices) removeRefusedCookies(state.settings.purposes, state.choices);
     if (waiting) waiting();
     waiting = null;
+    // A page that asks for the second file's extras (a sign-up form, the floating button
+    // hidden while the page scrolls) gets it now; after a choice it comes anyway (extras.js).
+    if (document.querySelector('[data-consent-signup],.csw-scroll')) flush();
   };
   if (document.body) ready();
   else document.addEventListener('DOMContentLoaded', ready);
