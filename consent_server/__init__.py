@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import cli, console, database, errors, ledger, server_keys, web
 from .api import audit, log, marketing, public, subscriptions, wellknown
 from .config import CHECKOUT, Config, database_url, origins, resource
-from .consent import site
+from .consent import sites
 from .extensions import api as rest_api
 from .extensions import babel, cors, db, migrate
 from .http import devserver, headers, i18n, inputs, limits, logs, monitoring
@@ -27,7 +27,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     _derive_config(app)
 
-    app.extensions["consent_site"] = site.load(app.config["SITE_FILE"])
+    app.extensions["consent_sites"] = served = sites.load(app.config["SITE_FILE"],
+                                                          app.config["ALLOWED_ORIGINS"])
+    app.extensions["consent_site"] = served.default  # the site of whatever names none
+    # CORS answers every site's pages; which site a page may write for is checked per request.
+    app.config["ALLOWED_ORIGINS"] = list(dict.fromkeys((*app.config["ALLOWED_ORIGINS"],
+                                                        *served.origins())))
     signing.init_app(app)
     errors.init_app(app)
     limits.init_app(app)

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
+from .vocabulary import DEFAULT_SITE
 
 
 class UTCDateTime(TypeDecorator):
@@ -65,6 +66,9 @@ class ChoiceColumns:
     gpc: Mapped[bool] = mapped_column(Boolean, default=False, sort_order=12)
     ip: Mapped[str | None] = mapped_column(String(64), sort_order=13)  # truncated (L-04)
     user_agent: Mapped[str | None] = mapped_column(String(512), sort_order=14)
+    # The controller's site it was recorded for (consent/sites.py; hashed from ledger v3 on).
+    site: Mapped[str] = mapped_column(String(32), default=DEFAULT_SITE,
+                                      server_default=DEFAULT_SITE, sort_order=30)
 
 
 class ConsentEvent(ChoiceColumns, db.Model):
@@ -177,6 +181,9 @@ class PolicyVersion(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(32), unique=True)
+    # The site whose notice it is: each site has its own declaration, so its own versions.
+    site: Mapped[str] = mapped_column(String(32), default=DEFAULT_SITE,
+                                      server_default=DEFAULT_SITE)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     material: Mapped[bool] = mapped_column(Boolean)
 

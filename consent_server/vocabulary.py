@@ -7,6 +7,10 @@ they compare, hash and serialise as the plain strings.
 """
 from enum import StrEnum
 
+# The site of a deployment with one site, and of every event recorded before sites existed
+# (migration 0013): the id a site file without [[sites]] gets (consent/sites.py).
+DEFAULT_SITE = "default"
+
 
 class Action(StrEnum):
     GRANT = "grant"

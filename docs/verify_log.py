@@ -204,6 +204,7 @@ FORM = {1: "seq event_id recorded_at subject_type subject action choices policy_
            " text_hash source gpc pii_salt ip_digest ua_digest prev_hash",
         2: "v seq event_id recorded_at subject_type subject action choices policy_version language"
            " text_hash source gpc ip_digest ua_digest basis details prev_hash"}
+FORM[3] = FORM[2].replace(" prev_hash", " site prev_hash")  # since migration 0013
 
 
 def _canon(value) -> str:

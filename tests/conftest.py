@@ -34,7 +34,7 @@ from consent_server.models import (
 )
 
 pytest_plugins = ["fixtures_consents", "fixtures_people", "fixtures_staff", "fixtures_audit",
-                  "fixtures_servers", "fixtures_browser"]
+                  "fixtures_servers", "fixtures_browser", "fixtures_sites"]
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL")
 SETTINGS = {"TESTING": True, "SECRET_KEY": "test-secret",

@@ -44,7 +44,7 @@ TAMPERED = {
     "language": "en", "text_hash": "f" * 64, "source": "api", "gpc": True,
     "ip": "198.51.100.0", "user_agent": "Forged/2.0", "pii_salt": "00", "ip_digest": "a" * 64,
     "ua_digest": "b" * 64, "prev_hash": "c" * 64, "hash": "d" * 64, "v": 1,
-    "basis": "customer", "details": '{"sale_date":"2026-01-01"}',
+    "basis": "customer", "details": '{"sale_date":"2026-01-01"}', "site": "elsewhere",
 }
 
 

@@ -52,14 +52,16 @@ def fuzzed(app_factory, app):
 def _unexpressible(case) -> bool:
     """Whether a case's validity depends on what the document cannot say, so that a 422 for a
     request it allows is right: a notice version must be a published one, a CSV body needs an
-    `email` column (and the check's CSV a ?purpose=), an instant must be a real date in the
+    `email` column (and the check's CSV a ?purpose=), a site one of the site file's (its ids
+    are the deployment's, not the document's), an instant must be a real date in the
     years 1970 to 9999 once in UTC, an address one we can write to (email-validator's rules),
     a subject a consent id or such an address, a tile path C2SP's grammar (`x001/234.p/5`), a
     cosignature a signed note of this log, and no string a NUL or a lone surrogate (S-04).
     Every other case is held to all checks, positive data acceptance too."""
     body = case.body if isinstance(case.body, dict) else {}
     return ("policy_version" in body or case.media_type == "text/csv" or "email" in body
-            or "customers" in body or bool({"since", "until"} & set(case.query or {}))
+            or "customers" in body or "site" in body
+            or bool({"since", "until", "site"} & set(case.query or {}))
             or case.operation.path.startswith("/api/v1/audit/subjects/{subject}")
             or case.operation.path == "/log/cosignature"
             or case.operation.path.startswith("/log/tile/")

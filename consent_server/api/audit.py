@@ -13,7 +13,7 @@ from ..staff import access_log
 from ..vocabulary import Purpose, Role
 from . import Blueprint, wellknown
 from .auth import require_role
-from .schemas import EventSchema, Instant, StrictSchema
+from .schemas import EventSchema, Instant, StrictSchema, site_field
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audit API")
 SECURITY = [{"bearer": []}]
@@ -37,6 +37,7 @@ class AuditRangeArgsSchema(StrictSchema):
 
     since = Instant()
     until = Instant()
+    site = site_field()
 
 
 class AuditEventsArgsSchema(AuditRangeArgsSchema):
@@ -133,6 +134,7 @@ class StatsSchema(Schema):
 
     since = fields.DateTime(allow_none=True)
     until = fields.DateTime(allow_none=True)
+    site = fields.String(allow_none=True)
     purposes = fields.List(fields.Nested(StatsPurposeSchema))
     days = fields.List(fields.Nested(StatsDaySchema))
 
@@ -245,4 +247,5 @@ def subject_proof(subject):
 def stats(args):
     """Per day and purpose: grants, refusals and withdrawals; the share of accept all, reject
     all and per-purpose choices. Computed in SQL."""
-    return stats_service.stats(db.session, args.get("since"), args.get("until"))
+    return stats_service.stats(db.session, args.get("since"), args.get("until"),
+                               args.get("site"))

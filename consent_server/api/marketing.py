@@ -14,7 +14,7 @@ from ..text import MESSAGE, bad_text
 from ..vocabulary import Role
 from . import BAD_JSON, Blueprint
 from .auth import require_role
-from .schemas import StrictSchema, language_field, one_of
+from .schemas import StrictSchema, language_field, one_of, site_field
 
 blp = Blueprint("marketing", __name__, url_prefix="/api/v1/marketing",
                 description="Marketing API")
@@ -80,6 +80,7 @@ class AudienceArgsSchema(Schema):
     purpose = fields.String(required=True, metadata=one_of(KEYS))
     format = fields.String(load_default="ndjson", validate=validate.OneOf(("csv", "ndjson")))
     product_category = fields.String(validate=validate.Length(max=64))
+    site = site_field()
 
 
 class RectifySchema(StrictSchema):
@@ -188,7 +189,8 @@ def customers():
 def audience(args):
     """Stream every address that may receive the purpose now, with its language, its
     unsubscribe URL and the List-Unsubscribe / List-Unsubscribe-Post header values."""
-    rows = marketing.audience(db.session, args["purpose"], args.get("product_category"))
+    rows = marketing.audience(db.session, args["purpose"], args.get("product_category"),
+                              site=args.get("site"))
     first = next(rows, None)  # an unknown purpose fails here, before the answer starts
     if args["format"] == "csv":
         def lines():

@@ -10,7 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from .. import database
 from ..consent import banner, devices, notices
 from ..extensions import db
-from ..http import limits
+from ..http import limits, sites
 from ..ledger import receipts
 from ..vocabulary import PUBLIC_SOURCES, Source
 from . import Blueprint, guard_public_writes
@@ -42,10 +42,12 @@ class ConsentCreateSchema(StrictSchema):
     source = fields.String(load_default=Source.BANNER.value,
                            validate=validate.OneOf(PUBLIC_SOURCES))
     gpc = StrictBoolean(load_default=False)
+    site = fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "the site's id; by default the site of the page's origin"})
 
 
 class ConsentSchema(event_fields("choices", "policy_version", "language", "action",
-                                 "recorded_at", "event_id", "hash")):
+                                 "recorded_at", "event_id", "hash", "site")):
     """A device's consent as recorded."""
 
     consent_id = fields.String()
@@ -84,11 +86,14 @@ class LangArgsSchema(Schema):
         unknown = EXCLUDE
 
     lang = fields.String()
+    site = fields.String(metadata={"description": "a site's id; by default the site of the "
+                                                  "page's origin, else the default site"})
 
 
 class ConfigSchema(Schema):
     """What the banner needs: purposes, texts, cookie settings, Consent Mode signals."""
 
+    site = fields.String()
     policy_version = fields.String(allow_none=True)
     valid_policy_versions = fields.List(fields.String())
     language = fields.String()
@@ -122,15 +127,19 @@ def _max_age() -> int:
 @blp.route("/config")
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, ConfigSchema)
-def config(_args):
-    """Purposes with their cookies, banner texts, notice version, Consent Mode signals."""
+def config(args):
+    """A site's purposes with their cookies, banner texts, notice version, Consent Mode
+    signals."""
     lang = str(get_locale())
-    answer = banner.config(db.session, current_app.extensions["consent_site"],
-                           current_app.config, lang)
-    # Vary Origin too: the CORS header differs per site, and a shared cache must keep them apart.
+    answer = banner.config(db.session, sites.of_request(args.get("site")), current_app.config,
+                           lang)
+    # Vary Origin too: the CORS header and the site differ per site, and a shared cache must
+    # keep them apart.
     # As briefly as widget.js: its notice versions end outdated choices (C-09).
+    several = len(current_app.extensions["consent_sites"]) > 1  # a same-origin page: Referer
     return answer, 200, {"Cache-Control": f"public, max-age={banner.FRESH_SECONDS}",
-                         "Vary": "Accept-Language, Origin, Accept-Encoding"}
+                         "Vary": "Accept-Language, Origin, Accept-Encoding"
+                         + (", Referer" if several else "")}
 
 
 @blp.after_request
@@ -148,10 +157,10 @@ def _compress(response):
 @blp.route("/policy")
 @blp.arguments(LangArgsSchema, location="query")
 @blp.response(200, PolicySchema)
-def current_policy(_args):
-    """The current notice in one language: its version, publication time, text and hash."""
+def current_policy(args):
+    """A site's current notice in one language: its version, publication time, text, hash."""
     lang = str(get_locale())
-    version = notices.current(db.session)
+    version = notices.current(db.session, sites.of_request(args.get("site")).id)
     stored = notices.text(db.session, version, lang) if version else None
     if stored is None:
         abort(404, message="No notice version has been published yet.")
@@ -166,12 +175,13 @@ def create_consent(body):
     """Record a device's choice (a grant, an update or a withdrawal), with its signed receipt."""
     limits.limit_per_consent(body.get("consent_id"))
     event_id = body.get("event_id")
+    site = sites.of_request(body.get("site"), writing=True)
     answer = devices.record(
         db.session, choices=body["choices"], policy_version=body["policy_version"],
         language=body["language"], source=body["source"], gpc=body["gpc"],
         consent_id=body.get("consent_id"), event_id=str(event_id) if event_id else None,
         ip=request.remote_addr, user_agent=request.user_agent.string or None,
-        max_age_days=_max_age())
+        max_age_days=_max_age(), site=site.id)
     answer["receipt"] = receipts.issue_here(answer)
     # Under CONSENT_COOKIE_DOMAIN the server sets the consent cookie too (a credentialed
     # request from an allowed site under that domain).

@@ -42,6 +42,18 @@ def language_field(**kwargs) -> fields.String:
     return fields.String(validate=language, metadata={"enum": list(Config.LANGUAGES)}, **kwargs)
 
 
+def known_site(value: str) -> None:
+    """A validator: the id of one of the deployment's sites (consent/sites.py)."""
+    known = current_app.extensions["consent_sites"].ids()
+    if value not in known:
+        raise ValidationError(f"Must be one of: {', '.join(known)}.")
+
+
+def site_field(**kwargs) -> fields.String:
+    """?site=: one site's only (an unknown one is a 422)."""
+    return fields.String(validate=known_site, metadata={"description": "a site's id"}, **kwargs)
+
+
 def one_of(keys) -> dict:
     """OpenAPI metadata: a string field whose service accepts only these keys."""
     return {"enum": list(keys)}

@@ -110,12 +110,15 @@ def verify_bundle(bundle_file, log_key):
 @click.option("--action", type=click.Choice(exports.ACTIONS))
 @click.option("--subject", help="A consent id, or an e-mail address (hashed before the look-up).")
 @click.option("--from-seq", type=click.IntRange(min=1), help="Events from this sequence number.")
+@click.option("--site", metavar="ID", help="Events recorded for this site only.")
 @with_keys
 def export(fmt, out, **filters):
     """Export the ledger in sequence order (every field, so the file re-verifies offline)."""
     try:
         if filters["subject"] is not None:
             filters["subject"] = subject_key(db.session, filters["subject"])
+        if filters["site"] is not None:
+            current_app.extensions["consent_sites"].named(filters["site"])
         where = exports.filters(**filters)
     except DomainError as error:
         raise click.BadParameter(str(error.errors or error.detail)) from None

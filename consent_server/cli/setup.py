@@ -67,24 +67,40 @@ def restore(file):
 @click.option("--material", is_flag=True,
               help="A material change (new purpose or recipient): everyone is asked again.")
 @click.option("--force", is_flag=True, help="Publish even when the text has not changed.")
+@click.option("--site", "site_id", metavar="ID",
+              help="Only this site's notice (several sites: each has its own versions, and a "
+                   "material change asks again only those who chose on that site).")
 @with_appcontext
-def publish_policy(material, force):
-    """Publish the privacy notice as rendered now, if its text changed (or with --force)."""
+def publish_policy(material, force, site_id):
+    """Publish the privacy notice as rendered now, if its text changed (or with --force), for
+    every site or one."""
+    served = current_app.extensions["consent_sites"]
     try:
-        published = notices.publish(db.session, current_app.extensions["consent_site"],
-                                   current_app.config["LANGUAGES"], utcnow(), material, force)
+        chosen = [served.named(site_id)] if site_id else list(served)
+    except DomainError as error:
+        raise click.ClickException(f"--site: {error.errors['site'][0]}") from None
+    for site in chosen:
+        _publish(site, material, force, len(served) > 1)
+
+
+def _publish(site, material: bool, force: bool, named: bool) -> None:
+    of = f" of site {site.id}" if named else ""
+    try:
+        published = notices.publish(db.session, site, current_app.config["LANGUAGES"],
+                                    utcnow(), material, force)
     except notices.NewRecipients as error:  # N-04, N-06: everyone must be asked again
         raise click.ClickException(
-            f"new recipient(s): {', '.join(error.entities)}. A new recipient is a material "
+            f"new recipient(s){of}: {', '.join(error.entities)}. A new recipient is a material "
             "change: publish with --material, so that everyone is asked again.") from None
     if published is None:
-        click.echo("the notice text is unchanged; nothing published (use --force to ask again)")
+        click.echo(f"the notice text{of} is unchanged; nothing published (use --force to ask "
+                   "again)")
         return
     kind = "material" if published.material else "non-material"
     access_log.record(db.session, None, access_log.NOTICE_PUBLISHED, utcnow(),
-                      f"version {published.version}, material {published.material}",
-                      actor=access_log.CLI)
-    click.echo(f"published notice version {published.version} ({kind})")
+                      f"version {published.version}, material {published.material}"
+                      + (f", site {site.id}" if named else ""), actor=access_log.CLI)
+    click.echo(f"published notice version {published.version}{of} ({kind})")
     for lang, digest in published.hashes.items():
         click.echo(f"  {lang}: sha256 {digest}")
 

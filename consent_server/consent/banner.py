@@ -9,6 +9,7 @@ from flask_babel import ngettext
 from sqlalchemy.orm import Session
 from werkzeug.http import dump_cookie
 
+from ..vocabulary import DEFAULT_SITE
 from . import disclosures, notices, purposes
 from .site import Site
 
@@ -67,7 +68,7 @@ def banner_texts(site: Site, first_layer_only: bool = False) -> dict[str, str]:
                     "(%(analytics)s) and marketing: %(marketing)s show you ads from us and "
                     "measure how well they work. You can change your choice or withdraw your "
                     "consent at any time under “Change consent”.",
-                    max(1, len(site.providers_for("marketing"))), controller=site.controller,
+                    max(1, len(site.providers_for("marketing"))), controller=site.shown_name,
                     analytics=disclosures.names(site, "analytics"),
                     marketing=disclosures.names(site, "marketing"))
     return {"title": texts.pop("title"), "body": body, **texts}
@@ -80,12 +81,13 @@ def description(purpose: purposes.Purpose, site: Site) -> str:
 
 
 def config(session: Session, site: Site, app_config, lang: str) -> dict:
-    """The whole config in one language (in the current locale): every text, every purpose
+    """A site's whole config in one language (in the current locale): every text, every purpose
     with its description and cookies, the cookie and Consent Mode settings."""
-    version = notices.current(session)
+    version = notices.current(session, site.id)
     return {
+        "site": site.id,
         "policy_version": version.version if version else None,
-        "valid_policy_versions": notices.valid_versions(session),
+        "valid_policy_versions": notices.valid_versions(session, site.id),
         "language": lang,
         "languages": list(app_config["LANGUAGES"]),
         "purposes": [{"key": p.key, "required": p.required, "name": str(p.name),
@@ -93,7 +95,7 @@ def config(session: Session, site: Site, app_config, lang: str) -> dict:
                       "cookies": site.cookies_for(p.key, lang)} for p in purposes.DEVICE],
         "texts": banner_texts(site),
         "privacy_url": site.privacy_url(lang) or
-        f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}",
+        f"{app_config['PUBLIC_URL'].rstrip('/')}/privacy/{lang}{site_query(site)}",
         "cookie": {"name": app_config["COOKIE_NAME"],
                    "max_age_days": int(app_config["MAX_AGE_DAYS"]),
                    "domain": cookie_domain(app_config)},
@@ -104,18 +106,26 @@ def config(session: Session, site: Site, app_config, lang: str) -> dict:
 def first_layer(full: dict, site: Site, app_config) -> dict:
     """The part of the config the first layer needs without Global Privacy Control, for
     widget.js: its texts, the optional purposes' keys and cookie names (to delete refused
-    ones), and the sites allowed to use it."""
+    ones), and the origins of the site's pages (the banner shows on no other)."""
     texts = {key: text for key, text in banner_texts(site, first_layer_only=True)
              .items() if key not in GPC_TEXTS}
     # The cookie's domain only when there is one (the banner reads none as host-only).
     cookie = {key: value for key, value in full["cookie"].items() if value is not None}
-    return {**{key: full[key] for key in ("policy_version", "valid_policy_versions", "language",
-                                          "privacy_url", "consent_mode")}, "cookie": cookie,
+    # Not the site's id: the banner never needs it (the server picks the site of its requests
+    # by their Origin), and every byte counts against W-12's budget.
+    return {**{key: full[key] for key in ("policy_version", "valid_policy_versions",
+                                          "language", "privacy_url", "consent_mode")},
+            "cookie": cookie,
             # The optional purposes and their cookies' names, deleted when refused (W-05).
             "purposes": [{"key": p["key"], "cookies": [c["name"] for c in p["cookies"]]}
                          for p in full["purposes"] if not p["required"]],
             "texts": texts,
-            "origins": list(app_config["ALLOWED_ORIGINS"])}
+            "origins": list(site.origins)}
+
+
+def site_query(site: Site) -> str:
+    """The query string naming a site in our own links (none for the default site)."""
+    return "" if site.id == DEFAULT_SITE else f"?site={site.id}"
 
 
 def cookie_domain(app_config) -> str | None:

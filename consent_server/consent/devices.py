@@ -11,7 +11,7 @@ from .. import ledger
 from ..errors import Invalid, NotFound
 from ..http.network import truncate_ip
 from ..models import EVENTS, STATE
-from ..vocabulary import Action, Source, SubjectType
+from ..vocabulary import DEFAULT_SITE, Action, Source, SubjectType
 from . import notices, purposes
 
 DEVICE = SubjectType.DEVICE
@@ -36,6 +36,7 @@ def _answer(event, max_age_days: int) -> dict:
         "action": event["action"], "recorded_at": recorded_at,
         "expires_at": recorded_at + timedelta(days=max_age_days),
         "event_id": event["event_id"], "hash": event["hash"],
+        "site": event["site"],
         "seq": event["seq"], "text_hash": event["text_hash"],  # for the receipt; not shown
     }
 
@@ -43,10 +44,11 @@ def _answer(event, max_age_days: int) -> dict:
 def record(session: Session, *, choices: dict, policy_version: str, language: str,
            source: str, max_age_days: int, consent_id: str | None = None,
            event_id: str | None = None, gpc: bool = False, ip: str | None = None,
-           user_agent: str | None = None) -> dict:
+           user_agent: str | None = None, site: str = DEFAULT_SITE) -> dict:
     """Record a device's choice: a grant for a new device, else an update or a withdrawal.
 
-    The event names the notice version and the hash of its text in the language shown. An
+    The event names its site, the site's notice version and the hash of its text in the
+    language shown (a version of another site is Invalid). An
     erased consent id is spent: a choice sent with it starts a new device. The same event_id
     twice (a retry) returns the first answer and appends nothing, if the retry is the same
     request (replayed).
@@ -54,7 +56,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     full, errors = purposes.device_choices(choices)
     if errors:
         raise Invalid("Some choices are not valid.", {"choices": errors})
-    text_hash = notices.text_hash(session, policy_version, language)
+    text_hash = notices.text_hash(session, policy_version, language, site)
     previous = ledger.state(session, consent_id) if consent_id else None
     if previous is None or previous.subject_type != DEVICE or previous.action == Action.ERASE:
         consent_id, previous = new_consent_id(), None
@@ -64,13 +66,13 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
         # decide from (and PostgreSQL then appends in one statement, ledger/postgres.py).
         subject=consent_id, subject_type=DEVICE, action=None if previous else Action.GRANT,
         choices=full, policy_version=policy_version, language=language, text_hash=text_hash,
-        source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id)
+        source=source, gpc=gpc, ip=ip, user_agent=user_agent, event_id=event_id, site=site)
     try:
         event = ledger.append(session, event)
     except ledger.Spent:  # erased after we read its state (a DELETE won the race): start anew
         return record(session, choices=choices, policy_version=policy_version,
                       language=language, source=source, max_age_days=max_age_days,
-                      event_id=event_id, gpc=gpc, ip=ip, user_agent=user_agent)
+                      event_id=event_id, gpc=gpc, ip=ip, user_agent=user_agent, site=site)
     except IntegrityError:
         # The same event_id again: a retry whose answer was lost is answered as the first time.
         done = ledger.event_by_id(session, event_id) if event_id else None
@@ -83,7 +85,7 @@ def record(session: Session, *, choices: dict, policy_version: str, language: st
     return _answer(event, max_age_days)
 
 
-REPLAYED = ("choices", "policy_version", "language", "source", "gpc")
+REPLAYED = ("choices", "policy_version", "language", "source", "gpc", "site")
 
 
 def _replays(done, event: dict, previous) -> bool:
@@ -147,7 +149,8 @@ def _ended(state, action: Action, source: Source) -> dict:
     under the notice of its last choice."""
     return ledger.new_event(subject=state.subject, subject_type=DEVICE, action=action,
                             choices=purposes.refused(), policy_version=state.policy_version,
-                            language=state.language, text_hash=state.text_hash, source=source)
+                            language=state.language, text_hash=state.text_hash, source=source,
+                            site=state.site)
 
 
 def purge_expired(session: Session, max_age_days: int, now: datetime, batch: int = 500) -> int:

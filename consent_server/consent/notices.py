@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from .. import database
 from ..errors import Invalid
 from ..models import PolicyText, PolicyVersion
+from ..vocabulary import DEFAULT_SITE
 from . import disclosures, purposes
 from .site import Site
 
@@ -173,8 +174,8 @@ class NewRecipients(Invalid):
 
 
 def new_recipients(session: Session, site: Site) -> list[str]:
-    """The providers' legal entities that the latest published notice does not name."""
-    latest = current(session)
+    """The providers' legal entities that the site's latest published notice does not name."""
+    latest = current(session, site.id)
     if latest is None:
         return []
     shown = session.execute(select(PolicyText.text)
@@ -191,22 +192,23 @@ def render(site: Site, languages) -> dict[str, str]:
     return {lang: plain_text(document(site, lang)) for lang in languages}
 
 
-def current(session: Session) -> PolicyVersion | None:
-    """The newest published version, or None before the first publication."""
-    return session.execute(select(PolicyVersion).order_by(PolicyVersion.id.desc())
-                           .limit(1)).scalar_one_or_none()
+def current(session: Session, site: str = DEFAULT_SITE) -> PolicyVersion | None:
+    """A site's newest published version, or None before its first publication."""
+    return session.execute(select(PolicyVersion).where(PolicyVersion.site == site)
+                           .order_by(PolicyVersion.id.desc()).limit(1)).scalar_one_or_none()
 
 
 def publish(session: Session, site: Site, languages, now: datetime, material: bool = False,
             force: bool = False) -> Published | None:
-    """Record a new version when the text changed (or force); None when nothing changed.
+    """Record a new version of a site's notice when its text changed (or force); None when
+    nothing changed. Version strings count every site's versions, so a version names its site.
 
-    The first version is always material: nobody has consented to anything before it. A new
-    recipient must be published as material (NewRecipients otherwise).
+    A site's first version is always material: nobody has consented to anything before it. A
+    new recipient must be published as material (NewRecipients otherwise).
     """
     texts = render(site, languages)
     hashes = {lang: sha256(text) for lang, text in texts.items()}
-    latest = current(session)
+    latest = current(session, site.id)
     if latest is not None and not force and _hashes_of(session, latest) == hashes:
         return None
     added = new_recipients(session, site)
@@ -217,7 +219,7 @@ def publish(session: Session, site: Site, languages, now: datetime, material: bo
         count = conn.execute(select(func.count()).select_from(PolicyVersion)).scalar_one()
         version = str(count + 1)
         version_id = conn.execute(insert(PolicyVersion).values(
-            version=version, published_at=now, material=material)
+            version=version, published_at=now, material=material, site=site.id)
             .returning(PolicyVersion.id)).scalar_one()
         conn.execute(insert(PolicyText), [
             {"version_id": version_id, "language": lang, "text_hash": hashes[lang],
@@ -231,32 +233,48 @@ def _hashes_of(session: Session, version: PolicyVersion) -> dict[str, str]:
     return {language: digest for language, digest in rows}
 
 
-def text_hash(session: Session, version: str, language: str) -> str:
-    """The hash of the text shown for a version and language; Invalid for an unknown version."""
+def text_hash(session: Session, version: str, language: str, site: str | None = None) -> str:
+    """The hash of the text shown for a version and language; Invalid for a version unknown
+    or, when a site is named, of another site."""
     cache = _HASHES.setdefault(session.get_bind(), {})
-    key = (version, language)
+    key = (version, language, site)
     if key not in cache:
-        found = session.execute(select(PolicyText.text_hash).join(PolicyVersion)
-                                .where(PolicyVersion.version == version,
-                                       PolicyText.language == language)).scalar_one_or_none()
+        query = (select(PolicyText.text_hash).join(PolicyVersion)
+                 .where(PolicyVersion.version == version, PolicyText.language == language))
+        if site is not None:
+            query = query.where(PolicyVersion.site == site)
+        found = session.execute(query).scalar_one_or_none()
         if found is None:
-            raise Invalid("Unknown notice version.",
-                          {"policy_version": [f"No published notice version {version!r}."]})
+            raise Invalid("Unknown notice version.", {"policy_version": [
+                f"No published notice version {version!r} of this site."]})
         cache[key] = found
     return cache[key]
+
+
+def site_of(conn, version: str) -> str:
+    """The site whose notice a version is (a version string names one site): the site of a
+    person's event, which follows the notice it is recorded under."""
+    found = conn.execute(select(PolicyVersion.site).where(PolicyVersion.version == version)
+                         ).scalar_one_or_none()
+    return found or DEFAULT_SITE
 
 
 def text(session: Session, version: PolicyVersion, language: str) -> PolicyText | None:
     return session.get(PolicyText, (version.id, language))
 
 
-def valid_versions(session: Session) -> list[str]:
-    """Versions whose consents still count: the last material one and every one after it."""
-    last_material = session.execute(select(func.max(PolicyVersion.id))
-                                    .where(PolicyVersion.material)).scalar_one_or_none() or 0
-    return list(session.execute(select(PolicyVersion.version)
-                                .where(PolicyVersion.id >= last_material)
-                                .order_by(PolicyVersion.id)).scalars())
+def valid_versions(session: Session, site: str | None = None) -> list[str]:
+    """Versions whose consents still count: a site's last material one and every one of that
+    site after it. Without a site, every site's: a version names its site, so a consent under
+    it counts when its own site's material changes came before it (N-04 per site)."""
+    last_material = (select(PolicyVersion.site, func.max(PolicyVersion.id).label("since"))
+                     .where(PolicyVersion.material).group_by(PolicyVersion.site).subquery())
+    query = (select(PolicyVersion.version)
+             .join(last_material, last_material.c.site == PolicyVersion.site)
+             .where(PolicyVersion.id >= last_material.c.since).order_by(PolicyVersion.id))
+    if site is not None:
+        query = query.where(PolicyVersion.site == site)
+    return list(session.execute(query).scalars())
 
 
 def is_outdated(session: Session, version: str) -> bool:

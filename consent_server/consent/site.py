@@ -8,7 +8,7 @@ from pathlib import Path
 from flask_babel import force_locale
 
 from ..config import Config
-from ..vocabulary import SubjectType
+from ..vocabulary import DEFAULT_SITE, SubjectType
 from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
@@ -64,6 +64,8 @@ class Theme:
 
 @dataclass(frozen=True)
 class Site:
+    """One site of the controller: what it declares and shows. A file without [[sites]] is one
+    site, the default one (id "default", its origins CONSENT_ALLOWED_ORIGINS; sites.py)."""
     controller: str
     cookies: tuple[Cookie, ...]
     additions: tuple[Addition, ...]
@@ -72,6 +74,17 @@ class Site:
     providers: tuple[Provider, ...] = ()
     contact: str | None = None  # the controller's e-mail address: Reply-To and contact lines
     meanings: dict[str, dict[str, str]] = field(default_factory=dict)  # e-mail purpose: texts
+    id: str = DEFAULT_SITE  # recorded in every event of the site (ledger v3)
+    name: str | None = None  # as the banner names the site, beside the controller
+    origins: tuple[str, ...] = ()  # the pages' origins that may use it (scheme://host[:port])
+
+    @property
+    def shown_name(self) -> str:
+        """Who asks, as the banner says it: the site's name with the controller's, or the
+        controller alone (C-03 names the controller either way)."""
+        if self.name and self.name != self.controller:
+            return f"{self.name} ({self.controller})"
+        return self.controller
 
     def providers_for(self, purpose: str) -> list[Provider]:
         """The providers that receive data for a purpose or role, in the site file's order."""
@@ -100,16 +113,25 @@ class Site:
 
 
 def load(path: str | Path | None = None) -> Site:
-    """Read and check a site file; SiteFileError names what is wrong and where."""
+    """Read and check a site file of one site; SiteFileError names what is wrong and where."""
     path = Path(path or DEFAULT)
+    return parse(read(path), path)
+
+
+def read(path: Path) -> dict:
+    """A site file's TOML; SiteFileError names the file and the line."""
     try:
         source = path.read_text(encoding="utf-8")
-        data = tomllib.loads(source)
+        return tomllib.loads(source)
     except OSError as error:
         raise SiteFileError(f"{path}: cannot read the site file ({error.strerror})") from error
     except tomllib.TOMLDecodeError as error:  # its message names the line, or the end
         where = "" if "line" in str(error) else f" (line {len(source.splitlines())})"
         raise SiteFileError(f"{path}: {error}{where}") from error
+
+
+def parse(data: dict, path: Path, where: str = "") -> Site:
+    """One site from its table (where: "sites[1]: " when it is one of [[sites]])."""
     try:
         cookies = tuple(_cookie(c, f"cookies[{i}]") for i, c in enumerate(data.get("cookies", [])))
         additions = tuple(_addition(a, f"notice.additions[{i}]")
@@ -133,7 +155,7 @@ def load(path: str | Path | None = None) -> Site:
                                 'contact = "post@example.no"')
         meanings = _meanings(data.get("purposes", {}))
     except SiteFileError as error:
-        raise SiteFileError(f"{path}: {error}") from None
+        raise SiteFileError(f"{path}: {where}{error}") from None
     return Site(controller, cookies, additions, privacy, theme, providers, contact, meanings)
 
 

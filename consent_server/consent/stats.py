@@ -19,15 +19,17 @@ def _day(column, dialect: str):
     return func.substr(column, 1, 10)
 
 
-def stats(session: Session, since: datetime | None = None, until: datetime | None = None) -> dict:
+def stats(session: Session, since: datetime | None = None, until: datetime | None = None,
+          site: str | None = None) -> dict:
     """Per day and purpose: grants (a purpose turned on), refusals (chosen off, not on before)
     and withdrawals (on before, off now); per day the share of device choices that were accept
-    all, reject all or per purpose. GROUP BY in SQL: only the counts come back."""
+    all, reject all or per purpose; of one site's events, or all. GROUP BY in SQL: only the
+    counts come back."""
     c = EVENTS.c
     dialect = session.get_bind().dialect.name
     # Each event beside its subject's previous choices (a window over the whole ledger, so a
     # withdrawal on the first day of the range still knows what was on before it).
-    flow = select(c.recorded_at, c.action, c.subject_type, c.choices,
+    flow = select(c.recorded_at, c.action, c.subject_type, c.choices, c.site,
                   func.lag(c.choices).over(partition_by=c.subject, order_by=c.seq)
                   .label("before")).cte("flow")
     where = [flow.c.action.in_(MADE)]
@@ -35,6 +37,8 @@ def stats(session: Session, since: datetime | None = None, until: datetime | Non
         where.append(flow.c.recorded_at >= since)
     if until is not None:
         where.append(flow.c.recorded_at < until)
+    if site is not None:
+        where.append(flow.c.site == site)
     day = _day(flow.c.recorded_at, dialect).label("day")
 
     def on(column, key):  # canonical JSON: `"key":true` is the purpose on
@@ -75,7 +79,7 @@ def stats(session: Session, since: datetime | None = None, until: datetime | Non
                      "share": {"accept_all": round(row.accept_all / total, 4),
                                "reject_all": round(row.reject_all / total, 4),
                                "per_purpose": round(mixed / total, 4)}})
-    return {"since": since, "until": until,
+    return {"since": since, "until": until, "site": site,
             "purposes": [{"day": r.day, "purpose": r.purpose, "granted": int(r.granted),
                           "refused": int(r.refused), "withdrawn": int(r.withdrawn)}
                          for r in purpose_rows],

@@ -61,12 +61,13 @@ def export():
     until = (exports.instant(form.until.data.isoformat()) + timedelta(days=1)
              if form.until.data else None)  # the last day named is included
     where = exports.filters(since=since, until=until, purpose=form.purpose.data or None,
-                            action=form.action.data or None)
+                            action=form.action.data or None, site=form.site.data or None)
     fmt = form.format.data
     total = exports.count(db.engine, where)
     detail = ", ".join(f"{name} {value}" for name, value in (
         ("format", fmt), ("since", form.since.data), ("until", form.until.data),
-        ("purpose", form.purpose.data), ("action", form.action.data)) if value)
+        ("purpose", form.purpose.data), ("action", form.action.data),
+        ("site", form.site.data)) if value)
     access_log.record(db.session, current_user.id, access_log.EXPORT, utcnow(), detail, total)
     pieces = (text for _, text in exports.export(db.engine, where, fmt))
     return Response(pieces, mimetype=exports.FORMATS[fmt], headers={
@@ -139,7 +140,8 @@ def charts_page():
                                share=None, days=[]), 422
     form.since.data, form.until.data = first, last  # the inputs show the range drawn
     stats = stats_service.stats(db.session, exports.instant(first.isoformat()),
-                                exports.instant((last + timedelta(days=1)).isoformat()))
+                                exports.instant((last + timedelta(days=1)).isoformat()),
+                                form.site.data or None)
     days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
     def label(day, series, value):

@@ -1,6 +1,7 @@
 """The console's forms (Flask-WTF): each carries its CSRF token."""
 from datetime import date
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -99,9 +100,17 @@ class PublishForm(FlaskForm):
     expected = HiddenField(validators=[DataRequired()])
 
 
+def site_choices() -> list:
+    """All sites, or one (shown when a deployment serves several, consent/sites.py)."""
+    return [SelectChoice("", _l("all"))] + [
+        SelectChoice(site.id, site.name or site.id)
+        for site in current_app.extensions["consent_sites"]]
+
+
 class ExportForm(FlaskForm):
     since = DateField(_l("From (date, UTC)"), validators=[Optional(), sane_date])
     until = DateField(_l("To and including (date, UTC)"), validators=[Optional(), sane_date])
+    site = SelectField(_l("Site"), choices=site_choices, default="")
     purpose = SelectField(_l("Purpose"), choices=lambda: [SelectChoice("", _l("all"))] + [
         SelectChoice(p.key, p.name) for p in purposes.PURPOSES])
     action = SelectField(_l("Action"), choices=lambda: [SelectChoice("", _l("all"))] + [
@@ -119,6 +128,7 @@ class SubjectForm(FlaskForm):
 class ChartRangeForm(FlaskForm):
     since = DateField(_l("From (date, UTC)"), validators=[Optional(), sane_date])
     until = DateField(_l("To and including (date, UTC)"), validators=[Optional(), sane_date])
+    site = SelectField(_l("Site"), choices=site_choices, default="")
 
 
 def person_purposes():
@@ -142,6 +152,7 @@ class AudienceForm(FlaskForm):
     purpose = SelectField(_l("Purpose"), choices=person_purposes)
     product_category = StringField(_l("Product category (for existing customers, optional)"),
                                    validators=[Optional(), Length(max=64)])
+    site = SelectField(_l("Site"), choices=site_choices, default="")
 
 
 class LookupForm(FlaskForm):

@@ -125,8 +125,9 @@ def audience():
         status = 422 if request.method == "POST" else 200
         return render_template("console/audience.html", form=form), status
     purpose, category = form.purpose.data, form.product_category.data or None
+    site = form.site.data or None
     user_id = current_user.id
-    rows = marketing.audience(db.session, purpose, category)
+    rows = marketing.audience(db.session, purpose, category, site=site)
 
     def counted():
         count = 0
@@ -136,7 +137,8 @@ def audience():
                 yield row
         finally:  # the access log gets the rows sent, also when the download stops early
             access_log.record(db.session, user_id, access_log.EXPORT, utcnow(),
-                              f"audience {purpose}" + (f", {category}" if category else ""),
+                              f"audience {purpose}" + (f", {category}" if category else "")
+                              + (f", site {site}" if site else ""),
                               count)
 
     return Response(stream_with_context(marketing.audience_csv(counted())),

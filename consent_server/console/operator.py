@@ -221,7 +221,8 @@ def notices_page():
     diffs = _diffs(texts)
     form = PublishForm(formdata=None, expected=digest)
     return render_template("console/notices.html", versions=versions, diffs=diffs, form=form,
-                           changed=any(diffs.values()))
+                           changed=any(diffs.values()),
+                           several_sites=len(current_app.extensions["consent_sites"]) > 1)
 
 
 @bp.post("/admin/notices")

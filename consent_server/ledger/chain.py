@@ -6,6 +6,9 @@ kept) of the fields its format version names. Version 2 (every event since migra
     v, seq, event_id, recorded_at, subject_type, subject, action, choices, policy_version,
     language, text_hash, source, gpc, ip_digest, ua_digest, basis, details, prev_hash
 
+Version 3 (every event since migration 0013) adds `site`, the id of the controller's site the
+event was recorded for; the events before it record the default site unhashed ("default",
+the only site there was).
 `recorded_at` is hashed as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), `choices` and `details` as their
 own canonical JSON text. The IP and user agent enter only through `sha256(salt + "\\x1f" +
 value)`; the salt is not hashed, so erasure deletes it and the digests then identify nobody.
@@ -17,7 +20,7 @@ import json
 from datetime import datetime
 
 GENESIS = "0" * 64
-VERSION = 2
+VERSION = 3
 FIELDS = {
     1: ("seq", "event_id", "recorded_at", "subject_type", "subject", "action", "choices",
         "policy_version", "language", "text_hash", "source", "gpc", "pii_salt", "ip_digest",
@@ -25,6 +28,9 @@ FIELDS = {
     2: ("v", "seq", "event_id", "recorded_at", "subject_type", "subject", "action", "choices",
         "policy_version", "language", "text_hash", "source", "gpc", "ip_digest", "ua_digest",
         "basis", "details", "prev_hash"),
+    3: ("v", "seq", "event_id", "recorded_at", "subject_type", "subject", "action", "choices",
+        "policy_version", "language", "text_hash", "source", "gpc", "ip_digest", "ua_digest",
+        "basis", "details", "site", "prev_hash"),
 }
 JSON_TEXT = ("choices", "details")  # hashed as canonical JSON text, exported as objects
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..models import EVENTS, STATE
-from ..vocabulary import REQUIRED, Action
+from ..vocabulary import DEFAULT_SITE, REQUIRED, Action
 from .chain import VERSION, canonical, digest, json_text
 
 NO_HEAD = "the ledger has no head row: run `flask consent init-db`"
@@ -27,7 +27,7 @@ def new_event(*, subject: str, subject_type: str, choices: dict, policy_version:
               language: str, text_hash: str | None, source: str, action: str | None = None,
               gpc: bool = False, ip: str | None = None, user_agent: str | None = None,
               event_id: str | None = None, basis: str | None = None,
-              details: dict | None = None) -> dict:
+              details: dict | None = None, site: str = DEFAULT_SITE) -> dict:
     """An event's fields but its place in the chain (seq, time, prev_hash, hash).
 
     Built before the chain is locked, so that the lock is held as briefly as possible. With
@@ -35,7 +35,7 @@ def new_event(*, subject: str, subject_type: str, choices: dict, policy_version:
     under the lock (decide_action), and raises Spent if the subject was erased by then; any
     other action is kept as given. basis is a person's legal basis for marketing (None,
     "consent" or "customer"); details a small JSON object without personal data (e.g. a
-    customer's sale date).
+    customer's sale date); site the id of the site it is recorded for (ledger v3).
     """
     salt = secrets.token_hex(8) if ip is not None or user_agent is not None else None
     return {
@@ -44,7 +44,7 @@ def new_event(*, subject: str, subject_type: str, choices: dict, policy_version:
         "policy_version": policy_version, "language": language, "text_hash": text_hash,
         "source": source, "gpc": bool(gpc), "ip": ip, "user_agent": user_agent,
         "pii_salt": salt, "ip_digest": digest(salt, ip), "ua_digest": digest(salt, user_agent),
-        "basis": basis, "details": json_text(details),
+        "basis": basis, "details": json_text(details), "site": site,
     }
 
 

@@ -31,7 +31,7 @@ CHUNK = 5000
 @dataclass(frozen=True)
 class Filters:
     """Which events: recorded in [since, until), about a purpose, of an action or subject,
-    from a seq."""
+    from a seq, for a site."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -39,6 +39,7 @@ class Filters:
     action: str | None = None
     subject: str | None = None
     from_seq: int | None = None
+    site: str | None = None
 
     def where(self):
         """The filters as one SQL condition."""
@@ -55,6 +56,8 @@ class Filters:
             terms.append(c.subject == self.subject)
         if self.from_seq is not None:
             terms.append(c.seq >= self.from_seq)
+        if self.site is not None:
+            terms.append(c.site == self.site)
         return and_(true(), *terms)
 
 

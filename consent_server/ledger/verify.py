@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from .. import database
 from ..models import EVENTS, HEAD, STATE, STATE_FIELDS, THE_HEAD
-from ..vocabulary import Action
+from ..vocabulary import DEFAULT_SITE, Action
 from . import reading, treestore
 from .backends import locked
 from .chain import GENESIS, digest, event_hash
@@ -107,6 +107,8 @@ def _check(row, expected: int, prev: str, blanked: dict, last_erase: dict):
         blanked.setdefault(row["subject"], seq)
     if (row["v"] or 1) == 1 and (row["basis"] is not None or row["details"] is not None):
         return seq, "a version 1 event cannot have basis or details (they would be unhashed)"
+    if (row["v"] or 1) < 3 and row["site"] != DEFAULT_SITE:
+        return seq, "an event before version 3 cannot have a site but the default (unhashed)"
     if event_hash(row) != row["hash"]:
         return seq, "hash does not match the event"
     if row["action"] == Action.ERASE:

@@ -17,7 +17,7 @@ from .. import ledger
 from ..consent import purposes
 from ..errors import Invalid
 from ..models import CustomerBasis, Person
-from ..vocabulary import Action, SubjectType
+from ..vocabulary import DEFAULT_SITE, Action, SubjectType
 from .addresses import InvalidAddress, fold, normalise, subject_hash
 
 PERSON = Person.__table__
@@ -61,15 +61,16 @@ def choices_of(state) -> dict[str, bool]:
 def event(subject: str, *, action: str, choices: dict, policy_version: str, language: str,
           text_hash: str | None, source: str, ip: str | None = None,
           user_agent: str | None = None, basis: str | None = None,
-          details: dict | None = None) -> dict:
+          details: dict | None = None, site: str = DEFAULT_SITE) -> dict:
     """A person's ledger event (see ledger.new_event): basis is "consent" or "customer" for
     marketing, details a small JSON object without personal data (a customer's sale, a
-    confirmation's sign-up time)."""
+    confirmation's sign-up time); site the one whose notice it is recorded under
+    (notices.site_of), where the person signed up."""
     return ledger.new_event(subject=subject, subject_type=SubjectType.PERSON, action=action,
                             choices=choices, policy_version=policy_version, language=language,
                             text_hash=text_hash, source=source, ip=ip,
                             user_agent=user_agent[:512] if user_agent else None,
-                            basis=basis, details=details)
+                            basis=basis, details=details, site=site)
 
 
 def by_hash(conn, hashed: str):

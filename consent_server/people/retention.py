@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import ledger
+from ..consent import notices
 from ..models import STATE
 from ..vocabulary import Action, Basis, Purpose, Source
 from . import webhooks
@@ -65,7 +66,8 @@ def lapse(session: Session, now: datetime, basis_months: int) -> int:
             ended = writer.append(event(
                 subject, action=Action.EXPIRE, choices=choices_of(state), policy_version=version,
                 language=language, text_hash=text_hash, source=Source.SYSTEM,
-                basis=Basis.CUSTOMER, details={"lapsed": "customer"}), now=now)
+                basis=Basis.CUSTOMER, details={"lapsed": "customer"},
+                site=notices.site_of(writer.conn, version)), now=now)
             webhooks.enqueue(writer.conn, webhooks.LAPSED, person.email, ended)
     return len(lapsed)
 

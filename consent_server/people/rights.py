@@ -15,7 +15,7 @@ from ..errors import Conflict, NotFound
 from ..extensions import db
 from ..ledger.chain import canonical, timestamp
 from ..models import EVENTS
-from ..vocabulary import Action, Basis, Purpose, Source
+from ..vocabulary import DEFAULT_SITE, Action, Basis, Purpose, Source
 from . import links, mail, webhooks
 from .addresses import InvalidAddress, normalise
 from .marketing import customer_cutoff
@@ -144,8 +144,10 @@ def change(session: Session, token: str, choices: dict, now: datetime) -> dict:
     on = {key: True for key in KEYS if choices.get(key) and not before[key]}
     if off:
         withdraw(session, person.subject, off, Source.PREFERENCES, now)
-    if on:
-        version = notices.current(session).version
+    if on:  # under the current notice of the site the person chose on (their state's)
+        state = ledger.state(session, person.subject)
+        site = state.site if state else DEFAULT_SITE
+        version = (notices.current(session, site) or notices.current(session)).version
         text_hash = notices.text_hash(session, version, person.language)
         with ledger.locked(session) as writer:
             grant(writer, by_subject(writer.conn, person.subject), on, version,
@@ -169,7 +171,8 @@ def restrict(session: Session, token: str, on: bool, now: datetime) -> dict:
             writer.append(event(person.subject, action=Action.UPDATE,
                                 choices=choices_of(state), policy_version=version,
                                 language=language, text_hash=text_hash,
-                                source=Source.PREFERENCES, details={"restricted": on}), now=now)
+                                source=Source.PREFERENCES, details={"restricted": on},
+                                site=notices.site_of(writer.conn, version)), now=now)
     return own_page(session, token)
 
 
@@ -196,7 +199,8 @@ def erase_subject(session: Session, subject: str, now: datetime,
         writer.erase_personal_fields(subject)
         erased = writer.append(event(subject, action=Action.ERASE, choices=no_choices(),
                                      policy_version=version, language=language,
-                                     text_hash=text_hash, source=source), now=now)
+                                     text_hash=text_hash, source=source,
+                                     site=notices.site_of(writer.conn, version)), now=now)
         webhooks.enqueue(writer.conn, webhooks.ERASED, person.email, erased)
         marks = withdrawn_of(person)
         marks.update({key: marks.get(key, timestamp(now)) for key in KEYS})
@@ -266,5 +270,6 @@ def rectify(session: Session, email: str, new_email: str, now: datetime,
         version, language, text_hash = notice_of(session, state, person)
         writer.append(event(person.subject, action=Action.UPDATE, choices=choices_of(state),
                             policy_version=version, language=language, text_hash=text_hash,
-                            source=source, details={"rectified": True}), now=now)
+                            source=source, details={"rectified": True},
+                            site=notices.site_of(writer.conn, version)), now=now)
     return {"email": new, "subject": person.subject}

@@ -81,7 +81,7 @@ def grant(writer: ledger.Writer, person, wanted: dict, policy_version: str, lang
         person.subject, action=Action.UPDATE if any(before.values()) else Action.GRANT,
         choices={**before, **wanted}, policy_version=policy_version, language=language,
         text_hash=text_hash, source=source, ip=ip, user_agent=user_agent, basis=Basis.CONSENT,
-        details=details), now=now)
+        details=details, site=notices.site_of(writer.conn, policy_version)), now=now)
     writer.conn.execute(update(PERSON).where(PERSON.c.subject == person.subject).values(
         pending=None, pending_policy_version=None, confirm_nonce=None, mail_due=False,
         language=language))
@@ -197,7 +197,8 @@ def withdraw(session: Session, subject: str, chosen, source: Source,
         withdrawn = writer.append(event(
             subject, action=Action.UPDATE if any(after.values()) else Action.WITHDRAW,
             choices=after, policy_version=version, language=language, text_hash=text_hash,
-            source=source, details=OBJECTION if Purpose.MARKETING in chosen else None), now=now)
+            source=source, details=OBJECTION if Purpose.MARKETING in chosen else None,
+            site=notices.site_of(writer.conn, version)), now=now)
         webhooks.enqueue(writer.conn, webhooks.OBJECTED if Purpose.MARKETING in chosen
                          else webhooks.WITHDRAWN, person.email, withdrawn)
         pending = {k: v for k, v in json.loads(person.pending or "{}").items() if k not in chosen}

@@ -18,6 +18,7 @@ from flask_babel import force_locale
 from ..config import resource
 from ..consent import banner, notices
 from ..extensions import db
+from ..http import sites
 from ..http.i18n import normalise
 
 bp = Blueprint("widget", __name__)
@@ -76,20 +77,20 @@ def settings_prefix(settings: dict) -> bytes:
     return (COMPILE_HINT + "{const CONSENT_SETTINGS=" + text + ";").encode()
 
 
-def build(app: Flask, lang: str, versions: tuple[str, ...]) -> Bundle:
-    """The banner in one language, its first layer's config before it. The valid notice
+def build(app: Flask, site, lang: str, versions: tuple[str, ...]) -> Bundle:
+    """A site's banner in one language, its first layer's config before it. The valid notice
     versions go in too, so that a stored choice is checked before it is applied (C-09)."""
-    site = app.extensions["consent_site"]
     with force_locale(lang):
         full = banner.config(db.session, site, app.config, lang)
     raw = settings_prefix(banner.first_layer(full, site, app.config)) + built("consent.min.js")
     return Bundle.of(raw, versions)
 
 
-def bundle(app: Flask, lang: str) -> Bundle:
-    """Built on first use per language and kept; built again when the valid notice
+def bundle(app: Flask, lang: str, site=None) -> Bundle:
+    """Built on first use per site and language and kept; built again when the valid notice
     versions change (looked up at most every VERSIONS_TTL seconds, as `flask consent
     publish-policy` runs elsewhere)."""
+    site = site or app.extensions["consent_site"]
     checked, versions, bundles = app.extensions.get("consent_widget", (None, None, {}))
     now = time.monotonic()
     if checked is None or now - checked >= VERSIONS_TTL:
@@ -97,10 +98,10 @@ def bundle(app: Flask, lang: str) -> Bundle:
         if latest != versions:
             versions, bundles = latest, {}
         checked = now
-    if lang not in bundles:
-        bundles = {**bundles, lang: build(app, lang, versions)}
+    if (site.id, lang) not in bundles:
+        bundles = {**bundles, (site.id, lang): build(app, site, lang, versions)}
     app.extensions["consent_widget"] = (checked, versions, bundles)
-    return bundles[lang]
+    return bundles[site.id, lang]
 
 
 def settings_layer(app: Flask) -> Bundle:
@@ -129,14 +130,19 @@ def serve(served: Bundle, headers: dict, cache_control: str = CACHE_CONTROL):
 @bp.get("/widget.js")
 def script():
     """The banner: JS, CSS and its first layer's texts in one file, in the language of
-    ?lang= (the script tag's), else the browser's (Accept-Language)."""
+    ?lang= (the script tag's), else the browser's (Accept-Language); for the site of ?site=
+    (the script tag's), else of the embedding page's origin (its Referer), else the default."""
     app = current_app._get_current_object()
     lang = normalise(request.args.get("lang"))
     vary = "Accept-Encoding" if lang else "Accept-Encoding, Accept-Language"
     if lang is None:
         lang = next((found for tag, _q in request.accept_languages
                      if (found := normalise(tag))), app.config["DEFAULT_LANGUAGE"])
-    return serve(bundle(app, lang), {"Vary": vary, "Content-Language": lang})
+    named = request.args.get("site")
+    site = sites.of_request(named)
+    if not named and len(app.extensions["consent_sites"]) > 1:
+        vary += ", Referer"  # the site is the embedding page's: a shared cache keeps them apart
+    return serve(bundle(app, lang, site), {"Vary": vary, "Content-Language": lang})
 
 
 @bp.get("/widget-settings.js")
