@@ -3,11 +3,11 @@ from pathlib import Path
 
 from babel.messages.frontend import CommandLineInterface
 
-from .config import CHECKOUT, resource
+from .config import CHECKOUT, Config, resource
 
 SOURCE = resource("translations")  # the .po files (committed) and the .mo files
 POT = SOURCE / "messages.pot"
-LANGUAGES = ("nb", "en")
+LANGUAGES = Config.LANGUAGES
 
 
 def pybabel(*args: str) -> None:
@@ -24,7 +24,7 @@ def extract(output: Path) -> None:
 
 
 def update(template: Path) -> None:
-    """Merge a template's new strings into the nb and en catalogs."""
+    """Merge a template's new strings into the nb, nn and en catalogs."""
     pybabel("update", "-i", str(template), "-d", str(SOURCE), "--no-fuzzy-matching",
             "--ignore-obsolete")
 

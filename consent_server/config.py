@@ -55,7 +55,7 @@ class Config:
     LOG_FORMAT = "text"  # or "json": every log line one JSON object (http/logs.py)
     METRICS_TOKEN = None  # /metrics answers `Authorization: Bearer <it>`; 404 while unset
     WEBHOOK_LOOPBACK_HTTP = False  # tests only: http:// webhook endpoints on loopback addresses
-    LANGUAGES = ("nb", "en")
+    LANGUAGES = ("nb", "nn", "en")  # bokmål, nynorsk (N-08), English
     DEFAULT_LANGUAGE = "nb"
 
     # The staff console's session cookie (REQ S-05): only sent to /console, never cross-site,

@@ -262,7 +262,7 @@ def test_writes_from_a_page_of_another_site_are_refused(app, client, choice):
 
 def test_config_lists_purposes_cookie_and_consent_mode(client):
     body = client.get("/api/v1/config?lang=en").json
-    assert body["language"] == "en" and body["languages"] == ["nb", "en"]
+    assert body["language"] == "en" and body["languages"] == ["nb", "nn", "en"]
     assert [p["key"] for p in body["purposes"]] == ["necessary", "analytics", "marketing"]
     assert [p["required"] for p in body["purposes"]] == [True, False, False]
     assert all(p["name"] and p["description"] for p in body["purposes"])

@@ -1,4 +1,4 @@
-"""The privacy notice: complete in bokmål and English, versioned, tied to every consent."""
+"""The privacy notice: complete in bokmål, nynorsk and English, versioned, tied to every consent."""
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -98,9 +98,71 @@ def test_english_page_has_the_same_structure_and_facts(client):
     assert not any(word in text for word in nb_words)
 
 
+# The seed in nynorsk: its eight headings, and a line of each section's text, as translated.
+NYNORSK = {
+    1: ("Kven er ansvarleg for personopplysningane dine?", "Adresse: Bygdøy Allé 10, 0262 Oslo"),
+    2: ("Kva opplysningar samlar vi inn?",
+        "Brukarinformasjon: Brukarnamn, passord, kjøpshistorikk"),
+    3: ("Korleis bruker vi opplysningane dine?",
+        "Sende nyheitsbrev og marknadsføring (dersom du har gitt samtykke til dette)"),
+    4: ("Deling av opplysningane dine",
+        "Vi deler ikkje personopplysningane dine med tredjepartar, med mindre det er nødvendig "
+        "for å:"),
+    5: ("Tryggleiken til opplysningane dine",
+        "Vi tek tryggleiken til personopplysningane dine på alvor og bruker høvelege tekniske og "
+        "organisatoriske tiltak for å verne dei mot uautorisert tilgang, endring, avsløring eller "
+        "øydelegging."),
+    6: ("Rettane dine", "Få retta feil i personopplysningane dine"),
+    7: ("Kontakt oss", "Telefon: +47 22 22 39 00"),
+    8: ("Endringar i personvernerklæringa",
+        "Vi kan oppdatere denne personvernerklæringa frå tid til anna. Eventuelle endringar vil "
+        "bli publiserte på denne sida, og vi oppmodar deg til å gå gjennom ho jamleg."),
+}
+
+
+def test_nynorsk_page_has_every_seed_section_in_nynorsk(client):
+    """REQ N-08, N-01: the seed in faithful nynorsk: the same eight sections with as many bullets
+    as the seed, the same facts, the server's and the site's additions in nynorsk too."""
+    resp, text = page_text(client, "/privacy/nn")
+    html = resp.get_data(as_text=True)
+    assert '<html lang="nn">' in html and resp.headers["Content-Language"] == "nn"
+    lines = {line.strip() for line in text.splitlines()}
+    assert "Personvernerklæring" in lines
+    assert ("Velkommen til www.exentri.no. Den personlege integriteten din er viktig for oss, og "
+            "vi pliktar å verne om personopplysningane dine.") in text
+    for number, (heading, line) in NYNORSK.items():
+        assert f"{number}. {heading}" in lines, heading
+        assert line in lines, line
+    sections = re.split(r"<h2>\d\. ", html)[1:]
+    for (number, seed), section in zip(sorted(seed_structure().items()), sections, strict=True):
+        assert section.split("</section>")[0].count("<li>") == len(seed["bullets"]), number
+    for fact in ("EXENTRI AS", "post@exentri.no", "22 22 39 00", "Google Ireland Limited",
+                 "Meta Platforms Ireland Limited", "Datatilsynet"):
+        assert fact in text, fact
+    for addition in ("Kven som får opplysningane dine", "Overføring til land utanfor EØS",
+                     "felles behandlingsansvarlege", "Trekkje tilbake samtykke og klage",
+                     "Informasjonskapslar", "Skil besøkjande frå kvarandre", "13 månader"):
+        assert addition in text, addition
+    bokmål = re.compile(r"\b(ikke|hva|hvordan|hvem|fra|hvis|dine personopplysninger|"
+                        r"informasjonskapsler|markedsføring|måneder)\b")
+    assert not bokmål.findall(text), bokmål.findall(text)
+
+
+def test_the_bokmål_seed_stays_the_source_when_nynorsk_is_served(client):
+    """REQ N-08, N-01: adding nynorsk changes no word of the bokmål page's seed text."""
+    client.get("/privacy/nn")
+    _, text = page_text(client, "/privacy/nb")
+    lines = {line.strip() for line in text.splitlines()}
+    for number, section in seed_structure().items():
+        assert f"{number}. {section['heading']}" in lines
+        assert all(item in lines for item in section["bullets"] + section["lines"])
+
+
 @pytest.mark.parametrize("lang, words", [
     ("nb", ("Behandlingsgrunnlag", "Datatilsynet", "trekke tilbake", "bokføringsloven",
             "berettigede interesse", "markedsføringsloven § 15 tredje ledd", "samtykke")),
+    ("nn", ("Behandlingsgrunnlag", "Datatilsynet", "trekkje tilbake", "bokføringslova",
+            "berettiga interessa", "marknadsføringslova § 15 tredje ledd", "samtykke")),
     ("en", ("Legal basis", "Datatilsynet", "withdraw", "Bookkeeping Act",
             "legitimate interest", "section 15 third paragraph", "consent")),
 ])
@@ -114,17 +176,22 @@ def test_the_notice_adds_what_article_13_asks(client, lang, words):
     assert resp.get_data(as_text=True).count('class="addition"') == 6
 
 
-@pytest.mark.parametrize("lang, other, version_text", [
-    ("nb", "en", "Versjon 1, publisert"), ("en", "nb", "Version 1, published"),
+@pytest.mark.parametrize("lang, version_text", [
+    ("nb", "Versjon 1, publisert"), ("nn", "Versjon 1, publisert"),
+    ("en", "Version 1, published"),
 ])
-def test_page_shows_version_date_other_language_and_settings(client, lang, other,
-                                                             version_text):
-    """REQ N-02, N-05: version and date, a link to the other language, a way back to settings."""
+def test_page_shows_version_date_other_language_and_settings(client, lang, version_text):
+    """REQ N-02, N-05, N-08: version and date, a link to each other language (named in itself),
+    a way back to settings."""
     resp, text = page_text(client, f"/privacy/{lang}")
     html = resp.get_data(as_text=True)
     assert f'<html lang="{lang}">' in html and resp.headers["Content-Language"] == lang
     assert version_text in text
-    assert f'href="/privacy/{other}"' in html
+    names = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
+    for other in set(names) - {lang}:
+        assert (f'<a href="/privacy/{other}" hreflang="{other}" lang="{other}">{names[other]}</a>'
+                in html), other
+    assert f'href="/privacy/{lang}"' not in html
     assert "data-consent-open" in html and '<script src="/widget.js"' in html
     assert html.count("<h1>") == 1 and html.count("<h2>") >= 12
 
@@ -139,7 +206,9 @@ def test_page_date_is_formatted_for_the_locale(client):
     today = utcnow().date()
     _, nb = page_text(client, "/privacy/nb")
     _, en = page_text(client, "/privacy/en")
+    _, nn = page_text(client, "/privacy/nn")
     assert format_date(today, "long", locale="nb") in nb
+    assert format_date(today, "long", locale="nn") in nn
     assert f"published {today.day} {format_date(today, 'MMMM', locale='en')} {today.year}" in en
 
 
@@ -154,17 +223,21 @@ def test_cookie_declaration_is_on_the_notice_page(client):
 @pytest.mark.parametrize("headers, query, lang", [
     ({"Accept-Language": "nb-NO,nb;q=0.9"}, "", "nb"),
     ({"Accept-Language": "en-GB,en;q=0.8"}, "", "en"),
-    ({"Accept-Language": "nn"}, "", "nb"),
+    ({"Accept-Language": "nn"}, "", "nn"),
+    ({"Accept-Language": "nn-NO,nb;q=0.5"}, "", "nn"),
     ({"Accept-Language": "no"}, "", "nb"),
+    ({"Accept-Language": "nb-NO"}, "", "nb"),
     ({"Accept-Language": "de-DE,de;q=0.9"}, "", "nb"),
     ({"Accept-Language": "de,en;q=0.5"}, "", "en"),
     ({}, "", "nb"),
     ({"Accept-Language": "nb"}, "?lang=en", "en"),
     ({"Accept-Language": "en"}, "?lang=nb-NO", "nb"),
     ({"Accept-Language": "en"}, "?lang=xx", "en"),
+    ({"Accept-Language": "en"}, "?lang=nn_NO", "nn"),
 ])
 def test_negotiated_page_language(client, headers, query, lang):
-    """REQ W-11: ?lang=, then Accept-Language (nb, nb-NO, no, nn: bokmål), then bokmål."""
+    """REQ W-11, N-08: ?lang=, then Accept-Language (nb, nb-NO, no: bokmål; nn, nn-NO:
+    nynorsk), then bokmål."""
     resp = client.get(f"/privacy{query}", headers=headers)
     assert resp.status_code == 200
     assert f'<html lang="{lang}">' in resp.get_data(as_text=True)
@@ -175,7 +248,7 @@ def test_unknown_language_page_is_404(client):
     assert client.get("/privacy/de").status_code == 404
 
 
-@pytest.mark.parametrize("lang", ["nb", "en"])
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
 def test_policy_json_is_the_published_text_and_hash(app, client, lang):
     """REQ N-02: each version has a publication date and a hash of the exact text per language."""
     body = client.get(f"/api/v1/policy?lang={lang}").json
@@ -225,12 +298,36 @@ def test_changed_text_is_published(app, tmp_path, app_factory, publish):
 
 def test_consent_event_records_version_and_text_hash_of_the_language_shown(client, choice):
     """REQ C-07, N-02: a consent names the version, the language and the hash of the text."""
-    for lang in ("nb", "en"):
+    for lang in ("nb", "nn", "en"):
         created = client.post("/api/v1/consents", json={**choice, "language": lang}).json
         event = client.get(f"/api/v1/consents/{created['consent_id']}/events").json["events"][0]
         notice = client.get(f"/api/v1/policy?lang={lang}").json
         assert event["policy_version"] == "1" and event["language"] == lang
         assert event["text_hash"] == notice["text_hash"]
+
+
+def test_after_an_upgrade_that_adds_nynorsk_publish_policy_publishes_it(app, client, runner,
+                                                                       choice):
+    """REQ N-08, N-02, N-04: a notice published before nn existed has no nynorsk text, so a
+    consent in nn under it is refused (its hash would be of no published text) until
+    `publish-policy` publishes a version with it: a non-material one, so no consent outdates."""
+    from sqlalchemy import delete
+
+    from consent_server.models import PolicyText
+
+    before = client.post("/api/v1/consents", json={**choice, "language": "nb"}).json
+    with app.app_context():
+        db.session.execute(delete(PolicyText).where(PolicyText.language == "nn"))
+        db.session.commit()
+    refused = client.post("/api/v1/consents", json={**choice, "language": "nn"})
+    assert refused.status_code == 422 and "policy_version" in refused.json["errors"]
+    result = runner.invoke(args=["consent", "publish-policy"])
+    assert "published notice version 2 (non-material)" in result.output, result.output
+    assert re.search(r"nn: sha256 [0-9a-f]{64}", result.output)
+    done = client.post("/api/v1/consents", json={**choice, "language": "nn",
+                                                 "policy_version": "2"})
+    assert done.status_code == 201
+    assert client.get(f"/api/v1/consents/{before['consent_id']}").json["outdated"] is False
 
 
 def test_unknown_policy_version_is_422(app, client, choice):

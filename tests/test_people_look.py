@@ -132,6 +132,11 @@ def test_the_html_mail_has_inlined_styles_and_a_real_button(themed, sign_up, htm
       "og arrangementer i butikkene våre.",
       "Markedsføring: Tilbud og kampanjer på e-post om våre egne varer og tjenester, høyst én "
       "gang i uken."]),
+    ("nn", "Du kan når som helst trekkje tilbake samtykket",
+     ["Nyheitsbrev: Nyheitsbrevet vårt på e-post, om lag éin gong i månaden: nye varer, turtips "
+      "og arrangement i butikkane våre.",
+      "Marknadsføring: Tilbod og kampanjar på e-post om våre eigne varer og tenester, høgst éin "
+      "gong i veka."]),
     ("en", "You can withdraw your consent at any time",
      ["Newsletter: Our newsletter by e-mail, about once a month: new products, hiking tips and "
       "events in our shops.",
@@ -139,9 +144,9 @@ def test_the_html_mail_has_inlined_styles_and_a_real_button(themed, sign_up, htm
       "week."])])
 def test_the_confirmation_mail_says_what_happens_and_whom_to_ask(
         client, smtp, sign_up, text_part, html_part, language, withdraw, meanings):
-    """REQ C-03 M-02: Reply-To the controller's address from the site file and a contact line;
-    what each purpose means (the site file's words); that consent can be withdrawn, said
-    before the button."""
+    """REQ C-03 M-02 N-08: Reply-To the controller's address from the site file and a contact
+    line; what each purpose means (the site file's words); that consent can be withdrawn, said
+    before the button; in bokmål, nynorsk and English."""
     assert sign_up(client, "kari@example.no", language=language,
                    purposes={"newsletter": True, "marketing": True}).status_code == 202
     message = smtp.messages[-1]

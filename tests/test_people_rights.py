@@ -306,7 +306,8 @@ def test_the_download_holds_every_column_of_every_table_about_the_person(
         client, app, smtp, api_key, access_link, confirmed):
     """REQ R-06 R-01: every table with a `subject` column, every column of it, is in the
     download with the person's own values (sale details, IP prefix, user agent, basis,
-    receipts), each table introduced in the person's language."""
+    receipts), each table introduced and each field named in the person's language (the field
+    names themselves stay the database's)."""
     confirmed(client, smtp, "kari@example.no", purposes={"newsletter": True, "marketing": True})
     client.post("/api/v1/marketing/customers", headers=api_key(), json={"customers": [
         {"email": "kari@example.no", "sale_date": "2026-10-01", "product_category": "sko",
@@ -325,6 +326,10 @@ def test_the_download_holds_every_column_of_every_table_about_the_person(
             for row in got:
                 assert set(row) == {c.name for c in table.columns}, table.name
             assert body["about"][table.name] and "_" not in body["about"][table.name]
+            assert {c.name for c in table.columns} <= set(body["labels"]), table.name
+    assert all(label and "_" not in label for label in body["labels"].values())
+    assert body["labels"]["ip"] == "Starten av IP-adressen"
+    assert body["labels"]["sale_date"] == "Kjøpsdato"
     person = body["everything_we_hold"]["person"][0]
     assert person["email"] == "kari@example.no" and person["signup_ip"] == "127.0.0.0"
     [sale] = body["everything_we_hold"]["customer_basis"]
@@ -333,6 +338,17 @@ def test_the_download_holds_every_column_of_every_table_about_the_person(
     assert events[-1]["basis"] == "customer" and events[0]["ip"] == "127.0.0.0"
     assert all(e["receipt"] for e in body["events"])
     assert body["about"]["person"].startswith("E-postadressen din")
+
+
+def test_the_download_names_its_fields_in_nynorsk(client, smtp, access_link, confirmed):
+    """REQ R-06 N-08: a person who signed up in nynorsk gets the download's tables and fields
+    explained in nynorsk; the field names are the same as in every language."""
+    confirmed(client, smtp, "kari@example.no", language="nn")
+    body = client.get(access_link(client, smtp, "kari@example.no") + "/history.json").get_json()
+    assert body["about"]["person"].startswith("E-postadressa di")
+    assert body["labels"]["ip"] == "Starten av IP-adressa"
+    assert body["labels"]["user_agent"] == "Nettlesar"
+    assert "signup_ip" in body["everything_we_hold"]["person"][0]
 
 
 def test_the_person_changes_their_address_confirmed_at_the_new_one(

@@ -160,16 +160,18 @@ def test_a_body_over_16_kib_is_a_4xx_page(client, smtp):
 
 @pytest.mark.parametrize("lang, meaning", [
     ("nb", "Nyhetsbrevet vårt på e-post, omtrent én gang i måneden"),
+    ("nn", "Nyheitsbrevet vårt på e-post, om lag éin gong i månaden"),
     ("en", "Our newsletter by e-mail, about once a month")])
 def test_the_form_says_what_each_purpose_means_from_the_site_file(client, lang, meaning):
-    """REQ C-03 C-05: GET /subscriptions/signup shows the form in the people's look: each
+    """REQ C-03 C-05 N-08: GET /subscriptions/signup shows the form in the people's look: each
     purpose with its meaning from the site file (the confirmation mail's words), the notice
-    linked, nothing ticked."""
+    linked, nothing ticked; in nb, nn and en."""
     response = client.get(f"/subscriptions/signup?lang={lang}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert meaning in page
-    assert ("høyst én gang i uken" if lang == "nb" else "at most once a week") in page
+    assert {"nb": "høyst én gang i uken", "nn": "høgst éin gong i veka",
+            "en": "at most once a week"}[lang] in page
     assert 'action="http://localhost/subscriptions/signup"' not in page  # PUBLIC_URL's
     assert 'action="https://consent.example/subscriptions/signup"' in page
     assert f'href="https://consent.example/privacy/{lang}"' in page

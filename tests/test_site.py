@@ -41,13 +41,43 @@ def test_a_site_file_setting_replaces_the_default(tmp_path, app_factory):
     assert body.startswith("Eksempel AS uses cookies")
 
 
+def test_a_site_without_nynorsk_shows_its_bokmål_texts_in_nynorsk(tmp_path, app_factory):
+    """REQ N-08: nn is optional in the site file; where a site gives none, its bokmål text (and
+    its bokmål privacy address) stands in, and the server's own texts are still nynorsk."""
+    path = tmp_path / "site.toml"
+    path.write_text(GOOD + '[privacy]\nurl = { nb = "https://eksempel.no/personvern", '
+                    'en = "https://eksempel.no/en/privacy" }\n', encoding="utf-8")
+    site = load(path)
+    assert site.cookies_for("analytics", "nn")[0]["lifetime"] == "13 måneder"
+    assert site.privacy_url("nn") == "https://eksempel.no/personvern"
+    body = app_factory(SITE_FILE=str(path)).test_client().get("/api/v1/config?lang=nn").json
+    assert body["language"] == "nn" and body["privacy_url"] == "https://eksempel.no/personvern"
+    assert body["texts"]["settings"] == "Innstillingar"
+
+
+def test_a_sites_own_nynorsk_wins(tmp_path):
+    """REQ N-08: a site's nn text and privacy address are used in nynorsk."""
+    path = tmp_path / "site.toml"
+    path.write_text(GOOD.replace('description = { nb = "Statistikk.",',
+                                 'description = { nb = "Statistikk.", nn = "Besøkstal.",')
+                    + '[privacy]\nurl = { nb = "https://eksempel.no/personvern", '
+                    'nn = "https://eksempel.no/nn/personvern", en = "https://eksempel.no/en" }\n',
+                    encoding="utf-8")
+    site = load(path)
+    assert site.cookies_for("analytics", "nn")[0]["description"] == "Besøkstal."
+    assert site.cookies_for("analytics", "nb")[0]["description"] == "Statistikk."
+    assert site.privacy_url("nn") == "https://eksempel.no/nn/personvern"
+
+
 @pytest.mark.parametrize("lang, start", [("nb", "Exentri AS bruker informasjonskapsler"),
+                                         ("nn", "Exentri AS bruker informasjonskapslar"),
                                          ("en", "Exentri AS uses cookies")])
 def test_the_banner_names_the_controller_and_how_to_withdraw(client, lang, start):
-    """REQ C-03: before the choice the banner says who asks, what for, and how to undo it."""
+    """REQ C-03, N-08: before the choice the banner says who asks, what for, and how to undo
+    it."""
     body = client.get(f"/api/v1/config?lang={lang}").json["texts"]["body"]
     assert body.startswith(start)
-    assert ("trekke tilbake" if lang == "nb" else "withdraw") in body
+    assert {"nb": "trekke tilbake", "nn": "trekkje tilbake", "en": "withdraw"}[lang] in body
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,5 +1,6 @@
 """Sign-up with double opt-in through a real SMTP server, the confirmation page and its POST."""
 import json
+import re
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -56,6 +57,36 @@ def test_the_confirmation_mail_in_english_carries_no_advertising(client, smtp, s
     assert "you are at least 15" in text  # REQ C-10
     assert "Privacy notice" in text
     assert "http" not in text.replace("https://consent.example/", "")  # no other links
+
+
+def test_a_sign_up_in_nynorsk_gets_its_mails_and_pages_in_nynorsk(client, smtp, sign_up, link,
+                                                                 text_part, html_part):
+    """REQ N-08: a person who signed up in nynorsk gets the confirmation mail, the confirm and
+    confirmed pages, the access mail and their own page in nynorsk."""
+    assert sign_up(client, "Kari@example.no", language="nn").status_code == 202
+    message = smtp.messages[0]
+    assert message["Subject"] == "Stadfest påmeldinga di"
+    text, html = text_part(message), html_part(message)
+    for words in ("Hei,", "Nyheitsbrev", "Ved å stadfeste erklærer du at du har fylt 15 år.",
+                  "Vi sender deg ingenting før du har stadfesta."):
+        assert words in text, words
+    assert '<html lang="nn">' in html and "Nyheitsbrev" in html
+    page = client.get(link(message, "confirm"))
+    assert page.headers["Content-Language"] == "nn"
+    assert '<html lang="nn">' in page.get_data(as_text=True)
+    done = client.post(link(message, "confirm")).get_data(as_text=True)
+    assert "Takk! Påmeldinga di er stadfesta." in done and "Nyheitsbrev" in done
+
+    client.post("/api/v1/subscriptions/access", json={"email": "kari@example.no"})
+    access = smtp.messages[-1]
+    assert access["Subject"] == "Påmeldingane og samtykka dine"
+    assert "kva for påmeldingar og samtykke" in text_part(access)
+    own = client.get(link(access, "me")).get_data(as_text=True)
+    assert '<html lang="nn">' in own
+    for words in ("Påmeldingane og samtykka dine", "Historikken din", "Du melde deg på",
+                  "E-postadresse:", "Slett adressa mi"):
+        assert words in own, words
+    assert not re.search(r"\b(ikke|hva|fra|Nyhetsbrev)\b", own)
 
 
 def test_confirm_page_records_nothing_and_the_post_records_the_grant(client, app, smtp, link,

@@ -80,7 +80,7 @@ class PurposeSchema(Schema):
 
 
 class LangArgsSchema(Schema):
-    """?lang=nb|en (anything else falls back to Accept-Language, then nb); cache-busters pass."""
+    """?lang=nb|nn|en (anything else falls back to Accept-Language, then nb); cache-busters pass."""
 
     class Meta:
         unknown = EXCLUDE

@@ -118,7 +118,7 @@ def i18n_extract():
 
 @i18n.command("update")
 def i18n_update():
-    """Extract, then merge new strings into the nb and en catalogs."""
+    """Extract, then merge new strings into the nb, nn and en catalogs."""
     catalogs.extract(catalogs.POT)
     catalogs.update(catalogs.POT)
 

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from flask_babel import force_locale
 
+from ..config import Config
 from ..vocabulary import DEFAULT_SITE, SubjectType
 from . import purposes
 
 DEFAULT = Path(__file__).with_name("site.toml")
-LANGUAGES = ("nb", "en")
+LANGUAGES = Config.LANGUAGES
+FALLBACK = {"nn": "nb"}  # a text a site gives no nynorsk for is shown in bokmål
 LOGO_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".webp": "image/webp",
               ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
@@ -158,10 +160,14 @@ def parse(data: dict, path: Path, where: str = "") -> Site:
 
 
 def _text(value, where: str) -> dict[str, str]:
+    """A text per language; nn is optional (bokmål stands in for it)."""
+    if isinstance(value, dict):
+        value = {**{lang: value.get(spare) for lang, spare in FALLBACK.items()
+                    if lang not in value}, **value}
     if not isinstance(value, dict) or any(not isinstance(value.get(lang), str) or
                                           not value[lang].strip() for lang in LANGUAGES):
         raise SiteFileError(f"{where} must give a text for each language: "
-                            "{ nb = \"...\", en = \"...\" }")
+                            "{ nb = \"...\", nn = \"...\" (optional), en = \"...\" }")
     return {lang: value[lang] for lang in LANGUAGES}
 
 

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
 from ..extensions import csrf, db, login_manager
-from ..http.i18n import normalise
+from ..http.i18n import NAMES, normalise, others
 from ..models import StaffUser
 from ..staff import users
 from ..vocabulary import Role
@@ -88,7 +88,7 @@ def keep_language(endpoint, values):
 @bp.context_processor
 def page_language():
     lang = str(get_locale())
-    return {"lang": lang, "other_lang": "en" if lang == "nb" else "nb"}
+    return {"lang": lang, "other_languages": others(lang), "language_names": NAMES}
 
 
 @bp.errorhandler(CSRFError)

@@ -10,6 +10,7 @@ import secrets
 from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 
+from ..http import i18n
 from .signup import form_context
 
 bp = Blueprint("demo", __name__, template_folder="templates")
@@ -41,7 +42,7 @@ def page():
     # ?button=small|scroll|false shows the tag's data-button choices for the floating button.
     button = request.args.get("button") if request.args.get("button") in BUTTONS else None
     html = render_template("demo.html", nonce=nonce, lang=lang, button=button,
-                           other="en" if lang == "nb" else "nb",
+                           others=i18n.others(lang),
                            privacy_url=url_for("notice.in_language", lang=lang),
                            **form_context(lang))
     return html, 200, {"Content-Security-Policy": _csp(nonce), "Cache-Control": "no-store",

@@ -1,9 +1,10 @@
-"""The privacy notice as HTML: /privacy (negotiated), /privacy/nb, /privacy/en."""
+"""The privacy notice as HTML: /privacy (negotiated), /privacy/nb, /privacy/nn, /privacy/en."""
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import force_locale, format_date, get_locale
 
 from ..consent import banner, notices
 from ..extensions import db
+from ..http import i18n
 
 bp = Blueprint("notice", __name__, template_folder="templates")
 # Day, month, year in English too ("1 December 2026"), as the Norwegian reader writes it.
@@ -30,11 +31,10 @@ def in_language(lang: str):
 def _page(lang: str):
     site = _site()
     version = notices.current(db.session, site.id)
-    other = next(code for code in current_app.config["LANGUAGES"] if code != lang)
     with force_locale(lang):
         doc = notices.document(site, lang)
         html = render_template(
-            "notice.html", doc=doc, version=version, other=other, site=site,
+            "notice.html", doc=doc, version=version, others=i18n.others(lang), site=site,
             site_query=banner.site_query(site),
             published=format_date(version.published_at, DATE_FORMATS.get(lang, "long"))
             if version else None,

@@ -36,6 +36,38 @@ HELD = {"person": _l("Your e-mail address, language, sign-up (time and IP addres
                             "in the consent log."),
         "consent_state": _l("Your choices as they are now.")}
 HELD_OTHER = _l("Other records about you.")
+# What each field of the download is, said to the person (R-06); the field names stay the
+# database's, the same in every language, as a download for portability must (Art. 20).
+FIELDS = {
+    "seq": _l("Sequence number in the consent log"), "v": _l("Format version of the entry"),
+    "event_id": _l("Event ID"), "recorded_at": _l("Recorded (UTC)"),
+    "subject_type": _l("Kind of subject (device or person)"),
+    "subject": _l("Your code in the consent log (made from your address or consent ID)"),
+    "action": _l("What happened"), "choices": _l("Your choices after it"),
+    "policy_version": _l("Notice version"), "language": _l("Language"),
+    "text_hash": _l("Checksum of the privacy notice text you were shown"),
+    "source": _l("How"), "gpc": _l("Your browser's privacy signal (GPC)"),
+    "ip": _l("Start of the IP address"), "user_agent": _l("Browser"),
+    "pii_salt": _l("Random value that protects the IP address and browser in the log"),
+    "ip_digest": _l("Checksum of the start of the IP address"),
+    "ua_digest": _l("Checksum of the browser"), "basis": _l("Legal basis"),
+    "details": _l("Details"), "prev_hash": _l("Checksum of the entry before"),
+    "hash": _l("Checksum of this entry"), "first_at": _l("First recorded (UTC)"),
+    "address_hash": _l("Code made from your address"), "email": _l("E-mail address"),
+    "consent_id": _l("Your consent ID"), "created_at": _l("Created"),
+    "pending": _l("Sign-up waiting for your confirmation"),
+    "pending_policy_version": _l("Notice version of the sign-up waiting for confirmation"),
+    "signup_at": _l("Signed up (UTC)"), "signup_ip": _l("Start of the IP address at sign-up"),
+    "confirm_nonce": _l("One-time code of the confirmation link"),
+    "mail_due": _l("Confirmation e-mail still to be sent"),
+    "mail_sent_at": _l("Confirmation e-mail sent (UTC)"),
+    "access_sent_at": _l("Last link to this page sent (UTC)"),
+    "withdrawn": _l("Withdrawals"), "restricted_at": _l("Processing restricted since (UTC)"),
+    "new_email": _l("New e-mail address waiting for confirmation"),
+    "new_email_nonce": _l("One-time code of the link to the new address"),
+    "product_category": _l("Product category"), "sale_date": _l("Date of purchase"),
+    "site": _l("Website"),
+}
 
 
 def _page(template: str, language: str, status: int = 200, **context):
@@ -204,10 +236,13 @@ def history(token: str):
     records = rights.held(db.session, page["subject"])
     with force_locale(page["language"]):
         about = {name: str(HELD.get(name, HELD_OTHER)) for name in records}
+        labels = {name: str(FIELDS[name]) for name in sorted(
+            {column for rows in records.values() for row in rows for column in row})
+            if name in FIELDS}
     body = json.dumps({**{key: page[key] for key in ("email", "subject", "choices", "pending",
                                                      "erased", "restricted")},
-                       "events": events, "everything_we_hold": records, "about": about},
-                      indent=2)
+                       "events": events, "everything_we_hold": records, "about": about,
+                       "labels": labels}, indent=2)
     return current_app.response_class(body, mimetype="application/json", headers={
         **HEADERS, "Content-Disposition": 'attachment; filename="my-consents.json"'})
 

@@ -498,28 +498,34 @@ def test_keyboard_alone_completes_every_flow(page, site, server):
 
 @pytest.mark.parametrize("params, words", [
     ({"lang": "nb-NO"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
-    ({"lang": "nn"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
+    ({"lang": "nn"}, ["Godta alle", "Avvis alle", "Innstillingar"]),
+    ({"lang": "nn-NO"}, ["Godta alle", "Avvis alle", "Innstillingar"]),
+    ({"lang": "en", "a-data-lang": "nn"}, ["Godta alle", "Avvis alle", "Innstillingar"]),
     ({"lang": "en", "a-data-lang": "no"}, ["Godta alle", "Avvis alle", "Innstillinger"]),
     ({"lang": "de"}, ["Accept all", "Reject all", "Settings"]),
     ({"lang": "nb", "a-data-lang": "en"}, ["Accept all", "Reject all", "Settings"]),
 ])
 def test_language_from_the_page_or_the_tag(page, site, server, params, words):
-    """REQ W-11, W-13: the page's lang or the tag's data-lang picks the texts; nb, nn, no get
-    bokmål (Datatilsynet's words, from the server's catalog), anything else English."""
+    """REQ W-11, W-13, N-08: the page's lang or the tag's data-lang picks the texts; nb, no get
+    bokmål (Datatilsynet's words), nn nynorsk, from the server's catalogs; anything else
+    English."""
     load(page, site, server, **params)
     for word in words:
         expect(button(page, word)).to_be_visible()
+    nynorsk = words[2] == "Innstillingar"
     if words[0] == "Godta alle":
-        button(page, "Innstillinger").click()
-        dialog = page.get_by_role("dialog", name="Innstillinger")
-        for word in ("Lagre innstillinger", "Strengt nødvendige", "Statistikk", "Markedsføring",
-                     "Personvernerklæring"):
+        button(page, words[2]).click()
+        dialog = page.get_by_role("dialog", name=words[2])
+        names = (("Lagre innstillingane", "Marknadsføring") if nynorsk
+                 else ("Lagre innstillinger", "Markedsføring"))
+        for word in (*names, "Strengt nødvendige", "Statistikk", "Personvernerklæring"):
             expect(dialog.get_by_text(word, exact=True).first).to_be_visible()
-        expect(page.locator(BANNER)).to_contain_text("informasjonskapsler")
+        expect(page.locator(BANNER)).to_contain_text(
+            "informasjonskapslar" if nynorsk else "informasjonskapsler")
         button(page, "Avvis alle").click()
         expect(button(page, "Endre samtykke")).to_be_visible()
         _, value = stored(page)
-        assert server.consent(value["id"])["language"] == "nb"
+        assert server.consent(value["id"])["language"] == ("nn" if nynorsk else "nb")
 
 
 def test_a_failed_send_is_kept_and_sent_on_the_next_page(page, site, server):
@@ -759,6 +765,7 @@ def test_a_failing_config_breaks_nothing_and_says_why(page, site, server):
 
 @pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),
                                              (["de-DE", "en-GB", "nn"], "Accept all"),
+                                             (["de-DE", "nn-NO", "nb"], "Innstillingar"),
                                              (["sv-SE"], "Accept all")])
 def test_without_a_page_language_the_browsers_languages_decide(page, site, server, languages,
                                                                word):
@@ -786,7 +793,8 @@ def test_in_a_sandboxed_frame_without_cookies_the_widget_still_starts(page, site
     assert errors == []
 
 
-@pytest.mark.parametrize("lang, gpc", [("nb", False), ("en", False), ("nb", True)])
+@pytest.mark.parametrize("lang, gpc", [("nb", False), ("nn", False), ("en", False),
+                                       ("nb", True)])
 def test_on_a_phone_the_first_layer_leaves_half_the_screen(browser, site, server, lang, gpc):
     """REQ A-06, A-08, W-01: on a 360×740 phone the first layer covers at most half of the
     screen (also with the GPC notice), its three buttons alike and at least 24 px."""
@@ -860,7 +868,7 @@ def test_the_floating_button_is_the_last_tab_stop(page, site, server):
     assert stops[-1] == "BUTTON Change consent" and len(stops) >= 3, stops
 
 
-@pytest.mark.parametrize("lang", ["en", "nb"])
+@pytest.mark.parametrize("lang", ["en", "nb", "nn"])
 def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, lang):
     """REQ C-07, C-08: a visitor can read their consent id and the date of their choice in the
     settings (to quote them to the company); the server's signed receipt is kept too."""
@@ -884,8 +892,9 @@ def test_the_settings_show_the_consent_id_and_the_date(browser, site, server, la
                                         f"{chosen.day} {format_date(chosen, 'MMMM', locale='en')}"
                                         f" {chosen.year}")
         else:
-            expect(record).to_have_text(f"Samtykke-ID: {value['id']}Valgt den: "
-                                        f"{format_date(chosen, 'long', locale='nb')}")
+            chosen_on = "Valgt den" if lang == "nb" else "Valt den"
+            expect(record).to_have_text(f"Samtykke-ID: {value['id']}{chosen_on}: "
+                                        f"{format_date(chosen, 'long', locale=lang)}")
     finally:
         ctx.close()
 

@@ -201,7 +201,7 @@ def test_the_settings_buttons_are_equally_high(browser, live_server, config, scr
         ctx.close()
 
 
-@pytest.mark.parametrize("lang", ["nb", "en"])
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
 @pytest.mark.parametrize("screen", ["320x640", "360x740"])
 def test_on_the_notice_page_the_first_layer_is_compact(browser, live_server, config, lang,
                                                        screen):

@@ -1,6 +1,6 @@
 """People's pages in headless Chromium (REQ A-05 A-06 A-07 C-03 R-07): every page a person
 sees after the banner (confirm, confirmed, link used, unsubscribe, unsubscribed, own page, the
-erasure's question, erased, an invalid link) at 320 and 360 px, light and dark, nb and en:
+erasure's question, erased, an invalid link) at 320 and 360 px, light and dark, nb, nn and en:
 nothing scrolls sideways, every button is at least 44 px high, axe-core finds nothing; and under
 the pages' own CSP nothing is blocked. Screenshots at 360 px go to docs/screenshots/ when
 CONSENT_UPDATE_SCREENSHOTS=1."""
@@ -15,6 +15,8 @@ SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
          else Path(tempfile.gettempdir()) / "consent-people-screenshots")
 TEXTS = {"nb": {"confirm": "Bekreft", "unsubscribe": "Meld meg av", "erase": "Slett adressen min",
                "erase_yes": "Ja, slett adressen min"},
+         "nn": {"confirm": "Stadfest", "unsubscribe": "Meld meg av", "erase": "Slett adressa mi",
+                "erase_yes": "Ja, slett adressa mi"},
          "en": {"confirm": "Confirm", "unsubscribe": "Unsubscribe", "erase": "Erase my address",
                "erase_yes": "Yes, erase my address"}}
 
@@ -95,11 +97,12 @@ def walk(page, person, address: str, language: str):
 
 
 @pytest.mark.parametrize("width, scheme, language", [
-    (320, "light", "nb"), (320, "dark", "en"), (360, "light", "nb"), (360, "dark", "en")])
+    (320, "light", "nb"), (320, "dark", "en"), (360, "light", "nb"), (360, "dark", "en"),
+    (320, "dark", "nn"), (360, "light", "nn")])
 def test_every_page_fits_the_phone_with_big_buttons_and_no_axe_violation(
         browser, person, axe, width, scheme, language):
-    """REQ A-05 A-06 A-07: at 320 and 360 px nothing scrolls sideways, every button is at
-    least 44 x 44 px, and axe-core reports no violation, in light and dark."""
+    """REQ A-05 A-06 A-07 N-08: at 320 and 360 px nothing scrolls sideways, every button is at
+    least 44 x 44 px, and axe-core reports no violation, in light and dark, nb, nn and en."""
     # bypass_csp only so that axe-core can be injected; test_pages_keep_their_csp runs without.
     ctx = browser.new_context(viewport={"width": width, "height": 740}, color_scheme=scheme,
                               bypass_csp=True, locale=language)

@@ -141,7 +141,8 @@ def test_the_floating_button_hides_while_the_page_scrolls(browser, live_server, 
     context.close()
 
 
-@pytest.mark.parametrize("width, scheme, language", [(320, "light", "nb"), (360, "dark", "en")])
+@pytest.mark.parametrize("width, scheme, language", [(320, "light", "nb"), (360, "dark", "en"),
+                                                     (320, "dark", "nn")])
 def test_the_form_pages_fit_a_phone_and_pass_axe(browser, live_server, config, axe, smtp, width,
                                                  scheme, language):
     """REQ A-05 A-06 A-07: the form's own page, the form sent back with an error and the

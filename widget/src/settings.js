@@ -25,7 +25,8 @@ export default (core) => {
   const record = () => {
     const { stored } = state;
     if (!stored || !stored.id || !state.choices) return null;
-    const date = new Date(stored.time).toLocaleDateString(config.language === 'nb' ? 'nb-NO' : 'en-GB', DATE);
+    // nb-NO for nynorsk too: the same date and month names, and browsers' ICU may lack nn-NO.
+    const date = new Date(stored.time).toLocaleDateString(config.language === 'en' ? 'en-GB' : 'nb-NO', DATE);
     return element('p', { class: 'csw-id' }, [texts.consent_id + ': ', element('code', 0, [stored.id]),
       element('br'), texts.consent_date + ': ' + date]);
   };

@@ -11,11 +11,13 @@ import { sendDefaults, sendUpdate } from './signals.js';
 import { begin, keepId, record, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
-// languages that we have; nb, nn, no are bokmål, anything else English.
+// languages that we have; anything but Norwegian is English. A Norwegian tag is passed on as
+// nb, nn or no: the server reads no as bokmål (N-08), so a page in `no` asks for the config
+// once unless its script tag says ?lang=nb (mapping it here would cost the 5 KB budget).
 const pageLanguage = (script, src) => {
   const tag = script.dataset.lang || src.searchParams.get('lang') || document.documentElement.lang ||
-    navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language)) || '';
-  return /^n[bno]\b/i.test(tag) ? 'nb' : 'en';
+    navigator.languages.find((language) => /^(n[bno]|en)\b/i.test(language));
+  return /^n[bno]\b/i.test(tag) ? tag.slice(0, 2) : 'en';
 };
 
 let waiting = null; // what the page asked for before the config was there
