@@ -122,7 +122,7 @@ def test_nynorsk_uses_språkrådets_words(client):
     assert texts["change"] == "Endre samtykke"
     assert texts["privacy_link"] == "Personvernerklæring"
     assert "informasjonskapslar" in texts["body"] and "samtykket" in texts["body"]
-    assert "Samtykkjer du, bruker vi også informasjonskapslar" in texts["body"]
+    assert "Samtykkjer du, brukar vi også informasjonskapslar" in texts["body"]
     assert "Global Privacy Control" in texts["gpc"] and "ikkje" in texts["gpc"]
     names = [p["name"] for p in body["purposes"]]
     assert names == ["Strengt nødvendige", "Statistikk", "Marknadsføring"]

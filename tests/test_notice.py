@@ -103,13 +103,13 @@ NYNORSK = {
     1: ("Kven er ansvarleg for personopplysningane dine?", "Adresse: Bygdøy Allé 10, 0262 Oslo"),
     2: ("Kva opplysningar samlar vi inn?",
         "Brukarinformasjon: Brukarnamn, passord, kjøpshistorikk"),
-    3: ("Korleis bruker vi opplysningane dine?",
+    3: ("Korleis brukar vi opplysningane dine?",
         "Sende nyheitsbrev og marknadsføring (dersom du har gitt samtykke til dette)"),
     4: ("Deling av opplysningane dine",
         "Vi deler ikkje personopplysningane dine med tredjepartar, med mindre det er nødvendig "
         "for å:"),
     5: ("Tryggleiken til opplysningane dine",
-        "Vi tek tryggleiken til personopplysningane dine på alvor og bruker høvelege tekniske og "
+        "Vi tek tryggleiken til personopplysningane dine på alvor og brukar høvelege tekniske og "
         "organisatoriske tiltak for å verne dei mot uautorisert tilgang, endring, avsløring eller "
         "øydelegging."),
     6: ("Rettane dine", "Få retta feil i personopplysningane dine"),

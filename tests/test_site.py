@@ -70,7 +70,7 @@ def test_a_sites_own_nynorsk_wins(tmp_path):
 
 
 @pytest.mark.parametrize("lang, start", [("nb", "Exentri AS bruker informasjonskapsler"),
-                                         ("nn", "Exentri AS bruker informasjonskapslar"),
+                                         ("nn", "Exentri AS brukar informasjonskapslar"),
                                          ("en", "Exentri AS uses cookies")])
 def test_the_banner_names_the_controller_and_how_to_withdraw(client, lang, start):
     """REQ C-03, N-08: before the choice the banner says who asks, what for, and how to undo

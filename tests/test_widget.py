@@ -151,7 +151,7 @@ def test_the_banner_in_nynorsk(client, query, headers):
     settings = settings_of(nn.get_data(as_text=True))
     texts = settings["texts"]
     assert settings["language"] == "nn" and settings["privacy_url"].endswith("/privacy/nn")
-    assert texts["title"] == "Vi bruker informasjonskapslar"
+    assert texts["title"] == "Vi brukar informasjonskapslar"
     assert texts["settings"] == "Innstillingar" and texts["saved"] == "Valet ditt er lagra"
     assert "nettsida skal verke" in texts["body"] and "trekkje tilbake samtykket" in texts["body"]
 
