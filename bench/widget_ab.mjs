@@ -11,13 +11,14 @@
 // widget-settings.js and config (en) are read once at the start and served with its
 // Cache-Control, so that the idle preload and Settings work as on a site. The page is the shared
 // harness's baseline page with the script tag added; the scripts come from another port, as
-// from a consent server. Every
-// load is a first visit in a fresh browser context with the harness's Chromium flags, the builds
-// interleaved round by round, so that a busy machine slows them alike; it prints CDP
-// ScriptDuration (the harness's "script") per build, median and minimum, then each later build
-// against the first round by round (the median of its differences, and in how many rounds it
-// was faster: builds of one round share the machine's load), and with --trace also
-// writes a Chromium trace of every load (ab-trace-NAME-ROUND.json) to look inside one.
+// from a consent server. Every load is a first visit in a fresh browser context with the
+// harness's Chromium flags, the builds interleaved round by round, so that a busy machine slows
+// them alike; it prints CDP ScriptDuration (the harness's "script") per build, median and
+// minimum, then each later build against the first round by round (the median of its
+// differences, and in how many rounds it was faster: builds of one round share the machine's
+// load), and with --trace also writes a Chromium trace of every load
+// (ab-trace-NAME-ROUND.json) to look inside one. --settings adds the Settings-open time (see
+// openSettings below; NAME=URL builds only).
 import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
