@@ -350,3 +350,22 @@ def test_the_console_publishes_the_chosen_sites_notice(two_sites, signed_in, csr
     shop_page = admin.get("/console/admin/notices").get_data(as_text=True)
     assert 'name="site" type="hidden" value="default"' in shop_page
     assert admin.get("/console/admin/notices?site=nowhere").status_code == 422
+
+
+def test_a_pasted_sign_up_form_on_a_site_signs_up_under_that_sites_notice(
+        two_sites, app_factory, two_sites_file, events_of_site):
+    """REQ N-09: the sign-up form pasted on the blog (no version in it) signs the person up
+    under the blog's current notice, so the grant is recorded for the blog; a form naming the
+    blog posted from the shop's page is refused."""
+    app, versions = two_sites
+    direct = app_factory(SITE_FILE=str(two_sites_file(name="direct.toml")), DOUBLE_OPT_IN=False)
+    client = direct.test_client()
+    form = {"email": "kari@example.no", "purpose": "newsletter", "language": "nb"}
+    done = client.post("/subscriptions/signup", data=form, headers={"Origin": BLOG})
+    assert done.status_code == 201, done.get_data(as_text=True)
+    granted = events_of_site(app, "blog")
+    assert [(e.subject_type, e.policy_version) for e in granted] == [("person", versions["blog"])]
+    assert events_of_site(app, "default") == []
+    wrong = client.post("/subscriptions/signup", data={**form, "site": "blog"},
+                        headers={"Origin": SHOP})
+    assert wrong.status_code == 403

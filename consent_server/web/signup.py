@@ -20,7 +20,7 @@ from ..api.subscriptions import SubscriptionCreateSchema
 from ..consent import notices, purposes
 from ..errors import DomainError
 from ..extensions import db
-from ..http import limits
+from ..http import limits, sites
 from ..http.i18n import normalise
 from ..models import utcnow
 from ..people import links, subscriptions
@@ -42,11 +42,23 @@ def capped() -> None:
 limits.limit_public_writes(bp)  # the API's budget per client network
 
 
+def _site(writing: bool = False):
+    """The site the form is for (several sites): the one its hidden `site` field names, else
+    its page's origin, else the default. A write from a page not of the named site's origins
+    is refused (403); a page shows the default site's form for a name no site has."""
+    try:
+        return sites.of_request(request.values.get("site") or None, writing)
+    except DomainError:
+        if writing:
+            raise
+        return current_app.extensions["consent_site"]
+
+
 def form_context(language: str, values: dict | None = None, errors: dict | None = None) -> dict:
     """What the form template (people/signup_form.html) shows: each purpose with its meaning
     from the site file, what was typed and ticked, and what to put right (codes the template
     says in words)."""
-    site = current_app.extensions["consent_site"]
+    site = _site()
     with force_locale(language):
         listed = [{"key": key, "name": str(purposes.BY_KEY[key].name),
                    "meaning": site.meaning(key, language)} for key in KEYS]
@@ -103,8 +115,8 @@ def post():
     if request.form.get("consent_id"):
         body["consent_id"] = request.form["consent_id"]
     try:
-        if not body["policy_version"]:  # a pasted form names no version: the one published
-            current = notices.current(db.session)
+        if not body["policy_version"]:  # a pasted form names no version: its site's current
+            current = notices.current(db.session, _site(writing=True).id)
             body["policy_version"] = current.version if current else ""
         loaded = SubscriptionCreateSchema().load(body)
         status, _granted = subscriptions.sign_up(
