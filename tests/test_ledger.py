@@ -1,5 +1,7 @@
 """The ledger: hash chain, tamper detection, erasure, state rebuild, expiry, CLI."""
+import fcntl
 import hashlib
+import os
 from datetime import timedelta
 
 import pytest
@@ -225,3 +227,41 @@ def test_hash_parts_rebuild_the_event_hash():
     pre, mid, post = chain.hash_parts(event)
     rebuilt = hashlib.sha256(f"{pre}{event['prev_hash']}{mid}{event['seq']}{post}".encode())
     assert rebuilt.hexdigest() == chain.event_hash(event)
+
+
+def test_sqlite_checkpoints_run_outside_the_writer_lock(app, monkeypatch):
+    """On SQLite the WAL is copied into the database after the writer lock is released, once
+    every CHECKPOINT_EVERY writes of a connection: a checkpoint (two fsyncs) inside the lock
+    stopped every writer of every process. SQLite's own checkpoint is only a backstop."""
+    from consent_server.ledger import sqlite as backend
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("the SQLite backend's checkpoints")
+        monkeypatch.setattr(backend, "CHECKPOINT_EVERY", 5)
+        lock_file = f"{db.engine.url.database}.writer-lock"
+        seen = []  # for each checkpoint: whether another process could take the writer lock
+
+        def trace(statement):
+            if statement.startswith("PRAGMA wal_checkpoint"):
+                probe = os.open(lock_file, os.O_RDWR)
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    seen.append("free")
+                except BlockingIOError:
+                    seen.append("held")
+                finally:
+                    os.close(probe)
+
+        with db.engine.connect() as conn:
+            conn.connection.dbapi_connection.set_trace_callback(trace)
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == \
+                backend.AUTOCHECKPOINT_PAGES
+        record(12)  # one pooled connection: checkpoints after the 5th and the 10th write
+        with ledger.locked(db.session) as writer:  # locked() writes count too
+            writer.append(ledger.new_event(
+                subject="locked", subject_type="device", choices={"analytics": True},
+                policy_version="1", language="nb", text_hash=None, source="banner"))
+        record(2)
+        assert seen == ["free", "free", "free"]
+        assert ledger.verify(db.session).ok
