@@ -559,6 +559,9 @@ def profile_child(which, n, profiler):
     plain = 1000 * (time.perf_counter() - t0) / n
     log(f"PROFILE_MS {which} {plain:.4f}")
     log(f"{which}: {plain:.3f} ms per POST unprofiled ({n} POSTs, one process, no HTTP server)")
+    log(f"{which}: {cpu_per_post(post_all, environs):.3f} ms CPU per POST (least of 5 rounds)")
+    if which == "ours":
+        protections(app, post_all, environs)
     envs = environs(n)
     if profiler == "pyinstrument":
         from pyinstrument import Profiler
@@ -602,6 +605,56 @@ def profile_child(which, n, profiler):
     show("the app's own functions", own, 25 if which == "ours" else 5)
 
 
+def cpu_per_post(post_all, environs, rounds=5, n=400):
+    """CPU (process time) per POST, the least of a few rounds: steadier than wall time on a
+    shared machine."""
+    best = float("inf")
+    for _ in range(rounds):
+        envs = environs(n)
+        t0 = time.process_time()
+        post_all(envs)
+        best = min(best, 1000 * (time.process_time() - t0) / n)
+    return best
+
+
+def protections(app, post_all, environs):
+    """What our protections cost a POST, in one process: CPU per POST with each switched off on
+    top of the ones before (so the last line is the bare write path: parse, check, chain,
+    append, answer). Rounds interleave the steps, so a busy moment spreads over all of them."""
+    from consent_server.ledger import receipts
+
+    issue, budgets = receipts.issue_here, app.extensions["consent_limits"]
+    hooks = {name: {key: list(funcs) for key, funcs in table.items()}
+             for name, table in (("before", app.before_request_funcs),
+                                 ("after", app.after_request_funcs))}
+    steps = ("everything on", "- rate limits", "- request hooks", "- receipt")
+
+    def switch(step):
+        on = steps.index(step)
+        budgets.enabled = on < 1
+        for name, table in (("before", app.before_request_funcs),
+                            ("after", app.after_request_funcs)):
+            table.clear()
+            if on < 2:
+                table.update({key: list(funcs) for key, funcs in hooks[name].items()})
+        receipts.issue_here = issue if on < 3 else (lambda answer: "-")
+
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(5):
+        for step in steps:
+            switch(step)
+            best[step] = min(best[step], cpu_per_post(post_all, environs, rounds=1))
+    switch(steps[0])
+    log("ours: CPU per POST with our protections switched off one after another (rate limits: "
+        "their storage's round trip; request hooks: input check, origin guard, CSRF, CORS, "
+        "security headers, metrics, the log's route; receipt: the Ed25519 JWS):")
+    before = None
+    for step in steps:
+        cost = "" if before is None else f"  (it cost {1000 * (before - best[step]):5.0f} us)"
+        log(f"  {step:16} {best[step]:.3f} ms{cost}")
+        before = best[step]
+
+
 def profile(args, kinds, tmp):
     """Profile ours (and time the baseline the same way) per database; prints the top of it."""
     if args.profile == "pyinstrument":
@@ -612,6 +665,9 @@ def profile(args, kinds, tmp):
                              ) from None
     for kind in kinds:
         urls, ours_env, bare_env = prepare(kind, args, tmp)
+        if redis_answers():  # production's shared limits, as in the HTTP benchmark
+            ours_env.update(CONSENT_RATELIMIT_STORAGE_URL=f"redis://{REDIS[0]}:{REDIS[1]}",
+                            CONSENT_RATELIMIT_KEY_PREFIX=f"bench-{secrets.token_hex(4)}")
         ms = {}
         for which, env in (("ours", ours_env), ("bare", bare_env)):
             log(f"\n== profile {kind} {which} ==")
