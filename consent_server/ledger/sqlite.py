@@ -37,6 +37,7 @@ WRITES = "consent_writes_since_checkpoint"
 # reader or writer; a busy one is simply skipped). SQLite's own stays as a backstop for other
 # connections, at AUTOCHECKPOINT_PAGES.
 CHECKPOINT_EVERY = 100
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 AUTOCHECKPOINT_PAGES = 20_000
 DIALECT = sqlite.dialect(paramstyle="named")
 
@@ -100,27 +101,27 @@ def configure(engine: Engine) -> None:
 
 
 def _after_write(conn: Connection, fd: int | None) -> None:
-    """Once a write's transaction has ended: release the writer lock; after an erasure, also
+    """Once a write's transaction has ended: release the writer lock; then, after an erasure,
     copy the WAL into the database and empty it (R-02: the erased values lived on in the -wal
-    file until the next checkpoint). The checkpoint runs outside any transaction, on the
-    connection's own handle."""
+    file until the next checkpoint), else checkpoint when one is due. Checkpoints run outside
+    any transaction and the lock, on the connection's own handle."""
     if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
-    raw = conn.connection.dbapi_connection
     if conn.info.pop(ERASED, False):
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         conn.info[WRITES] = 0
-    else:
-        _checkpoint_now_and_then(conn.info, raw)
+        conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    elif _checkpoint_due(conn.info):
+        conn.connection.dbapi_connection.execute(CHECKPOINT).fetchall()
 
 
-def _checkpoint_now_and_then(info: dict, raw: sqlite3.Connection) -> None:
-    """After a write, outside the writer lock: every CHECKPOINT_EVERY-th write of a connection
-    checkpoints the WAL (PASSIVE)."""
+def _checkpoint_due(info: dict) -> bool:
+    """Whether this write, the CHECKPOINT_EVERY-th of its connection, is followed by a
+    checkpoint (after the writer lock is released)."""
     info[WRITES] = info.get(WRITES, 0) + 1
-    if info[WRITES] >= CHECKPOINT_EVERY:
-        info[WRITES] = 0
-        raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    if info[WRITES] < CHECKPOINT_EVERY:
+        return False
+    info[WRITES] = 0
+    return True
 
 
 def _lock(conn: Connection) -> int | None:
@@ -197,7 +198,8 @@ class SqliteLedger:
             finally:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_UN)
-            _checkpoint_now_and_then(conn.info, raw)
+            if _checkpoint_due(conn.info):
+                raw.execute(CHECKPOINT).fetchall()
         return event
 
     @contextmanager
