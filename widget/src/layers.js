@@ -97,13 +97,12 @@ export const layers = (api) => {
     root(false).append(banner);
     liveRegion();
     if (floating) floating.hidden = true;
-    // words cut to fit can be scrolled with the keyboard. Read before the spacer goes
-    // in, with its height, from one layout: read after it, they would force a second one.
-    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
     // Room at the end of the page, so that its last lines can be scrolled clear of the banner.
     spacer = element('div');
     spacer.style.height = banner.offsetHeight + 'px';
     document.body.append(spacer);
+    // words cut to fit can be scrolled with the keyboard (read after the layout above).
+    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
     // The settings layer, fetched while the visitor reads: it opens at once.
     whenIdle(loadSettings);
   };
