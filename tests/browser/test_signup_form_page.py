@@ -129,6 +129,7 @@ def test_the_floating_button_hides_while_the_page_scrolls(browser, live_server, 
         expect(fab).to_be_visible(timeout=2000)  # it stopped: back
         assert page.evaluate(VISIBILITY) == "visible"
         page.reload()
+    expect(fab).to_be_visible(timeout=2000)  # the script is async: after the reload, wait for it
     page.evaluate("() => document.activeElement.blur()")
     page.keyboard.press("Shift+Tab")  # the last tab stop, from the keyboard
     assert page.evaluate("() => document.activeElement.matches('.csw-fab:focus-visible')")
