@@ -208,6 +208,14 @@ def nginx(name, upstream, logdir):
                   port)
 
 
+def shared_limits(env):
+    """Production's shared rate limits (README) in ours' environment when Redis answers, with a
+    key space of this run's own."""
+    if redis_answers():
+        env.update(CONSENT_RATELIMIT_STORAGE_URL=f"redis://{REDIS[0]}:{REDIS[1]}",
+                   CONSENT_RATELIMIT_KEY_PREFIX=f"bench-{secrets.token_hex(4)}")
+
+
 def redis_answers():
     try:
         with socket.create_connection(REDIS, timeout=1) as s:
@@ -379,9 +387,7 @@ def bench_db(kind, serve, args, tmp):
     proxied = SERVES[serve]["proxy"]
     if proxied:
         ours_env["CONSENT_TRUSTED_PROXIES"] = "1"  # nginx's X-Forwarded-For names the client
-    if redis_answers():  # production's shared limits (README): one key space per run
-        ours_env.update(CONSENT_RATELIMIT_STORAGE_URL=f"redis://{REDIS[0]}:{REDIS[1]}",
-                        CONSENT_RATELIMIT_KEY_PREFIX=f"bench-{secrets.token_hex(4)}")
+    shared_limits(ours_env)
     apps = {"ours": dict(lua=OUR_LUA, acked=[], runs=[]),
             "bare": dict(lua=BARE_LUA, acked=[], runs=[])}
     servers = {"ours": [], "bare": []}
@@ -665,9 +671,7 @@ def profile(args, kinds, tmp):
                              ) from None
     for kind in kinds:
         urls, ours_env, bare_env = prepare(kind, args, tmp)
-        if redis_answers():  # production's shared limits, as in the HTTP benchmark
-            ours_env.update(CONSENT_RATELIMIT_STORAGE_URL=f"redis://{REDIS[0]}:{REDIS[1]}",
-                            CONSENT_RATELIMIT_KEY_PREFIX=f"bench-{secrets.token_hex(4)}")
+        shared_limits(ours_env)
         ms = {}
         for which, env in (("ours", ours_env), ("bare", bare_env)):
             log(f"\n== profile {kind} {which} ==")
