@@ -5,7 +5,7 @@ import { consentModeSignals, tellClarity } from './signals.js';
 import { state } from './state.js';
 
 const purposesOf = (node) => node.dataset.consent.split(/[\s,]+/);
-const allowed = (node) => purposesOf(node).every((key) => state.choices && state.choices[key]);
+export const allowed = (node) => purposesOf(node).every((key) => state.choices && state.choices[key]);
 
 // A held-back script becomes a real one with the same attributes (its nonce too).
 const runScript = (held, next) => {
@@ -27,29 +27,18 @@ const runScript = (held, next) => {
   if (!src) next();
 };
 
-// placeholder(): a promise of the function that makes a refused iframe's placeholder (the
-// second file's: layers.js), or of nothing when it could not be loaded. Gives activate(), which
-// runs what the choice in force allows.
+// placeholder(): a promise of the function that covers a refused iframe (the second file's:
+// settings.js, which also takes the cover away once a choice allows the iframe), or of nothing
+// when it could not be loaded. Gives activate(), which runs what the choice in force allows.
 export const blocking = (placeholder) => {
-  const coverOf = (frame) => {
-    const cover = frame.previousElementSibling;
-    return cover && cover.classList.contains('csw-ph') ? cover : null;
-  };
-
   const showFrame = (frame) => {
-    const cover = coverOf(frame);
     const src = frame.getAttribute('src');
     if (allowed(frame)) {
       if (frame.dataset.src && src !== frame.dataset.src) frame.src = frame.dataset.src;
-      if (cover) cover.remove();
     } else {
       if (src && src !== 'about:blank') frame.src = 'about:blank';
-      // Laid over it when the second file is there (not needed to show the banner), unless
-      // a choice allowed it meanwhile.
-      if (!cover && state.config) {
-        placeholder().then((make) => make && !allowed(frame) && !coverOf(frame) &&
-          frame.before(make(frame)));
-      }
+      // Covered when the second file is there (not needed to show the banner).
+      if (state.config) placeholder().then((cover) => cover && cover(frame));
     }
   };
 

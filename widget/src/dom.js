@@ -53,5 +53,6 @@ export const focusFirst = (...candidates) => {
   if (target) target.focus();
 };
 
-// Where the focus goes back to: the element given, else the one that has it now.
-export const focusTarget = (from) => (from && from.focus ? from : document.activeElement);
+// Where the focus goes back to: the element given (callers give one or none), else the one
+// that has it now.
+export const focusTarget = (from) => from || document.activeElement;

@@ -20,7 +20,8 @@ const root = (last) => {
 };
 
 // api: the choice-making the buttons call back (start.js): all(on, source) gives a button's
-// handler, choose(wanted, source) takes the settings layer's switches. Gives the functions in
+// handler, choose(wanted, source) takes the settings layer's switches; and allowed(node)
+// (blocking.js), which the settings layer asks of the iframes it covers. Gives the functions in
 // the order start.js names them (an array, which the build can shorten).
 export const layers = (api) => {
   let banner, floating, spacer, opener, settingsLayer, live;
@@ -47,9 +48,7 @@ export const layers = (api) => {
   const hide = () => {
     const hadFocus = banner && banner.contains(document.activeElement);
     removeBanner();
-    showFloatingButton();
-    const open = document.querySelector('dialog.csw-d[open]');
-    if (open) open.close();
+    showFloatingButton(); // (an open settings dialog closes itself: settings.js)
     if (hadFocus) focusFirst(opener, floating);
   };
 
@@ -143,7 +142,7 @@ export const layers = (api) => {
     loadSettings().then((made) => made && made[0](() => focusFirst(returnTo, opener, floating)));
   };
 
-  // What makes a refused iframe's placeholder (blocking.js), once the second file is there.
+  // What covers a refused iframe (blocking.js), once the second file is there.
   const placeholder = () => new Promise((done) => whenIdle(done)).then(loadSettings)
     .then((made) => made && made[1]);
 

@@ -2,7 +2,7 @@
 // the visitor's consent id and the date of the choice. Loaded by layers.js as an ES module
 // (/widget-settings.js, the second file) while the first layer is read, or when first wanted;
 // the banner hands it its state and its choice-making, and gets the functions that open the
-// layer and make a refused iframe's placeholder.
+// layer and cover a refused iframe.
 
 import { addStyles, button, buttonRow, element, findAll } from './dom.js';
 
@@ -46,17 +46,32 @@ export default (core) => {
     ]);
   };
 
+  const coverOf = (frame) => {
+    const cover = frame.previousElementSibling;
+    return cover && cover.classList.contains('csw-ph') ? cover : null;
+  };
+
   // Laid over a refused iframe, in its box (nothing on the page moves): what it needs, and the
-  // way to the settings (W-04).
+  // way to the settings (W-04); not when a choice allowed it meanwhile (blocking.js).
   const placeholder = (frame) => {
+    if (core.allowed(frame) || coverOf(frame)) return;
     const box = element('div', { class: 'csw csw-ph' }, [
       element('p', 0, [texts.placeholder]),
       button(texts.settings, () => core.openSettings()),
     ]);
     box.style.width = frame.offsetWidth + 'px';
     box.style.height = frame.offsetHeight + 'px';
-    return box;
+    frame.before(box);
   };
+
+  // A choice made anywhere (here, on the first layer, ConsentServer.acceptAll()) closes the
+  // dialog and takes the covers off the iframes it allows.
+  document.addEventListener('consent:change', () => {
+    if (dialog) dialog.close();
+    for (const frame of findAll('iframe[data-consent]')) {
+      if (core.allowed(frame) && coverOf(frame)) coverOf(frame).remove();
+    }
+  });
 
   // refocus: puts the focus back where it was when the dialog closes.
   const open = (refocus) => {

@@ -4,7 +4,7 @@
 // here too, as it reaches every module.
 import { removeRefusedCookies } from './cookie.js';
 import { fetchJson, warn } from './dom.js';
-import { blocking } from './blocking.js';
+import { allowed, blocking } from './blocking.js';
 import { layers } from './layers.js';
 import { keep, pending, queueChoice } from './queue.js';
 import { sendDefaults, sendUpdate } from './signals.js';
@@ -59,7 +59,7 @@ const choose = (wanted, source) => {
 const all = (on, source) => () => whenReady(() => choose(on, source));
 
 const [hide, showBanner, showFloatingButton, openBanner, openSettings, saySaved, secondFile,
-  placeholder] = layers({ all, choose });
+  placeholder] = layers({ all, choose, allowed });
 
 // The queued choices go to the ledger once the second file is there (a failure leaves them
 // queued for the next page).
