@@ -98,8 +98,10 @@ class HostSite:
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
         query = f"?lang={args['src_lang']}" if args.get("src_lang") else ""
         tag = f'<script src="{self.server_url}/widget.js{query}"{attrs}'
+        tag = (tag + " async></script>") * 2 if args.get("twice") else tag
         in_head = args.get("head")
-        head, body = (tag + "></script>\n", "") if in_head else ("", tag + " async></script>")
+        head, body = ((tag + "></script>\n", "") if in_head else
+                      ("", tag if args.get("twice") else tag + " async></script>"))
         html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
                                 gtag=(GTAG if args.get("gtag") else "").format(nonce=nonce) +
                                 (CLARITY.format(nonce=nonce) if args.get("clarity") else ""),
@@ -543,6 +545,7 @@ def test_a_failed_send_is_kept_and_sent_on_the_next_page(page, site, server):
     _, value = stored(page)
     [event] = server.events(value["id"])
     assert event["event_id"] == pending["event_id"]
+    page.wait_for_function("window.order.length === 4")  # the choice, read from the cookie
     assert ran(page) == ["a1", "a2", "m1", "am3"]
 
 
@@ -566,6 +569,75 @@ def test_a_first_visit_does_not_open_local_storage(browser, site, server):
         stored(page)
     finally:
         ctx.close()
+
+
+# Counts the page's reads of document.cookie (its writes go through).
+COUNT_COOKIE_READS = """window.cookieReads = 0;
+const real = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+Object.defineProperty(Document.prototype, 'cookie', { configurable: true,
+    get() { window.cookieReads++; return real.get.call(this); },
+    set(value) { real.set.call(this, value); } });"""
+
+
+def test_the_cookie_is_read_without_holding_the_page(browser, site, server):
+    """REQ W-12: where the browser has a cookie store (secure pages: https, localhost), the
+    banner asks it for the consent cookie, an answer that comes later, instead of reading
+    document.cookie, which holds the page's main thread until the browser has looked: a first
+    visit reads document.cookie not once. The choice is read back from the store on the next
+    page; ConsentServer appears once it is known, never answering "no choice" before."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script(COUNT_COOKIE_READS)
+        page = ctx.new_page()
+        load(page, site, server)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.cookieReads") == 0
+        button(page, "Accept all").click()
+        stored(page)
+        page.reload()
+        page.wait_for_function("window.ConsentServer")
+        assert page.evaluate("ConsentServer.get()") == {
+            "necessary": True, "analytics": True, "marketing": True}
+        assert page.evaluate("window.cookieReads") == 0  # nothing refused: nothing to remove
+        page.wait_for_function("window.order.length === 4")
+        assert page.locator(BANNER).count() == 0
+    finally:
+        ctx.close()
+
+
+def test_without_a_cookie_store_the_choice_is_read_from_document_cookie(browser, site, server):
+    """REQ W-06: a browser without cookieStore (Firefox before 140, Safari before 18.4, a page
+    on plain http) reads the consent cookie from document.cookie: the banner, the choice and
+    the choice read back on the next page work as with it."""
+    ctx = browser.new_context()
+    try:
+        ctx.add_init_script("delete window.cookieStore;" + COUNT_COOKIE_READS)
+        page = ctx.new_page()
+        load(page, site, server)
+        assert page.evaluate("window.cookieReads") > 0
+        button(page, "Reject all").click()
+        stored(page)
+        page.reload()
+        page.wait_for_function("window.ConsentServer")
+        assert page.evaluate("ConsentServer.get()") == {
+            "necessary": True, "analytics": False, "marketing": False}
+        assert page.locator(BANNER).count() == 0 and ran(page) == []
+    finally:
+        ctx.close()
+
+
+def test_the_tag_twice_gives_one_banner(page, site, server):
+    """REQ W-12: a page that has the script tag twice (a theme and a plugin each add it) gets
+    one banner and one ConsentServer, although ConsentServer comes only once the cookie is
+    read."""
+    page.goto(url(site, server, twice=1))
+    page.wait_for_selector(BANNER)
+    page.wait_for_timeout(300)
+    assert page.locator(BANNER).count() == 1
+    assert page.locator("script[src*='/widget.js']").count() == 2
+    button(page, "Accept all").click()
+    _, value = stored(page)
+    assert len(server.events(value["id"])) == 1
 
 
 def test_outdated_notice_or_old_consent_asks_again(page, site, server):
@@ -760,7 +832,7 @@ def test_a_failing_config_breaks_nothing_and_says_why(page, site, server):
     page.wait_for_timeout(300)
     assert errors == [] and page.locator(BANNER).count() == 0
     assert page.evaluate("ConsentServer.get()") is None
-    assert warnings == ["consent-server: the config could not be loaded (503)"]
+    assert warnings == ["consent-server: no config (503)"]
 
 
 @pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),

@@ -7,13 +7,20 @@ export const cookieDomain = ({ domain }) => {
   return domain && (host === domain || host.endsWith('.' + domain)) ? domain : '';
 };
 
+// The consent cookie's values, an answer to come: from the browser's cookie store where it has
+// one (secure pages), which answers without holding the page's main thread as document.cookie
+// does while the browser looks; elsewhere none, and readCookie reads document.cookie.
+export const cookieValues = ({ name }) => window.cookieStore &&
+  cookieStore.getAll(name).then((found) => found.map((cookie) => cookie.value), () => []);
+
 // Every copy of the consent cookie (another domain's too, left by an earlier setting), the
-// latest choice first, or none where cookies cannot be read (a sandboxed iframe).
-export const readCookie = ({ name }) => {
+// latest choice first, or none where cookies cannot be read (a sandboxed iframe). values: its
+// values as cookieValues gave them, else they are read from document.cookie.
+export const readCookie = ({ name }, values) => {
   try {
-    return document.cookie.split('; ').filter((pair) => pair.startsWith(name + '='))
-      .map((pair) => JSON.parse(decodeURIComponent(pair.slice(name.length + 1))))
-      .sort((a, b) => b.time - a.time);
+    return (values || document.cookie.split('; ').filter((pair) => pair.startsWith(name + '='))
+      .map((pair) => pair.slice(name.length + 1)))
+      .map((value) => JSON.parse(decodeURIComponent(value))).sort((a, b) => b.time - a.time);
   } catch (error) {
     return [];
   }
@@ -36,14 +43,14 @@ export const removeCookie = (name, keep) => {
   for (const domain of domains()) if (domain !== keep) setCookie(name, '', -1, domain);
 };
 
-// W-05: the declared cookies of every refused purpose go ("_ga_*" is a prefix).
+// W-05: the declared cookies of every refused purpose go ("_ga_*" is a prefix). The page's
+// cookies are read only for a refused purpose (nothing refused: no round trip to the browser).
 export const removeRefusedCookies = (purposes, choices) => {
-  const present = document.cookie.split('; ').map((pair) => pair.split('=')[0]);
   for (const purpose of purposes) { // the cookie names only
     if (purpose.required || choices[purpose.key]) continue;
-    for (const name of purpose.cookies) {
-      const prefix = name.endsWith('*') && name.slice(0, -1);
-      for (const found of present) {
+    for (const found of document.cookie.split('; ').map((pair) => pair.split('=')[0])) {
+      for (const name of purpose.cookies) {
+        const prefix = name.endsWith('*') && name.slice(0, -1);
         if (prefix ? found.startsWith(prefix) : found === name) removeCookie(found);
       }
     }

@@ -11,7 +11,7 @@ let styled = false;
 // A root of our own class (the styles stop at it), first in <body> for the first layer, which
 // comes first in the tab order, last for the floating button, which must not.
 const root = (last) => {
-  if (!styled) addStyles(CSS, state.script.nonce);
+  if (!styled) addStyles(CSS);
   styled = true;
   const node = element('div', { class: 'csw' });
   if (last) document.body.append(node);
@@ -103,9 +103,16 @@ export const layers = (api) => {
     document.body.append(spacer);
     // words cut to fit can be scrolled with the keyboard (read after the layout above).
     if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
-    // The settings layer, fetched while the visitor reads: it opens at once.
-    whenIdle(loadSettings);
+    // The settings layer's parts, fetched while the visitor reads (once the page has had half a
+    // second for its first frames), so that it opens at once; made only when it is wanted.
+    setTimeout(() => whenIdle(() => parts().catch(() => {
+      full = null;
+    })), 500);
   };
+
+  // The first layer as a page starts, with the next frame (whose layout it is part of), unless
+  // a choice or a call of the site's own came first.
+  const showFirst = () => requestAnimationFrame(() => banner || state.choices || showBanner());
 
   // After a choice, in the page's language (the config's).
   const saySaved = () => {
@@ -121,18 +128,20 @@ export const layers = (api) => {
   // The second file (/widget-settings.js: the settings layer, and the sender of choices to the
   // ledger), not needed to show the banner. Asked for once: the browser keeps a module that
   // failed to load as failed for the page anyway.
-  let second;
+  let second, full;
   const secondFile = () => second || (second = import(new URL('widget-settings.js',
     state.script.src)));
 
-  // The settings layer and the full config (descriptions, cookies, all texts), asked for
-  // together once: when the first layer has been shown and the page is idle, or at a sign of
-  // interest (a pointer over Settings, the focus, a click).
-  const loadSettings = () => settingsLayer || (settingsLayer = Promise.all([secondFile(),
-    fetchJson(new URL('config?lang=' + state.config.language, state.api)),
-  ]).then(([module, config]) => module.default({ ...api, state, config, root, openSettings }),
-  (error) => {
-    settingsLayer = null;
+  // The settings layer's two parts, the second file and the full config (descriptions,
+  // cookies, all texts); the config is asked for again after a failure.
+  const parts = () => Promise.all([secondFile(), full || (full = fetchJson(new URL('config?lang=' +
+    state.config.language, state.api)))]);
+
+  // The settings layer, made once: at a sign of interest (a pointer over Settings, the focus)
+  // or the click; its parts are mostly there by then (fetched on idle, see showBanner).
+  const loadSettings = () => settingsLayer || (settingsLayer = parts().then(([module, config]) =>
+    module.default({ ...api, state, config, root, openSettings }), (error) => {
+    settingsLayer = full = null;
     warn('no settings (' + error + ')');
   }));
 
@@ -146,6 +155,6 @@ export const layers = (api) => {
   const placeholder = () => new Promise((done) => whenIdle(done)).then(loadSettings)
     .then((made) => made && made[1]);
 
-  return [hide, showBanner, showFloatingButton, openBanner, openSettings, saySaved,
+  return [hide, showFirst, showFloatingButton, openBanner, openSettings, saySaved,
     secondFile, placeholder];
 };

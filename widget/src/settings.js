@@ -17,7 +17,7 @@ const DATE = { day: 'numeric', month: 'long', year: 'numeric' };
 export default (core) => {
   const { state, config } = core;
   const { texts } = config;
-  addStyles(CSS, state.script.nonce);
+  addStyles(CSS);
   const privacyLink = () => element('a', { href: config.privacy_url }, [texts.privacy_link]);
   let dialog;
 

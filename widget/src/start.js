@@ -2,13 +2,13 @@
 // they call back as arguments): Consent Mode's default, then the stored choice at once (no round
 // trip), then the banner from the config the server sent with this script. Making a choice lives
 // here too, as it reaches every module.
-import { removeRefusedCookies } from './cookie.js';
+import { cookieValues, removeRefusedCookies } from './cookie.js';
 import { fetchJson, warn } from './dom.js';
 import { allowed, blocking } from './blocking.js';
 import { layers } from './layers.js';
 import { keep, pending, queueChoice } from './queue.js';
 import { sendDefaults, sendUpdate } from './signals.js';
-import { begin, keepId, record, setConfig, state } from './state.js';
+import { begin, keepId, record, restore, setConfig, state } from './state.js';
 
 // W-11: the tag's data-lang or ?lang=, the page's lang, else the first of the browser's
 // languages that we have; anything but Norwegian is English. A Norwegian tag is passed on as
@@ -58,7 +58,7 @@ const choose = (wanted, source) => {
 // A handler that chooses every purpose, or none (a button, ConsentServer.acceptAll).
 const all = (on, source) => () => whenReady(() => choose(on, source));
 
-const [hide, showBanner, showFloatingButton, openBanner, openSettings, saySaved, secondFile,
+const [hide, showFirst, showFloatingButton, openBanner, openSettings, saySaved, secondFile,
   placeholder] = layers({ all, choose, allowed });
 
 // The queued choices go to the ledger once the second file is there (a failure leaves them
@@ -73,7 +73,7 @@ const showConfig = (config) => {
     if (state.choices) {
       showFloatingButton();
       removeRefusedCookies(state.settings.purposes, state.choices);
-    } else showBanner();
+    } else showFirst();
     activate();
     if (waiting) waiting();
     waiting = null;
@@ -85,28 +85,15 @@ const showConfig = (config) => {
   else document.addEventListener('DOMContentLoaded', ready);
 };
 
-export const start = (settings) => {
+export const start = async (settings) => {
   const script = document.currentScript; // a classic script, also when async
-  if (!script || window.ConsentServer) return;
+  // One banner a page, even when the tag is there twice (ConsentServer comes a moment later).
+  if (!script || 'ConsentServer' in window) return;
+  window.ConsentServer = undefined;
   const src = new URL(script.src, location.href);
   begin({ settings, script, api: new URL('api/v1/', src),
     gpc: navigator.globalPrivacyControl === true });
-
-  sendDefaults(); // W-08: before any update
-  if (state.choices) apply(state.choices, true);
-  // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
-  // nothing waits (or it goes with the next choice), and a first visit spends no blocking
-  // round trip to the browser on opening localStorage. The second file comes only when
-  // something waits.
-  if (state.stored && pending().length) flush();
-
-  window.ConsentServer = {
-    get: () => (state.choices ? { ...state.choices } : null),
-    open: () => whenReady(openBanner),
-    acceptAll: all(true, 'api'),
-    rejectAll: all(false, 'api'),
-    on: (type, listener) => type === 'change' && listeners.push(listener),
-  };
+  sendDefaults(); // W-08: before any update, at once
   // A link or button of the site's own with data-consent-open opens the settings (C-08).
   document.addEventListener('click', (event) => {
     const opener = event.target.closest && event.target.closest('[data-consent-open]');
@@ -114,7 +101,21 @@ export const start = (settings) => {
     event.preventDefault();
     whenReady(() => openSettings(opener));
   });
-
+  restore(await cookieValues(settings.cookie));
+  if (state.choices) apply(state.choices, true);
+  // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
+  // nothing waits (or it goes with the next choice), and a first visit spends no blocking
+  // round trip to the browser on opening localStorage. The second file comes only when
+  // something waits.
+  if (state.stored && pending().length) flush();
+  // Only now: get() never answers "no choice" for a visitor who made one.
+  window.ConsentServer = {
+    get: () => (state.choices ? { ...state.choices } : null),
+    open: () => whenReady(openBanner),
+    acceptAll: all(true, 'api'),
+    rejectAll: all(false, 'api'),
+    on: (type, listener) => type === 'change' && listeners.push(listener),
+  };
   if (location.origin !== src.origin && !settings.origins.includes(location.origin)) {
     return warn(location.origin + ' is not in CONSENT_ALLOWED_ORIGINS: no banner here');
   }
@@ -123,5 +124,5 @@ export const start = (settings) => {
   // Another language than the script was served in, or Global Privacy Control on (its texts
   // are not in the script: banner.py): the config, then the banner.
   fetchJson(new URL('config?lang=' + language, state.api))
-    .then(showConfig, (status) => warn('the config could not be loaded (' + status + ')'));
+    .then(showConfig, (status) => warn('no config (' + status + ')'));
 };
