@@ -1,7 +1,8 @@
 // Starting on a page, and the one place the modules are wired together (the lower ones get what
-// they call back as arguments): Consent Mode's default, then the stored choice at once (no round
-// trip), then the banner from the config the server sent with this script. Making a choice lives
-// here too, as it reaches every module.
+// they call back as arguments): Consent Mode's default at once, then the stored choice (as soon
+// as the browser's cookie store answers; no round trip to the server), then the banner from the
+// config the server sent with this script. Making a choice lives here too, as it reaches every
+// module.
 import { cookieValues, removeRefusedCookies } from './cookie.js';
 import { fetchJson, warn } from './dom.js';
 import { allowed, blocking } from './blocking.js';
