@@ -5,7 +5,8 @@ import { consentModeSignals, tellClarity } from './signals.js';
 import { state } from './state.js';
 
 const purposesOf = (node) => node.dataset.consent.split(/[\s,]+/);
-export const allowed = (node) => purposesOf(node).every((key) => state.choices && state.choices[key]);
+export const allowed = (node) => purposesOf(node)
+  .every((key) => state.choices && state.choices[key]);
 
 // A held-back script becomes a real one with the same attributes (its nonce too).
 const runScript = (held, next) => {

@@ -28,10 +28,10 @@ const save = () => {
 // At start: settings, script, api and gpc.
 export const begin = (fields) => Object.assign(state, fields);
 
-// Then, with the consent cookie's values (cookie.js), the stored choice, in force unless expired or made
-// under an outdated notice; either way it keeps its consent id (one history per device). It
-// moves when CONSENT_COOKIE_DOMAIN changes (it records the domain it was written on), and
-// copies elsewhere go.
+// Then, from the consent cookie's values (cookie.js), the stored choice, in force unless expired
+// or made under an outdated notice; either way it keeps its consent id (one history per
+// device). It moves when CONSENT_COOKIE_DOMAIN changes (it records the domain it was written
+// on), and copies elsewhere go.
 export const restore = (values) => {
   const copies = readCookie(state.settings.cookie, values);
   const stored = state.stored = copies[0];
