@@ -28,7 +28,7 @@ GUNICORN_ERROR = "Error handling request"
 # gunicorn quotes the request line it could not parse: it may hold a path with a token.
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 FORMATS = ("text", "json")  # CONSENT_LOG_FORMAT
-FLASK_FORMAT = "[%(asctime)s] %(levelname)s in %(module)s: %(message)s"  # Flask's default
+TEXT = default_handler.formatter  # Flask's own, kept to put back after JSON
 ACCESS = "consent_access"  # the record attribute holding an access line's fields
 
 
@@ -133,7 +133,7 @@ def log_format(value: str | None) -> str:
 
 
 def formatter(kind: str) -> logging.Formatter:
-    return JsonLines() if kind == "json" else logging.Formatter(FLASK_FORMAT)
+    return JsonLines() if kind == "json" else TEXT
 
 
 def _add_once(target, kind, make) -> None:
