@@ -196,10 +196,7 @@ class SqliteLedger:
             except sqlite3.IntegrityError as error:  # as SQLAlchemy would raise it
                 raise IntegrityError(INSERT_EVENT, None, error) from error
             finally:
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-            if _checkpoint_due(conn.info):
-                raw.execute(CHECKPOINT).fetchall()
+                _after_write(conn, fd)  # the unit of work ends as every write's does
         return event
 
     @contextmanager
