@@ -579,6 +579,16 @@ Object.defineProperty(Document.prototype, 'cookie', { configurable: true,
     set(value) { real.set.call(this, value); } });"""
 
 
+def chosen_on_the_next_page(page, name):
+    """A first-layer button clicked, the server's answer in the cookie, the page loaded again:
+    the choice as ConsentServer gives it once the script has read it."""
+    button(page, name).click()
+    stored(page)
+    page.reload()
+    page.wait_for_function("window.ConsentServer")
+    return page.evaluate("ConsentServer.get()")
+
+
 def test_the_cookie_is_read_without_holding_the_page(browser, site, server):
     """REQ W-12: where the browser has a cookie store (secure pages: https, localhost), the
     banner asks it for the consent cookie, an answer that comes later, instead of reading
@@ -592,11 +602,7 @@ def test_the_cookie_is_read_without_holding_the_page(browser, site, server):
         load(page, site, server)
         page.wait_for_timeout(300)
         assert page.evaluate("window.cookieReads") == 0
-        button(page, "Accept all").click()
-        stored(page)
-        page.reload()
-        page.wait_for_function("window.ConsentServer")
-        assert page.evaluate("ConsentServer.get()") == {
+        assert chosen_on_the_next_page(page, "Accept all") == {
             "necessary": True, "analytics": True, "marketing": True}
         assert page.evaluate("window.cookieReads") == 0  # nothing refused: nothing to remove
         page.wait_for_function("window.order.length === 4")
@@ -615,11 +621,7 @@ def test_without_a_cookie_store_the_choice_is_read_from_document_cookie(browser,
         page = ctx.new_page()
         load(page, site, server)
         assert page.evaluate("window.cookieReads") > 0
-        button(page, "Reject all").click()
-        stored(page)
-        page.reload()
-        page.wait_for_function("window.ConsentServer")
-        assert page.evaluate("ConsentServer.get()") == {
+        assert chosen_on_the_next_page(page, "Reject all") == {
             "necessary": True, "analytics": False, "marketing": False}
         assert page.locator(BANNER).count() == 0 and ran(page) == []
     finally:
