@@ -44,13 +44,16 @@ export const removeCookie = (name, keep) => {
 };
 
 // W-05: the declared cookies of every refused purpose go ("_ga_*" is a prefix). The page's
-// cookies are read only for a refused purpose (nothing refused: no round trip to the browser).
+// cookies are read once, and only for a refused purpose (nothing refused: no round trip to the
+// browser).
 export const removeRefusedCookies = (purposes, choices) => {
+  let present;
   for (const purpose of purposes) { // the cookie names only
     if (purpose.required || choices[purpose.key]) continue;
-    for (const found of document.cookie.split('; ').map((pair) => pair.split('=')[0])) {
-      for (const name of purpose.cookies) {
-        const prefix = name.endsWith('*') && name.slice(0, -1);
+    present = present || document.cookie.split('; ').map((pair) => pair.split('=')[0]);
+    for (const name of purpose.cookies) {
+      const prefix = name.endsWith('*') && name.slice(0, -1);
+      for (const found of present) {
         if (prefix ? found.startsWith(prefix) : found === name) removeCookie(found);
       }
     }

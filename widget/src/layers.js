@@ -97,17 +97,16 @@ export const layers = (api) => {
     root(false).append(banner);
     liveRegion();
     if (floating) floating.hidden = true;
+    // words cut to fit can be scrolled with the keyboard. Read before the spacer goes
+    // in, with its height, from one layout: read after it, they would force a second one.
+    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
     // Room at the end of the page, so that its last lines can be scrolled clear of the banner.
     spacer = element('div');
     spacer.style.height = banner.offsetHeight + 'px';
     document.body.append(spacer);
-    // words cut to fit can be scrolled with the keyboard (read after the layout above).
-    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
     // The settings layer's parts, fetched while the visitor reads (once the page has had half a
     // second for its first frames), so that it opens at once; made only when it is wanted.
-    setTimeout(() => whenIdle(() => parts().catch(() => {
-      full = null;
-    })), 500);
+    setTimeout(() => whenIdle(() => parts().catch(() => {})), 500);
   };
 
   // The first layer as a page starts, with the next frame (whose layout it is part of), unless
@@ -135,13 +134,16 @@ export const layers = (api) => {
   // The settings layer's two parts, the second file and the full config (descriptions,
   // cookies, all texts); the config is asked for again after a failure.
   const parts = () => Promise.all([secondFile(), full || (full = fetchJson(new URL('config?lang=' +
-    state.config.language, state.api)))]);
+    state.config.language, state.api)))]).catch((error) => {
+    full = null;
+    throw error;
+  });
 
   // The settings layer, made once: at a sign of interest (a pointer over Settings, the focus)
   // or the click; its parts are mostly there by then (fetched on idle, see showBanner).
   const loadSettings = () => settingsLayer || (settingsLayer = parts().then(([module, config]) =>
     module.default({ ...api, state, config, root, openSettings }), (error) => {
-    settingsLayer = full = null;
+    settingsLayer = null;
     warn('no settings (' + error + ')');
   }));
 
