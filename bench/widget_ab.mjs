@@ -45,7 +45,7 @@ if (!options.playwright || builds.length === 0) {
 }
 // A build's files as the script server sends them: gzipped, with the consent server's
 // Cache-Control where there is one (widget.js's max-age, the second file's hour).
-const FILES = { 'widget.js': 'widget.js?lang=en', 'widget-settings.js': 'widget-settings.js',
+const FILES = { 'widget.js': 'widget.js?lang=en', 'widget-settings.js': 'widget-settings.js?lang=en',
   'api/v1/config': 'api/v1/config?lang=en' };
 for (const build of builds) {
   if (!/^https?:/.test(build.source)) {

@@ -190,15 +190,26 @@ def test_a_text_cannot_close_the_script_element(app_factory, tmp_path, publish):
     assert "</script>" not in js and settings_of(js)["texts"]["body"].startswith("A</script><b>")
 
 
-def test_the_settings_layer_module(client):
-    """The settings layer is an ES module of its own, loaded from any allowed site when the
-    visitor opens it (CORS), cached and revalidated like the banner."""
-    resp = served(client, "/widget-settings.js")
+def config_of(js: str) -> dict:
+    """The full config the server put before the settings layer."""
+    assert js.startswith("const CONSENT_CONFIG={")
+    return json.JSONDecoder().raw_decode(js.removeprefix("const CONSENT_CONFIG="))[0]
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn", "en"])
+def test_the_settings_layer_module(client, lang):
+    """The settings layer is an ES module of its own, loaded from any allowed site (CORS), with
+    the full config in the banner's language before it (issue 21: one request, no fetch), the
+    same as /api/v1/config's; cached and revalidated like the banner."""
+    resp = served(client, f"/widget-settings.js?lang={lang}")
     assert resp.status_code == 200 and resp.mimetype == "application/javascript"
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
-    assert resp.data == (widget.DIST / "settings.min.js").read_bytes()
-    assert b"export" in resp.data
-    again = client.get("/widget-settings.js", headers={"If-None-Match": resp.headers["ETag"]})
+    assert resp.headers["Content-Language"] == lang
+    js = resp.get_data(as_text=True)
+    assert js.endswith((widget.DIST / "settings.min.js").read_text(encoding="utf-8"))
+    assert config_of(js) == client.get(f"/api/v1/config?lang={lang}").get_json()
+    again = client.get(f"/widget-settings.js?lang={lang}",
+                       headers={"If-None-Match": resp.headers["ETag"]})
     assert again.status_code == 304
 
 
@@ -206,6 +217,8 @@ def test_built_once_per_app_and_language(app):
     with app.test_request_context():
         assert widget.bundle(app, "nb") is widget.bundle(app, "nb")
         assert widget.bundle(app, "nb") is not widget.bundle(app, "en")
+        assert widget.bundle(app, "nb", settings=True) is widget.bundle(app, "nb", settings=True)
+        assert widget.bundle(app, "nb", settings=True) is not widget.bundle(app, "nb")
 
 
 def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch, publish):
@@ -219,6 +232,9 @@ def test_a_material_notice_version_rebuilds_the_script(app, client, monkeypatch,
     assert again.status_code == 200
     assert settings_of(again.get_data(as_text=True))["valid_policy_versions"] == ["2"]
     assert again.headers["ETag"] != first.headers["ETag"]
+    # The settings layer's file too (its config's versions go with a choice made there).
+    module = served(client, "/widget-settings.js")
+    assert config_of(module.get_data(as_text=True))["valid_policy_versions"] == ["2"]
 
 
 def max_age(resp) -> int:
@@ -230,13 +246,11 @@ def test_what_carries_the_notice_versions_is_kept_briefly(client):
     """REQ C-09, N-04: widget.js and /api/v1/config carry the valid notice versions, so a
     browser or cache keeps them no longer than FRESH_SECONDS and never serves them stale; with
     the server's look-up interval that is the README's bound (20 s, the issue's 30 s at most)."""
-    for path in ("/widget.js?lang=nb", "/api/v1/config?lang=nb"):
+    for path in ("/widget.js?lang=nb", "/widget-settings.js?lang=nb", "/api/v1/config?lang=nb"):
         resp = client.get(path)
         assert "stale-while-revalidate" not in resp.headers["Cache-Control"], path
         assert max_age(resp) == banner.FRESH_SECONDS, path
     assert widget.VERSIONS_TTL + banner.FRESH_SECONDS == 20 <= 30
-    # The settings layer holds no version: it is kept longer.
-    assert max_age(client.get("/widget-settings.js")) == 3600
 
 
 def test_a_publication_is_looked_up_within_versions_ttl(app, client, monkeypatch, publish):
@@ -324,7 +338,7 @@ def test_the_served_scripts_are_valid_javascript(client, tmp_path):
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     module = tmp_path / "settings.mjs"
-    module.write_bytes(served(client, "/widget-settings.js").data)
+    module.write_bytes(served(client, "/widget-settings.js?lang=nb").data)
     result = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -1,10 +1,12 @@
-"""GET /widget.js: the banner, with the config of its first layer; GET /widget-settings.js.
+"""GET /widget.js: the banner, with the config of its first layer; GET /widget-settings.js:
+its settings layer, with the full config.
 
 The scripts are built from widget/src/ by esbuild and terser (widget/build.mjs) into
 widget/dist/, which is committed: the server only reads them. It puts the first layer's config
 before the banner as `{const CONSENT_SETTINGS=<json>;` (the built file closes the block), so
 the banner shows after one request, in one language per response (W-12), and V8's compile hint
-before that.
+before that; and the full config before the settings layer as `const CONSENT_CONFIG=<json>;`,
+so that the layer comes in one request too.
 """
 import gzip
 import hashlib
@@ -25,12 +27,10 @@ bp = Blueprint("widget", __name__)
 
 DIST = resource("widget") / "dist"
 JS_TYPE = "application/javascript; charset=utf-8"
-# widget.js carries the valid notice versions (C-09, N-04), so browsers and caches keep it
-# briefly and then revalidate it by its ETag (a 304 without a body while nothing changed); no
-# stale-while-revalidate, which would apply a stale copy once more. The settings layer's module
-# holds no version and is kept longer.
+# Both files carry the valid notice versions (C-09, N-04), so browsers and caches keep them
+# briefly and then revalidate them by their ETag (a 304 without a body while nothing changed); no
+# stale-while-revalidate, which would apply a stale copy once more.
 CACHE_CONTROL = f"public, max-age={banner.FRESH_SECONDS}"
-SETTINGS_CACHE_CONTROL = "public, max-age=3600, stale-while-revalidate=86400"
 BUDGET_GZIP = 5 * 1024  # REQ W-12; tests/test_widget.py holds widget.js to it
 # Seconds between two looks at the valid notice versions (`flask consent publish-policy` runs in
 # another process). With the browser's FRESH_SECONDS, the bound the README states: a returning
@@ -70,25 +70,28 @@ def built(name: str) -> bytes:
 COMPILE_HINT = "//# allFunctionsCalledOnLoad\n"
 
 
-def settings_prefix(settings: dict) -> bytes:
-    """The block that declares CONSENT_SETTINGS for the built banner; JSON is JavaScript, and
-    `<` escaped keeps a text from closing a script element."""
-    text = json.dumps(settings, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return (COMPILE_HINT + "{const CONSENT_SETTINGS=" + text + ";").encode()
+def declaration(name: str, value: dict) -> bytes:
+    """`const NAME=<json>;`: JSON is JavaScript, and `<` escaped keeps a text from closing a
+    script element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    return f"const {name}={text};".encode()
 
 
-def build(app: Flask, site, lang: str, versions: tuple[str, ...]) -> Bundle:
-    """A site's banner in one language, its first layer's config before it. The valid notice
-    versions go in too, so that a stored choice is checked before it is applied (C-09)."""
+def build(app: Flask, site, lang: str, versions: tuple[str, ...], settings: bool) -> Bundle:
+    """A site's banner in one language, its first layer's config before it, or its settings
+    layer, the full config before it. The valid notice versions go in too, so that a stored
+    choice is checked before it is applied (C-09)."""
     with force_locale(lang):
         full = banner.config(db.session, site, app.config, lang)
-    raw = settings_prefix(banner.first_layer(full, site, app.config)) + built("consent.min.js")
-    return Bundle.of(raw, versions)
+    if settings:
+        return Bundle.of(declaration("CONSENT_CONFIG", full) + built("settings.min.js"), versions)
+    first = declaration("CONSENT_SETTINGS", banner.first_layer(full, site, app.config))
+    return Bundle.of(COMPILE_HINT.encode() + b"{" + first + built("consent.min.js"), versions)
 
 
-def bundle(app: Flask, lang: str, site=None) -> Bundle:
-    """Built on first use per site and language and kept; built again when the valid notice
-    versions change (looked up at most every VERSIONS_TTL seconds, as `flask consent
+def bundle(app: Flask, lang: str, site=None, settings: bool = False) -> Bundle:
+    """Built on first use per site, language and file and kept; built again when the valid
+    notice versions change (looked up at most every VERSIONS_TTL seconds, as `flask consent
     publish-policy` runs elsewhere)."""
     site = site or app.extensions["consent_site"]
     checked, versions, bundles = app.extensions.get("consent_widget", (None, None, {}))
@@ -98,25 +101,18 @@ def bundle(app: Flask, lang: str, site=None) -> Bundle:
         if latest != versions:
             versions, bundles = latest, {}
         checked = now
-    if (site.id, lang) not in bundles:
-        bundles = {**bundles, (site.id, lang): build(app, site, lang, versions)}
+    key = (site.id, lang, settings)
+    if key not in bundles:
+        bundles = {**bundles, key: build(app, site, lang, versions, settings)}
     app.extensions["consent_widget"] = (checked, versions, bundles)
-    return bundles[site.id, lang]
+    return bundles[key]
 
 
-def settings_layer(app: Flask) -> Bundle:
-    """The settings layer's module, the same for every language (its texts come from the
-    config)."""
-    if "consent_widget_settings" not in app.extensions:
-        app.extensions["consent_widget_settings"] = Bundle.of(built("settings.min.js"))
-    return app.extensions["consent_widget_settings"]
-
-
-def serve(served: Bundle, headers: dict, cache_control: str = CACHE_CONTROL):
+def serve(served: Bundle, headers: dict):
     """A script: gzip when accepted, ETag for revalidation."""
     zipped = request.accept_encodings["gzip"] > 0
     etag = served.tag(zipped)
-    headers = {"ETag": etag, "Cache-Control": cache_control, "X-Content-Type-Options": "nosniff",
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff",
                # Any site may load it, also one that sets Cross-Origin-Embedder-Policy.
                "Cross-Origin-Resource-Policy": "cross-origin", **headers}
     if request.if_none_match.contains_weak(etag.strip('"')):
@@ -127,28 +123,36 @@ def serve(served: Bundle, headers: dict, cache_control: str = CACHE_CONTROL):
                                       headers=headers, content_type=JS_TYPE)
 
 
-@bp.get("/widget.js")
-def script():
-    """The banner: JS, CSS and its first layer's texts in one file, in the language of
-    ?lang= (the script tag's), else the browser's (Accept-Language); for the site of ?site=
-    (the script tag's), else of the embedding page's origin (its Referer), else the default."""
+def language_and_site(vary: str):
+    """A script's language and site, and its Vary header: the language of ?lang= (the script
+    tag's), else the browser's (Accept-Language); the site of ?site= (the script tag's), else
+    of the embedding page (its Origin, else its Referer), else the default."""
     app = current_app._get_current_object()
     lang = normalise(request.args.get("lang"))
-    vary = "Accept-Encoding" if lang else "Accept-Encoding, Accept-Language"
     if lang is None:
+        vary += ", Accept-Language"
         lang = next((found for tag, _q in request.accept_languages
                      if (found := normalise(tag))), app.config["DEFAULT_LANGUAGE"])
     named = request.args.get("site")
-    site = sites.of_request(named)
     if not named and len(app.extensions["consent_sites"]) > 1:
-        vary += ", Referer"  # the site is the embedding page's: a shared cache keeps them apart
-    return serve(bundle(app, lang, site), {"Vary": vary, "Content-Language": lang})
+        # The site is the embedding page's: a shared cache keeps them apart.
+        vary += ", Origin, Referer"
+    return lang, sites.of_request(named), vary
+
+
+@bp.get("/widget.js")
+def script():
+    """The banner: JS, CSS and its first layer's texts in one file."""
+    lang, site, vary = language_and_site("Accept-Encoding")
+    return serve(bundle(current_app._get_current_object(), lang, site),
+                 {"Vary": vary, "Content-Language": lang})
 
 
 @bp.get("/widget-settings.js")
 def settings_script():
-    """The banner's settings layer, an ES module it imports when the visitor opens it."""
+    """The banner's settings layer, an ES module it imports in the language of its config, with
+    the full config."""
     # A module script from another origin is fetched with CORS; it holds nothing private.
-    return serve(settings_layer(current_app._get_current_object()),
-                 {"Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"},
-                 SETTINGS_CACHE_CONTROL)
+    lang, site, vary = language_and_site("Accept-Encoding")
+    return serve(bundle(current_app._get_current_object(), lang, site, settings=True),
+                 {"Vary": vary, "Content-Language": lang, "Access-Control-Allow-Origin": "*"})

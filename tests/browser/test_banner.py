@@ -225,10 +225,9 @@ def test_nothing_held_back_runs_before_a_choice(page, site, server):
     assert page.is_visible(BANNER)
     server_requests = [r for r in requests if r.startswith(server.url)]
     # REQ W-12: one round trip: the first layer's texts come with the script. The second file
-    # and the config (the settings layer's) follow only once the first layer is there.
+    # (the settings layer, with the full config) follows only once the first layer is there.
     paths = [urllib.parse.urlsplit(r).path for r in server_requests]
-    assert paths[0] == "/widget.js" and set(paths[1:]) <= {"/widget-settings.js",
-                                                         "/api/v1/config"}
+    assert paths[0] == "/widget.js" and set(paths[1:]) <= {"/widget-settings.js"}
     assert page.evaluate("""() => performance.getEntriesByType('resource')
         .filter((e) => /widget-settings|config/.test(e.name))
         .every((e) => e.startTime >= window.bannerAt)""")
@@ -837,6 +836,17 @@ def test_a_failing_config_breaks_nothing_and_says_why(page, site, server):
     assert warnings == ["consent-server: no config (503)"]
 
 
+def test_the_settings_layer_comes_in_the_pages_language(page, site, server):
+    """REQ W-11: the script served in English on a Norwegian page: the settings layer's file
+    (which carries the full config) is asked for in the page's language, and speaks it."""
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "widget-settings" in r.url else None)
+    load(page, site, server, src_lang="en", **{"a-data-lang": "nb"})
+    button(page, "Innstillinger").click()
+    expect(page.locator(DIALOG).get_by_role("button", name="Lagre innstillinger")).to_be_visible()
+    assert [urllib.parse.urlsplit(u).query for u in asked] == ["lang=nb"]
+
+
 @pytest.mark.parametrize("languages, word", [(["de-DE", "nb-NO", "en"], "Godta alle"),
                                              (["de-DE", "en-GB", "nn"], "Accept all"),
                                              (["de-DE", "nn-NO", "nb"], "Innstillingar"),
@@ -1112,3 +1122,4 @@ def test_opened_twice_one_banner_and_one_spacer(page, site, server):
     button(page, "Reject all").click()
     expect(page.locator(BANNER)).to_have_count(0)
     assert page.evaluate(spacers) == 0
+

@@ -1,7 +1,7 @@
 // The first layer (a region at the foot of the page: accept, reject, settings; W-01), the
 // floating "change consent" button that brings it back (C-08), and the way to the settings
 // layer, which is loaded when it is first wanted (settings.js: not needed to show the banner).
-import { addStyles, button, buttonRow, element, fetchJson, focusFirst, focusTarget, warn } from './dom.js';
+import { addStyles, button, buttonRow, element, focusFirst, focusTarget, warn } from './dom.js';
 import { state } from './state.js';
 
 // The stylesheet (built from src/consent.css), given by the build.
@@ -104,9 +104,9 @@ export const layers = (api) => {
     spacer = element('div');
     spacer.style.height = banner.offsetHeight + 'px';
     document.body.append(spacer);
-    // The settings layer's parts, fetched while the visitor reads (once the page has had half a
+    // The settings layer's file, fetched while the visitor reads (once the page has had half a
     // second for its first frames), so that it opens at once; made only when it is wanted.
-    setTimeout(() => whenIdle(() => parts().catch(() => {})), 500);
+    setTimeout(() => whenIdle(() => secondFile().catch(() => {})), 500);
   };
 
   // The first layer as a page starts, with the next frame (whose layout it is part of), unless
@@ -124,25 +124,17 @@ export const layers = (api) => {
     banner.focus();
   };
 
-  // The second file (/widget-settings.js: the settings layer, and the sender of choices to the
-  // ledger), not needed to show the banner. Asked for once: the browser keeps a module that
-  // failed to load as failed for the page anyway.
-  let second, full;
-  const secondFile = () => second || (second = import(new URL('widget-settings.js',
-    state.script.src)));
-
-  // The settings layer's two parts, the second file and the full config (descriptions,
-  // cookies, all texts); the config is asked for again after a failure.
-  const parts = () => Promise.all([secondFile(), full || (full = fetchJson(new URL('config?lang=' +
-    state.config.language, state.api)))]).catch((error) => {
-    full = null;
-    throw error;
-  });
+  // The second file (/widget-settings.js: the settings layer with the full config in the
+  // page's language, and the sender of choices to the ledger), not needed to show the banner.
+  // Asked for once: the browser keeps a module that failed to load as failed for the page.
+  let second;
+  const secondFile = () => second || (second = import(new URL('widget-settings.js?lang=' +
+    state.config.language, state.script.src)));
 
   // The settings layer, made once: at a sign of interest (a pointer over Settings, the focus)
-  // or the click; its parts are mostly there by then (fetched on idle, see showBanner).
-  const loadSettings = () => settingsLayer || (settingsLayer = parts().then(([module, config]) =>
-    module.default({ ...api, state, config, root, openSettings }), (error) => {
+  // or the click; its file is mostly there by then (fetched on idle, see showBanner).
+  const loadSettings = () => settingsLayer || (settingsLayer = secondFile().then((module) =>
+    module.default({ ...api, state, root, openSettings }), (error) => {
     settingsLayer = null;
     warn('no settings (' + error + ')');
   }));

@@ -10,12 +10,15 @@ import { addStyles, button, buttonRow, element, findAll } from './dom.js';
 // With it, once, what some pages ask for beside the banner (extras.js).
 export { flush } from './extras.js';
 
-// The stylesheet (built from src/settings.css), given by the build.
+// The stylesheet (built from src/settings.css), given by the build; the full config in the
+// page's language (every text, the purposes' descriptions and cookies), which the server puts
+// before this module as `const CONSENT_CONFIG=<json>;` (consent_server/web/widget.py).
 const CSS = CONSENT_SETTINGS_CSS;
+const config = CONSENT_CONFIG;
 const DATE = { day: 'numeric', month: 'long', year: 'numeric' };
 
 export default (core) => {
-  const { state, config } = core;
+  const { state } = core;
   const { texts } = config;
   addStyles(CSS);
   const privacyLink = () => element('a', { href: config.privacy_url }, [texts.privacy_link]);

@@ -70,6 +70,11 @@ const activate = blocking(placeholder);
 
 const showConfig = (config) => {
   if (setConfig(config)) apply({ necessary: true }, true); // the refusal, told to the tags
+  // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
+  // nothing waits (or it goes with the next choice), and a first visit spends no blocking
+  // round trip to the browser on opening localStorage. The second file comes only when
+  // something waits, and only now: it is asked for in the config's language.
+  if (state.stored && pending().length) flush();
   const ready = () => {
     if (state.choices) {
       showFloatingButton();
@@ -104,11 +109,6 @@ export const start = async (settings) => {
   });
   restore(await cookieValues(settings.cookie));
   if (state.choices) apply(state.choices, true);
-  // Choices wait in localStorage only after a choice, which also wrote the cookie: without one
-  // nothing waits (or it goes with the next choice), and a first visit spends no blocking
-  // round trip to the browser on opening localStorage. The second file comes only when
-  // something waits.
-  if (state.stored && pending().length) flush();
   // Only now: get() never answers "no choice" for a visitor who made one.
   window.ConsentServer = {
     get: () => (state.choices ? { ...state.choices } : null),
