@@ -1123,3 +1123,24 @@ def test_opened_twice_one_banner_and_one_spacer(page, site, server):
     expect(page.locator(BANNER)).to_have_count(0)
     assert page.evaluate(spacers) == 0
 
+
+def test_the_room_at_the_end_follows_the_banner_when_the_phone_turns(browser, site, server):
+    """REQ A-06: the spacer at the end of the page is as high as the banner, also after the
+    banner's height changes (a phone turned from landscape to portrait), so the page's last
+    lines can still be scrolled clear of it. It is measured after the frame's layout (a
+    ResizeObserver), never forcing one while the page starts (issue 21's script time)."""
+    ctx = browser.new_context(viewport={"width": 740, "height": 360})
+    try:
+        page = ctx.new_page()
+        load(page, site, server)
+        heights = """() => [document.querySelector('.csw-b').offsetHeight,
+            document.querySelector('body > div:not([class])').offsetHeight]"""
+        page.wait_for_function(f"({heights})().every((h, _, [b]) => h === b)")
+        [wide, _] = page.evaluate(heights)
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.wait_for_function(f"({heights})().every((h, _, [b]) => h === b && h !== {wide})")
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        link = page.locator("#settings-link").bounding_box()
+        assert link["y"] + link["height"] <= page.locator(BANNER).bounding_box()["y"]
+    finally:
+        ctx.close()

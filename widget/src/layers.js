@@ -97,13 +97,17 @@ export const layers = (api) => {
     root(false).append(banner);
     liveRegion();
     if (floating) floating.hidden = true;
-    // words cut to fit can be scrolled with the keyboard. Read before the spacer goes
-    // in, with its height, from one layout: read after it, they would force a second one.
-    if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
-    // Room at the end of the page, so that its last lines can be scrolled clear of the banner.
-    spacer = element('div');
-    spacer.style.height = banner.offsetHeight + 'px';
-    document.body.append(spacer);
+    // Room at the end of the page, so that its last lines can be scrolled clear of the banner,
+    // as high as the banner whenever its size changes (a phone turned); and A-02: words cut to
+    // fit can be scrolled with the keyboard. Both read from the frame's own layout, after it,
+    // never forcing one.
+    const shown = banner;
+    const room = spacer = element('div');
+    document.body.append(room);
+    new ResizeObserver(() => {
+      room.style.height = shown.offsetHeight + 'px';
+      if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
+    }).observe(shown);
     // The settings layer's file, fetched while the visitor reads (once the page has had half a
     // second for its first frames), so that it opens at once; made only when it is wanted.
     setTimeout(() => whenIdle(() => secondFile().catch(() => {})), 500);
