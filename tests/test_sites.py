@@ -14,10 +14,11 @@ SHOP, BLOG = "https://shop.example", "https://blog.example"
 BANNER = {"choices": {"analytics": True, "marketing": False}, "language": "en"}
 
 
-def settings_of(script: bytes) -> dict:
-    """The CONSENT_SETTINGS widget.js carries before the banner."""
-    found = re.search(rb"const CONSENT_SETTINGS=(\{.*?\});", script)
-    return json.loads(found.group(1))
+def settings_of(script: bytes, name: str = "CONSENT_SETTINGS") -> dict:
+    """The CONSENT_SETTINGS widget.js carries before the banner (or the CONSENT_CONFIG of the
+    settings layer's file)."""
+    text = script.decode()
+    return json.JSONDecoder().raw_decode(text, text.index(f"const {name}=") + len(name) + 7)[0]
 
 
 # ---- the site file ------------------------------------------------------------------------
@@ -132,6 +133,22 @@ def test_widget_js_is_the_site_of_its_tag_or_of_the_embedding_page(two_sites):
     assert by_tag.headers["ETag"] != by_page.headers["ETag"]
     assert settings_of(client.get("/widget.js?lang=en").data)["origins"][0] == SHOP
     assert client.get("/widget.js?site=nowhere").status_code == 422
+
+
+def test_the_settings_layer_is_of_the_site_of_the_page_that_imports_it(two_sites):
+    """REQ N-09: /widget-settings.js, which the banner imports as a module (with CORS, so with
+    the page's Origin), carries the full config of the page's site; a shared cache keeps the
+    sites apart."""
+    app, versions = two_sites
+    client = app.test_client()
+    blog = client.get("/widget-settings.js?lang=en", headers={"Origin": BLOG})
+    config = settings_of(blog.data, "CONSENT_CONFIG")
+    assert config["site"] == "blog" and config["policy_version"] == versions["blog"]
+    assert config["texts"]["body"].startswith("Eksempelbloggen (Eksempel AS)")
+    assert "Origin" in blog.headers["Vary"]
+    shop = client.get("/widget-settings.js?lang=en", headers={"Origin": SHOP})
+    assert settings_of(shop.data, "CONSENT_CONFIG")["site"] == "default"
+    assert shop.headers["ETag"] != blog.headers["ETag"]
 
 
 # ---- the site of every event --------------------------------------------------------------
