@@ -100,13 +100,14 @@ export const layers = (api) => {
     // Room at the end of the page, so that its last lines can be scrolled clear of the banner,
     // as high as the banner whenever its size changes (a phone turned); and A-02: words cut to
     // fit can be scrolled with the keyboard. Both read from the frame's own layout, after it,
-    // never forcing one.
+    // never forcing one (so every read before the first write).
     const shown = banner;
     const room = spacer = element('div');
     document.body.append(room);
     new ResizeObserver(() => {
+      const cut = words && words.scrollHeight > words.clientHeight;
       room.style.height = shown.offsetHeight + 'px';
-      if (words && words.scrollHeight > words.clientHeight) words.tabIndex = 0;
+      if (cut) words.tabIndex = 0;
     }).observe(shown);
     // The settings layer's file, fetched while the visitor reads (once the page has had half a
     // second for its first frames), so that it opens at once; made only when it is wanted.
