@@ -44,7 +44,7 @@ if (!options.playwright || builds.length === 0) {
   process.exit(2);
 }
 // A build's files as the script server sends them: gzipped, with the consent server's
-// Cache-Control where there is one (widget.js's max-age, the second file's hour).
+// Cache-Control where there is one (both files' short max-age).
 const FILES = { 'widget.js': 'widget.js?lang=en', 'widget-settings.js': 'widget-settings.js?lang=en',
   'api/v1/config': 'api/v1/config?lang=en' };
 for (const build of builds) {

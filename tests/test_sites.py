@@ -17,8 +17,8 @@ BANNER = {"choices": {"analytics": True, "marketing": False}, "language": "en"}
 def settings_of(script: bytes, name: str = "CONSENT_SETTINGS") -> dict:
     """The CONSENT_SETTINGS widget.js carries before the banner (or the CONSENT_CONFIG of the
     settings layer's file)."""
-    text = script.decode()
-    return json.JSONDecoder().raw_decode(text, text.index(f"const {name}=") + len(name) + 7)[0]
+    text, declared = script.decode(), f"const {name}="
+    return json.JSONDecoder().raw_decode(text, text.index(declared) + len(declared))[0]
 
 
 # ---- the site file ------------------------------------------------------------------------

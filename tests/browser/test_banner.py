@@ -1127,8 +1127,8 @@ def test_opened_twice_one_banner_and_one_spacer(page, site, server):
 def test_the_room_at_the_end_follows_the_banner_when_the_phone_turns(browser, site, server):
     """REQ A-06: the spacer at the end of the page is as high as the banner, also after the
     banner's height changes (a phone turned from landscape to portrait), so the page's last
-    lines can still be scrolled clear of it. It is measured after the frame's layout (a
-    ResizeObserver), never forcing one while the page starts (issue 21's script time)."""
+    lines can still be scrolled clear of it (a ResizeObserver measures the banner after the
+    frame's layout: issue 21's script time)."""
     ctx = browser.new_context(viewport={"width": 740, "height": 360})
     try:
         page = ctx.new_page()
