@@ -98,10 +98,9 @@ class HostSite:
         attrs = "".join(f' {k[2:]}="{v}"' for k, v in args.items() if k.startswith("a-"))
         query = f"?lang={args['src_lang']}" if args.get("src_lang") else ""
         tag = f'<script src="{self.server_url}/widget.js{query}"{attrs}'
-        tag = (tag + " async></script>") * 2 if args.get("twice") else tag
         in_head = args.get("head")
         head, body = ((tag + "></script>\n", "") if in_head else
-                      ("", tag if args.get("twice") else tag + " async></script>"))
+                      ("", (tag + " async></script>") * (2 if args.get("twice") else 1)))
         html = HOST_PAGE.format(lang=args.get("lang", "en"), nonce=nonce, head=head, body=body,
                                 gtag=(GTAG if args.get("gtag") else "").format(nonce=nonce) +
                                 (CLARITY.format(nonce=nonce) if args.get("clarity") else ""),
